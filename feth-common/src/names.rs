@@ -1,0 +1,23 @@
+//! Map, program and pin names. The loader never spells one of these twice.
+
+/// bpffs directory holding every pinned object of feth.
+pub const PIN_DIR: &str = "/sys/fs/bpf/feth";
+/// Sub-directory of [`PIN_DIR`] holding one pinned link per wire end (named after the wire end).
+pub const LINK_DIR: &str = "links";
+
+/// Per-port configuration, keyed by the wire end's ifindex (`PortConfig`).
+pub const MAP_PORTS: &str = "FETH_PORTS";
+/// Devmap indexed by a port's slot; the value is the ifindex of the *peer's* wire end.
+pub const MAP_CROSSOVER: &str = "FETH_CROSSOVER";
+/// Per-CPU counters indexed by a port's slot (`PortStats`).
+pub const MAP_STATS: &str = "FETH_STATS";
+
+/// XDP program attached to every wire end in XDP mode.
+pub const PROG_XDP_WIRE: &str = "feth_xdp_wire";
+
+/// Prefix of the hidden wire ends in the loader's namespace: `fwire<slot>`.
+/// User-facing names with this prefix are refused so the two can never collide.
+pub const WIRE_PREFIX: &str = "fwire";
+/// `ifalias` prefix on a wire end; the rest names its user end (`feth:<name>`), so the
+/// kernel itself records which feth interface a wire end belongs to.
+pub const WIRE_ALIAS_PREFIX: &str = "feth:";
