@@ -1,0 +1,45 @@
+//! Subcommands: one module each, each with a `run`.
+use clap::{Parser, Subcommand};
+
+mod create;
+mod destroy;
+mod peer;
+mod show;
+mod up;
+
+#[derive(Parser)]
+#[command(name = "feth-loader", version, about = "feth: fake-ethernet crossover interfaces for Linux, on eBPF")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create A and B if missing and peer them; a no-op when already so.
+    Up(up::Args),
+    /// Destroy interfaces (unpeering first); names that do not exist are skipped.
+    Down(destroy::DownArgs),
+    /// Create unpeered feth interfaces.
+    Create(create::Args),
+    /// Destroy feth interfaces (unpeering first).
+    Destroy(destroy::Args),
+    /// Cross two feth interfaces over.
+    Peer(peer::PeerArgs),
+    /// Disconnect an interface and its peer.
+    Unpeer(peer::UnpeerArgs),
+    /// Show feth interfaces: peer, link, mode, media, MTU, MAC, namespace.
+    Show(show::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(args) => up::run(args),
+        Command::Down(args) => destroy::run_down(args),
+        Command::Create(args) => create::run(args),
+        Command::Destroy(args) => destroy::run(args),
+        Command::Peer(args) => peer::run_peer(args),
+        Command::Unpeer(args) => peer::run_unpeer(args),
+        Command::Show(args) => show::run(args),
+    }
+}

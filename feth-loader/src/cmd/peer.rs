@@ -1,0 +1,22 @@
+use feth_loader::{ops, with_state};
+
+#[derive(clap::Args)]
+pub struct PeerArgs {
+    a: String,
+    b: String,
+}
+
+#[derive(clap::Args)]
+pub struct UnpeerArgs {
+    name: String,
+}
+
+pub fn run_peer(args: PeerArgs) -> anyhow::Result<()> {
+    with_state(|state| ops::peer(state, &args.a, &args.b))?;
+    Ok(())
+}
+
+pub fn run_unpeer(args: UnpeerArgs) -> anyhow::Result<()> {
+    with_state(|state| ops::unpeer(state, &args.name))?;
+    Ok(())
+}

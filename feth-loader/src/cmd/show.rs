@@ -1,0 +1,50 @@
+use feth_loader::{ops, report, with_state};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Show only this interface.
+    name: Option<String>,
+    /// Print JSON (an array of objects) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let reports = with_state(|state| {
+        let ports = match &args.name {
+            Some(name) => vec![ops::port(state, name)?.clone()],
+            None => state.ports.clone(),
+        };
+        ports.iter().map(|p| report::port_report(state, p)).collect::<Result<Vec<_>, _>>()
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(());
+    }
+    for r in &reports {
+        let ns = r.netns.as_deref().map(|n| format!(" netns {n}")).unwrap_or_default();
+        println!("{}: {}{} mtu {} mac {}", r.name, if r.admin_up { "UP" } else { "DOWN" }, ns, r.mtu, r.mac);
+        println!(
+            "\tpeer {} link {} mode {} wire {} (slot {})",
+            r.peer.as_deref().unwrap_or("-"),
+            r.link,
+            r.mode,
+            r.wire,
+            r.slot
+        );
+        println!("\toffloads tx-checksumming {} gro {}", on_off(r.offloads.tx_checksum), on_off(r.offloads.gro));
+        for c in &r.changed {
+            println!("\tset by feth: {c}");
+        }
+        let c = &r.counters;
+        println!(
+            "\ttx {} pkts {} bytes  rx {} pkts {} bytes  drops no-peer {} too-big {} redirect {}",
+            c.tx_packets, c.tx_bytes, c.rx_packets, c.rx_bytes, c.drop_no_peer, c.drop_too_big, c.drop_redirect
+        );
+    }
+    Ok(())
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}

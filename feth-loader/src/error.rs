@@ -1,0 +1,84 @@
+//! The loader's typed errors. Each renders as one sentence naming the interface and the reason.
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum FethError {
+    #[error("feth-loader must run as root (it needs CAP_NET_ADMIN and CAP_BPF)")]
+    NotRoot,
+    #[error("{0}: no such interface")]
+    NoSuchInterface(String),
+    #[error("{0}: invalid: not a feth interface")]
+    NotFeth(String),
+    #[error("{0}: invalid: an interface cannot be peered with itself")]
+    SelfPeer(String),
+    #[error("{name}: busy: already peered with {peer}")]
+    Busy { name: String, peer: String },
+    #[error("{0}: interface name is longer than 15 bytes")]
+    NameTooLong(String),
+    #[error("{name}: invalid interface name: {reason}")]
+    BadName { name: String, reason: &'static str },
+    #[error("{0}: an interface with this name already exists and is not a feth interface")]
+    NameTaken(String),
+    #[error("{name}: MTU {mtu} is out of range ({min}..={max})")]
+    MtuOutOfRange { name: String, mtu: u32, min: u32, max: u32 },
+    #[error("{name}: already exists in network namespace {actual}, not {wanted}")]
+    WrongNetns { name: String, actual: String, wanted: String },
+    #[error("{0}: no such network namespace")]
+    NoSuchNetns(String),
+    #[error("all {0} feth slots are in use")]
+    NoFreeSlot(u32),
+    #[error("the kernel lacks a feature feth needs: {0}")]
+    KernelFeature(String),
+    #[error("{context}: {cause}")]
+    Netlink {
+        context: String,
+        cause: rtnetlink::Error,
+    },
+    #[error("{context}: {cause}")]
+    Bpf {
+        context: String,
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{context}: {cause}")]
+    Io {
+        context: String,
+        cause: std::io::Error,
+    },
+}
+
+pub type Result<T, E = FethError> = std::result::Result<T, E>;
+
+/// Attaches a context sentence to a lower-level error.
+pub trait Context<T> {
+    fn context(self, context: impl Into<String>) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, std::io::Error> {
+    fn context(self, context: impl Into<String>) -> Result<T> {
+        self.map_err(|source| FethError::Io { context: context.into(), cause: source })
+    }
+}
+
+impl<T> Context<T> for std::result::Result<T, rtnetlink::Error> {
+    fn context(self, context: impl Into<String>) -> Result<T> {
+        self.map_err(|source| FethError::Netlink { context: context.into(), cause: source })
+    }
+}
+
+macro_rules! bpf_context {
+    ($($err:ty),*) => {$(
+        impl<T> Context<T> for std::result::Result<T, $err> {
+            fn context(self, context: impl Into<String>) -> Result<T> {
+                self.map_err(|source| FethError::Bpf { context: context.into(), cause: Box::new(source) })
+            }
+        }
+    )*};
+}
+bpf_context!(
+    aya::EbpfError,
+    aya::maps::MapError,
+    aya::programs::ProgramError,
+    aya::pin::PinError,
+    aya::programs::links::LinkError,
+    aya::maps::xdp::XdpMapError
+);

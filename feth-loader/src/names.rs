@@ -1,0 +1,80 @@
+//! Interface names and the feth MAC address rule.
+use feth_common::names::WIRE_PREFIX;
+
+use crate::error::{FethError, Result};
+
+/// IFNAMSIZ minus the terminating NUL.
+pub const MAX_NAME_LEN: usize = 15;
+
+/// Refuses a name before anything is created: too long, unusable by the kernel, or reserved for
+/// wire ends.
+pub fn validate(name: &str) -> Result<()> {
+    let bad = |reason| Err(FethError::BadName { name: name.to_owned(), reason });
+    if name.len() > MAX_NAME_LEN {
+        return Err(FethError::NameTooLong(name.to_owned()));
+    }
+    if name.is_empty() {
+        return bad("empty");
+    }
+    if name == "." || name == ".." {
+        return bad("reserved by the kernel");
+    }
+    if name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control()) {
+        return bad("contains '/', ':' or whitespace");
+    }
+    if name.starts_with(WIRE_PREFIX) {
+        return bad("the prefix 'fwire' is reserved for feth's hidden wire ends");
+    }
+    Ok(())
+}
+
+/// feth's MAC: the bytes "feth" followed by the unit number as two big-endian bytes
+/// (`feth3` -> 66:65:74:68:00:03). Names without a `feth<unit>` form use `fallback_unit` (the
+/// port's slot) so addresses stay unique.
+pub fn mac_address(name: &str, fallback_unit: u32) -> [u8; 6] {
+    let unit = name
+        .strip_prefix("feth")
+        .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse::<u16>().ok())
+        .unwrap_or(fallback_unit as u16);
+    let [hi, lo] = unit.to_be_bytes();
+    [b'f', b'e', b't', b'h', hi, lo]
+}
+
+pub fn format_mac(mac: &[u8]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// Name of the hidden wire end for a slot.
+pub fn wire_name(slot: u32) -> String {
+    format!("{WIRE_PREFIX}{slot}")
+}
+
+/// Slot of a wire end, if `name` is one.
+pub fn wire_slot(name: &str) -> Option<u32> {
+    name.strip_prefix(WIRE_PREFIX)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_follows_feth_unit() {
+        assert_eq!(format_mac(&mac_address("feth3", 9)), "66:65:74:68:00:03");
+        assert_eq!(format_mac(&mac_address("feth258", 9)), "66:65:74:68:01:02");
+        assert_eq!(format_mac(&mac_address("bench", 7)), "66:65:74:68:00:07");
+        assert_eq!(format_mac(&mac_address("feth", 5)), "66:65:74:68:00:05");
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(validate("feth0").is_ok());
+        assert!(matches!(validate("a-very-long-name"), Err(FethError::NameTooLong(_))));
+        assert!(validate("fwire3").is_err());
+        assert!(validate("a/b").is_err());
+        assert!(validate("").is_err());
+        assert_eq!(wire_slot(&wire_name(42)), Some(42));
+        assert_eq!(wire_slot("feth0"), None);
+    }
+}

@@ -1,0 +1,205 @@
+//! State changes of the feth bench. Each checks everything before it touches anything, and
+//! orders its steps so that a command killed half-way leaves what `State::load` repairs.
+use feth_common::{Mode, PortConfig, port::NO_PEER};
+
+use crate::{
+    crossover::Crossover,
+    error::{FethError, Result},
+    names, netns, pair,
+    pair::{MTU_MAX, MTU_MIN},
+    state::{Port, State},
+};
+
+/// What to create.
+#[derive(Clone, Debug)]
+pub struct PortSpec {
+    pub name: String,
+    pub netns: Option<String>,
+    pub mtu: Option<u32>,
+}
+
+pub fn check_mtu(name: &str, mtu: u32) -> Result<()> {
+    if (MTU_MIN..=MTU_MAX).contains(&mtu) {
+        Ok(())
+    } else {
+        Err(FethError::MtuOutOfRange { name: name.to_owned(), mtu, min: MTU_MIN, max: MTU_MAX })
+    }
+}
+
+/// The error for a name that is not a feth interface: "invalid" when something else has the
+/// name in the loader's namespace, "no such interface" otherwise.
+pub fn not_a_port(state: &State, name: &str) -> FethError {
+    match state.rtnl.link_by_name(name) {
+        Ok(Some(_)) => FethError::NotFeth(name.to_owned()),
+        _ => FethError::NoSuchInterface(name.to_owned()),
+    }
+}
+
+pub fn port<'a>(state: &'a State, name: &str) -> Result<&'a Port> {
+    names::validate(name).map_err(|_| not_a_port(state, name))?;
+    state.find(name).ok_or_else(|| not_a_port(state, name))
+}
+
+/// Checks a creation without doing it. `Ok(true)` when the port already exists as asked.
+pub fn check_create(state: &State, spec: &PortSpec) -> Result<bool> {
+    names::validate(&spec.name)?;
+    if let Some(mtu) = spec.mtu {
+        check_mtu(&spec.name, mtu)?;
+    }
+    if let Some(existing) = state.find(&spec.name) {
+        if spec.netns.is_some() && existing.netns != spec.netns {
+            return Err(FethError::WrongNetns {
+                name: spec.name.clone(),
+                actual: existing.netns.clone().unwrap_or_else(|| "(the loader's)".into()),
+                wanted: spec.netns.clone().unwrap_or_default(),
+            });
+        }
+        return Ok(true);
+    }
+    if let Some(ns) = &spec.netns {
+        if ns.is_empty() || ns.contains('/') || ns.len() > 255 {
+            return Err(FethError::NoSuchNetns(ns.clone()));
+        }
+    }
+    if pair::user_link(&spec.name, spec.netns.as_deref())?.is_some() {
+        return Err(FethError::NameTaken(spec.name.clone()));
+    }
+    if state.free_slot().is_none() {
+        return Err(FethError::NoFreeSlot(feth_common::MAX_PORTS));
+    }
+    Ok(false)
+}
+
+/// Creates a port (after [`check_create`] said it does not exist). On failure, whatever this
+/// call made is removed again.
+pub fn create(state: &mut State, spec: &PortSpec) -> Result<()> {
+    let slot = state.free_slot().ok_or(FethError::NoFreeSlot(feth_common::MAX_PORTS))?;
+    if let Some(ns) = &spec.netns {
+        netns::ensure(ns)?;
+    }
+    state.crossover()?;
+    let mtu = spec.mtu.unwrap_or(pair::MTU_DEFAULT);
+    let wire = match pair::create(&state.rtnl, slot, &spec.name, spec.netns.as_deref(), mtu) {
+        Ok(wire) => wire,
+        Err(e) => {
+            rollback_empty(state);
+            return Err(e);
+        }
+    };
+    let config = PortConfig { slot, peer_slot: NO_PEER, mode: Mode::Xdp as u32, peer_mtu: 0 };
+    let port = Port { name: spec.name.clone(), netns: spec.netns.clone(), slot, wire, config };
+    let finish = |state: &mut State| -> Result<()> {
+        pair::configure_user(&port.name, port.netns.as_deref(), port.mode())?;
+        let crossover = state.crossover()?;
+        crossover.reset_stats(slot)?;
+        crossover.set_port(port.wire.index, &port.config)?;
+        crossover.attach_xdp(&port.wire.name, port.wire.index)
+    };
+    match finish(state) {
+        Ok(()) => {
+            state.ports.push(port);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = remove(state, &port);
+            rollback_empty(state);
+            Err(e)
+        }
+    }
+}
+
+/// Unloads the pinned state if a failed creation left no port at all.
+fn rollback_empty(state: &mut State) {
+    if state.ports.is_empty() {
+        state.crossover = None;
+        let _ = Crossover::unload();
+    }
+}
+
+/// Deletes a port's kernel objects (the pair first: the kernel's truth), no peer handling.
+fn remove(state: &mut State, port: &Port) -> Result<()> {
+    state.rtnl.del(port.wire.index, &format!("{}: delete veth pair", port.name))?;
+    Crossover::detach(&port.wire.name)?;
+    if let Some(crossover) = state.crossover.as_mut() {
+        crossover.remove_port(port.wire.index)?;
+    }
+    Ok(())
+}
+
+/// Destroys a port, unpeering first; the last port takes the pinned state with it.
+pub fn destroy(state: &mut State, name: &str) -> Result<()> {
+    let port = port(state, name)?.clone();
+    unpeer(state, name)?;
+    remove(state, &port)?;
+    state.ports.retain(|p| p.slot != port.slot);
+    if state.ports.is_empty() {
+        state.crossover = None;
+        Crossover::unload()?;
+    }
+    Ok(())
+}
+
+/// Checks a peering without doing it. `Ok(true)` when `a` and `b` are already peered.
+pub fn check_peer(state: &State, a: &str, b: &str) -> Result<bool> {
+    if a == b {
+        return Err(FethError::SelfPeer(a.to_owned()));
+    }
+    let (pa, pb) = (port(state, a)?, port(state, b)?);
+    if pa.config.peer_slot == pb.slot && pb.config.peer_slot == pa.slot {
+        return Ok(true);
+    }
+    for (p, other) in [(pa, pb), (pb, pa)] {
+        if let Some(current) = state.peer_of(p).filter(|c| c.slot != other.slot) {
+            return Err(FethError::Busy { name: p.name.clone(), peer: current.name.clone() });
+        }
+    }
+    Ok(false)
+}
+
+/// Crosses `a` and `b` over. Order: devmap entries (unused until configured), then each side's
+/// config, then the wire ends up (link state). A half-done peering is one-sided and is rolled
+/// back by `State::load`.
+pub fn peer(state: &mut State, a: &str, b: &str) -> Result<()> {
+    if check_peer(state, a, b)? {
+        return Ok(());
+    }
+    let (pa, pb) = (port(state, a)?.clone(), port(state, b)?.clone());
+    let mtu_of = |p: &Port| -> Result<u32> {
+        Ok(pair::user_link(&p.name, p.netns.as_deref())?.map_or(pair::MTU_DEFAULT, |l| l.mtu))
+    };
+    let (mtu_a, mtu_b) = (mtu_of(&pa)?, mtu_of(&pb)?);
+    let crossover = state.crossover()?;
+    crossover.set_crossover(pa.slot, pb.wire.index)?;
+    crossover.set_crossover(pb.slot, pa.wire.index)?;
+    let ca = PortConfig { peer_slot: pb.slot, peer_mtu: mtu_b, ..pa.config };
+    let cb = PortConfig { peer_slot: pa.slot, peer_mtu: mtu_a, ..pb.config };
+    crossover.set_port(pa.wire.index, &ca)?;
+    crossover.set_port(pb.wire.index, &cb)?;
+    for (p, c) in [(&pa, ca), (&pb, cb)] {
+        state.rtnl.set_up(p.wire.index, true, &format!("{}: set wire end up", p.name))?;
+        if let Some(port) = state.ports.iter_mut().find(|x| x.slot == p.slot) {
+            port.config = c;
+            port.wire.admin_up = true;
+        }
+    }
+    Ok(())
+}
+
+/// Disconnects `name` and its peer (both sides), links go down. No-op when not peered.
+pub fn unpeer(state: &mut State, name: &str) -> Result<()> {
+    let pa = port(state, name)?.clone();
+    let sides: Vec<Port> = std::iter::once(pa.clone()).chain(state.peer_of(&pa).cloned()).collect();
+    if !pa.config.is_peered() {
+        return Ok(());
+    }
+    for p in &sides {
+        let config = PortConfig { peer_slot: NO_PEER, peer_mtu: 0, ..p.config };
+        state.crossover()?.set_port(p.wire.index, &config)?;
+        state.rtnl.set_up(p.wire.index, false, &format!("{}: set wire end down", p.name))?;
+        if let Some(port) = state.ports.iter_mut().find(|x| x.slot == p.slot) {
+            port.config = config;
+            port.wire.admin_up = false;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! One feth interface = one veth pair: the user end (named as asked, possibly in another
+//! namespace) and the hidden wire end `fwire<slot>` that stays in the loader's namespace.
+use std::os::fd::AsRawFd as _;
+
+use feth_common::{Mode, names::WIRE_ALIAS_PREFIX};
+use rtnetlink::{
+    LinkMessageBuilder, LinkUnspec, LinkVeth,
+    packet_route::link::{InfoData, InfoVeth, LinkAttribute},
+};
+
+use crate::{
+    error::Result,
+    ethtool::{self, Feature},
+    names::{mac_address, wire_name},
+    netns,
+    rtnl::{LinkView, Rtnl},
+};
+
+/// feth's MTU range (if_fake.c: FETH_MTU_MIN .. FETH_MTU_MAX).
+pub const MTU_MIN: u32 = 72;
+pub const MTU_MAX: u32 = 16370;
+pub const MTU_DEFAULT: u32 = 1500;
+
+/// The wire end never limits a frame: the user ends' MTUs are what count.
+const WIRE_MTU: u32 = MTU_MAX;
+
+/// What the kernel records on the wire end about its user end: `feth:<name>[@<netns>]`.
+pub fn wire_alias(name: &str, netns: Option<&str>) -> String {
+    match netns {
+        Some(ns) => format!("{WIRE_ALIAS_PREFIX}{name}@{ns}"),
+        None => format!("{WIRE_ALIAS_PREFIX}{name}"),
+    }
+}
+
+/// Inverse of [`wire_alias`].
+pub fn parse_wire_alias(alias: &str) -> Option<(String, Option<String>)> {
+    let rest = alias.strip_prefix(WIRE_ALIAS_PREFIX)?;
+    Some(match rest.split_once('@') {
+        Some((name, ns)) => (name.to_owned(), Some(ns.to_owned())),
+        None => (rest.to_owned(), None),
+    })
+}
+
+/// One queue per CPU on both ends, so traffic from several cores does not share one ring
+/// (and veth XDP needs rx queues >= the peer's tx queues).
+fn queues() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}
+
+/// Creates the veth pair in one netlink request; the user end is born in its namespace with
+/// feth's MAC and MTU. Returns the wire end.
+pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: Option<&str>, mtu: u32) -> Result<LinkView> {
+    let wire = wire_name(slot);
+    let ns_file = ns.map(netns::open).transpose()?;
+    let q = queues();
+    let mut user = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(name.to_owned())
+        .address(mac_address(name, slot).to_vec())
+        .mtu(mtu)
+        .append_extra_attribute(LinkAttribute::NumTxQueues(q))
+        .append_extra_attribute(LinkAttribute::NumRxQueues(q));
+    if let Some(f) = &ns_file {
+        user = user.setns_by_fd(f.as_raw_fd());
+    }
+    let msg = LinkVeth::new(&wire, name)
+        .mtu(WIRE_MTU)
+        .append_extra_attribute(LinkAttribute::NumTxQueues(q))
+        .append_extra_attribute(LinkAttribute::NumRxQueues(q))
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(user.build())))
+        .build();
+    rtnl.add(msg, &format!("{name}: create veth pair ({wire})"))?;
+    let view = rtnl
+        .link_by_name(&wire)?
+        .ok_or_else(|| crate::error::FethError::NoSuchInterface(wire.clone()))?;
+    // The alias is the kernel's record of which feth interface this wire belongs to.
+    rtnl.set(
+        LinkUnspec::new_with_index(view.index).alias(wire_alias(name, ns)).build(),
+        &format!("{wire}: set alias"),
+    )?;
+    Ok(view)
+}
+
+/// Offload settings the datapath needs on the user end.
+pub fn configure_user(name: &str, ns: Option<&str>, mode: Mode) -> Result<()> {
+    netns::run_in(ns, || {
+        ethtool::set(name, Feature::Gro, true)?;
+        ethtool::set(name, Feature::TxChecksum, mode != Mode::Xdp)
+    })
+}
+
+/// The user end as seen in its namespace.
+pub fn user_link(name: &str, ns: Option<&str>) -> Result<Option<LinkView>> {
+    if ns.is_some_and(|ns| !netns::exists(ns)) {
+        return Ok(None);
+    }
+    netns::run_in(ns, || Rtnl::open()?.link_by_name(name))
+}
+
+/// Offloads as the user end reports them: (tx checksum, gro).
+pub fn user_offloads(name: &str, ns: Option<&str>) -> Result<(bool, bool)> {
+    netns::run_in(ns, || Ok((ethtool::get(name, Feature::TxChecksum)?, ethtool::get(name, Feature::Gro)?)))
+}
+
+pub fn set_user_up(name: &str, ns: Option<&str>) -> Result<()> {
+    netns::run_in(ns, || {
+        let rtnl = Rtnl::open()?;
+        let link = rtnl.link_by_name(name)?.ok_or_else(|| crate::error::FethError::NoSuchInterface(name.to_owned()))?;
+        if !link.admin_up {
+            rtnl.set_up(link.index, true, &format!("{name}: set up"))?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,149 @@
+//! The feth bench as the kernel knows it: wire ends (with their aliases) plus the pinned maps.
+//!
+//! Every command starts by reading this state and repairing what a killed command or a
+//! deletion behind our back left half-done, so the kernel objects stay the only truth.
+use feth_common::{Mode, MAX_PORTS, PortConfig, port::NO_PEER};
+
+use crate::{
+    crossover::Crossover,
+    error::Result,
+    names::wire_slot,
+    pair::parse_wire_alias,
+    rtnl::{LinkView, Rtnl},
+};
+
+/// A feth interface.
+#[derive(Clone, Debug)]
+pub struct Port {
+    pub name: String,
+    pub netns: Option<String>,
+    pub slot: u32,
+    pub wire: LinkView,
+    pub config: PortConfig,
+}
+
+impl Port {
+    pub fn mode(&self) -> Mode {
+        Mode::from_raw(self.config.mode).unwrap_or(Mode::Xdp)
+    }
+}
+
+pub struct State {
+    /// rtnetlink in the loader's namespace, where the wire ends live.
+    pub rtnl: Rtnl,
+    pub crossover: Option<Crossover>,
+    pub ports: Vec<Port>,
+}
+
+impl State {
+    /// Reads and repairs the state. Call with the lock held.
+    pub fn load() -> Result<State> {
+        let rtnl = Rtnl::open()?;
+        let crossover = Crossover::open_existing()?;
+        let mut state = State { rtnl, crossover, ports: Vec::new() };
+        state.reconcile()?;
+        Ok(state)
+    }
+
+    pub fn find(&self, name: &str) -> Option<&Port> {
+        self.ports.iter().find(|p| p.name == name)
+    }
+
+    pub fn by_slot(&self, slot: u32) -> Option<&Port> {
+        self.ports.iter().find(|p| p.slot == slot)
+    }
+
+    pub fn peer_of(&self, port: &Port) -> Option<&Port> {
+        port.config.is_peered().then(|| self.by_slot(port.config.peer_slot)).flatten()
+    }
+
+    /// Lowest slot no wire end uses.
+    pub fn free_slot(&self) -> Option<u32> {
+        (0..MAX_PORTS).find(|s| self.by_slot(*s).is_none())
+    }
+
+    pub fn crossover(&mut self) -> Result<&mut Crossover> {
+        if self.crossover.is_none() {
+            self.crossover = Some(Crossover::open_or_load()?);
+        }
+        Ok(self.crossover.as_mut().expect("just loaded"))
+    }
+
+    fn reconcile(&mut self) -> Result<()> {
+        let links = self.rtnl.links()?;
+        let mut wires = Vec::new();
+        for link in links {
+            let Some(slot) = wire_slot(&link.name) else { continue };
+            match link.alias.as_deref().and_then(parse_wire_alias) {
+                Some((name, netns)) if link.is_veth => wires.push((name, netns, slot, link)),
+                // A wire end whose creation was cut short before it got its alias: finish the
+                // rollback by deleting the pair.
+                _ if link.is_veth => self.rtnl.del(link.index, &format!("{}: remove unfinished wire end", link.name))?,
+                _ => {}
+            }
+        }
+
+        let Some(crossover) = self.crossover.as_mut() else {
+            // Wire ends without any pinned state cannot cross anything: a torn-down bench.
+            for (_, _, _, wire) in &wires {
+                self.rtnl.del(wire.index, &format!("{}: remove wire end without crossover", wire.name))?;
+            }
+            return Ok(());
+        };
+
+        let mut configs = crossover.ports()?;
+        // Map entries whose wire end is gone (interface deleted behind our back).
+        for (ifindex, _) in configs.iter().filter(|(i, _)| !wires.iter().any(|w| w.3.index == *i)) {
+            crossover.remove_port(*ifindex)?;
+        }
+        configs.retain(|(i, _)| wires.iter().any(|w| w.3.index == *i));
+
+        self.ports = wires
+            .into_iter()
+            .map(|(name, netns, slot, wire)| {
+                let config = configs.iter().find(|(i, _)| *i == wire.index).map(|(_, c)| *c);
+                let registered = config.is_some();
+                let config = config.unwrap_or(PortConfig { slot, peer_slot: NO_PEER, mode: Mode::Xdp as u32, peer_mtu: 0 });
+                if !registered {
+                    // Created but never registered: start from zeroed counters.
+                    crossover.reset_stats(slot)?;
+                    crossover.set_port(wire.index, &config)?;
+                }
+                Ok(Port { name, netns, slot, wire, config })
+            })
+            .collect::<Result<_>>()?;
+
+        // Peering must be mutual; a one-sided entry is a peer command cut short: roll it back.
+        let slots: Vec<(u32, u32)> = self.ports.iter().map(|p| (p.slot, p.config.peer_slot)).collect();
+        for port in &mut self.ports {
+            let peer = port.config.peer_slot;
+            let mutual = slots.iter().any(|(s, p)| *s == peer && *p == port.slot);
+            if port.config.is_peered() && !mutual {
+                port.config.peer_slot = NO_PEER;
+                crossover.set_port(port.wire.index, &port.config)?;
+            }
+        }
+
+        // Links pinned for wire ends that no longer exist.
+        for wire in Crossover::attached_wires() {
+            if !self.ports.iter().any(|p| p.wire.name == wire) {
+                Crossover::detach(&wire)?;
+            }
+        }
+        for port in &mut self.ports {
+            crossover.attach_xdp(&port.wire.name, port.wire.index)?;
+            // Link state follows peering: the user end has carrier only while its wire end is up.
+            let want_up = port.config.is_peered();
+            if port.wire.admin_up != want_up {
+                self.rtnl.set_up(port.wire.index, want_up, &format!("{}: set wire end {}", port.name, if want_up { "up" } else { "down" }))?;
+                port.wire.admin_up = want_up;
+            }
+        }
+
+        if self.ports.is_empty() {
+            self.crossover = None;
+            Crossover::unload()?;
+        }
+        Ok(())
+    }
+}
