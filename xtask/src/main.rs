@@ -1,1 +1,47 @@
-fn main(){}
+//! Orchestration: set-up of a fresh machine, build, run, test, install, bench.
+//!
+//! Runs on the machine's default stable toolchain with std only; everything that needs the
+//! pinned nightly is driven from here.
+use std::{env, process::ExitCode};
+
+mod cargo;
+mod setup;
+
+const USAGE: &str = "usage: cargo xtask <command>
+  setup              install what is missing (pinned nightly + rust-src, llvm-22-dev, bpf-linker)
+  build              setup, then build feth-loader (release)
+  run -- ARGS...     build, then run feth-loader ARGS as root
+  test [-- ARGS...]  build, then every test (unit + kernel end-to-end, as root)
+  install            build, then copy feth-loader to /usr/local/bin
+  bench [-- ARGS...] build, then feth-loader bench ARGS";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((c, rest)) => (c.as_str(), rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest)),
+        None => {
+            eprintln!("{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        "setup" => setup::run(),
+        "build" => setup::run().and_then(|()| cargo::build_loader()).map(drop),
+        "run" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::run_as_root(&bin, rest)),
+        "test" => setup::run().and_then(|()| cargo::test(rest)),
+        "install" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::install(&bin)),
+        "bench" => setup::run().and_then(|()| setup::bench_tools()).and_then(|()| cargo::build_loader()).and_then(|bin| {
+            let mut args = vec!["bench".to_owned()];
+            args.extend_from_slice(rest);
+            cargo::run_as_root(&bin, &args)
+        }),
+        _ => Err(format!("unknown command {command:?}\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

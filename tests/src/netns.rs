@@ -1,0 +1,161 @@
+//! Network namespaces owned by a test, removed on drop even when an assertion fails.
+use std::{fs::File, os::fd::AsRawFd as _, sync::atomic::{AtomicU32, Ordering}};
+
+use futures::TryStreamExt as _;
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags};
+
+const NETNS_DIR: &str = "/run/netns";
+
+/// A named namespace (`ip netns` style) created for one test.
+pub struct NetNs {
+    pub name: String,
+}
+
+impl NetNs {
+    /// A fresh namespace with a unique name (`ftest<pid>-<n>-<tag>`) and its loopback up.
+    pub fn new(tag: &str) -> NetNs {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!("ft{}-{}{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), tag);
+        block_on(rtnetlink::NetworkNamespace::add(name.clone())).expect("create test namespace");
+        let ns = NetNs { name };
+        ns.run(|| {
+            block_on(async {
+                let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
+                tokio::spawn(conn);
+                let lo = handle.link().get().match_name("lo".to_owned()).execute().try_next().await.unwrap().unwrap();
+                handle.link().set(rtnetlink::LinkUnspec::new_with_index(lo.header.index).up().build()).execute().await.unwrap();
+            })
+        });
+        ns
+    }
+
+    /// Runs `f` on a thread inside this namespace; sockets made there stay in it.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let file = File::open(format!("{NETNS_DIR}/{}", self.name)).expect("open namespace");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // SAFETY: setns on an fd we own; only this thread changes namespace.
+                assert_eq!(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+                f()
+            })
+            .join()
+            .expect("thread in namespace panicked")
+        })
+    }
+
+    /// A link as rtnetlink reports it inside this namespace.
+    pub fn link(&self, name: &str) -> Option<Link> {
+        self.run(|| link_here(name))
+    }
+
+    /// Adds an address (CIDR) to `dev` and brings it up.
+    pub fn addr(&self, dev: &str, ip: std::net::IpAddr, prefix: u8) {
+        self.run(|| {
+            block_on(async {
+                let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
+                tokio::spawn(conn);
+                let link = handle.link().get().match_name(dev.to_owned()).execute().try_next().await.unwrap().unwrap();
+                let index = link.header.index;
+                handle.address().add(index, ip, prefix).execute().await.expect("add address");
+            })
+        })
+    }
+
+    /// Brings `dev` up (like `ip link set dev up`).
+    pub fn set_up(&self, dev: &str) {
+        self.run(|| {
+            block_on(async {
+                let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
+                tokio::spawn(conn);
+                let link = handle.link().get().match_name(dev.to_owned()).execute().try_next().await.unwrap().unwrap();
+                handle.link().set(rtnetlink::LinkUnspec::new_with_index(link.header.index).up().build()).execute().await.expect("set up");
+            })
+        })
+    }
+
+    /// Deletes `dev` (like `ip link del dev`), behind feth-loader's back.
+    pub fn delete(&self, dev: &str) {
+        self.run(|| {
+            block_on(async {
+                let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
+                tokio::spawn(conn);
+                let link = handle.link().get().match_name(dev.to_owned()).execute().try_next().await.unwrap().unwrap();
+                handle.link().del(link.header.index).execute().await.expect("delete link");
+            })
+        })
+    }
+
+    /// Sets `dev`'s MTU through rtnetlink (like `ip link set dev mtu N`).
+    pub fn set_mtu(&self, dev: &str, mtu: u32) {
+        self.run(|| {
+            block_on(async {
+                let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
+                tokio::spawn(conn);
+                let link = handle.link().get().match_name(dev.to_owned()).execute().try_next().await.unwrap().unwrap();
+                handle.link().set(rtnetlink::LinkUnspec::new_with_index(link.header.index).mtu(mtu).build()).execute().await.expect("set mtu");
+            })
+        })
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = block_on(rtnetlink::NetworkNamespace::del(self.name.clone()));
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub index: u32,
+    pub carrier: bool,
+    pub admin_up: bool,
+    pub mtu: u32,
+    pub mac: Vec<u8>,
+}
+
+/// A link in the calling thread's namespace.
+pub fn link_here(name: &str) -> Option<Link> {
+    block_on(async {
+        let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
+        tokio::spawn(conn);
+        let msg = handle.link().get().match_name(name.to_owned()).execute().try_next().await.ok()??;
+        let mut link = Link {
+            index: msg.header.index,
+            carrier: msg.header.flags.contains(LinkFlags::LowerUp),
+            admin_up: msg.header.flags.contains(LinkFlags::Up),
+            mtu: 0,
+            mac: Vec::new(),
+        };
+        for attr in msg.attributes {
+            match attr {
+                LinkAttribute::Mtu(m) => link.mtu = m,
+                LinkAttribute::Address(a) => link.mac = a,
+                LinkAttribute::Carrier(c) => link.carrier = c != 0,
+                _ => {}
+            }
+        }
+        Some(link)
+    })
+}
+
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+}
+
+/// Names of every link in the calling thread's namespace.
+pub fn link_names_here() -> Vec<String> {
+    block_on(async {
+        let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
+        tokio::spawn(conn);
+        let links: Vec<_> = handle.link().get().execute().try_collect().await.expect("list links");
+        links
+            .into_iter()
+            .filter_map(|m| {
+                m.attributes.into_iter().find_map(|a| match a {
+                    LinkAttribute::IfName(n) => Some(n),
+                    _ => None,
+                })
+            })
+            .collect()
+    })
+}

@@ -1,0 +1,91 @@
+//! Installs what a fresh machine lacks, checking first so a warm machine costs seconds.
+//! The facts behind each step are in ../shared/DESIGN.md section 4.
+use std::{path::PathBuf, process::Command};
+
+/// The pinned nightly (rustc 1.98, LLVM 22), shared with feth-loader's build script.
+pub const NIGHTLY: &str = include_str!("../../nightly-toolchain");
+const LLVM_PACKAGES: &[&str] = &["llvm-22-dev", "libpolly-22-dev", "libzstd-dev", "zlib1g-dev"];
+const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
+const BPF_LINKER_VERSION: &str = "0.13.0";
+
+pub fn nightly() -> &'static str {
+    NIGHTLY.trim()
+}
+
+pub fn run() -> Result<(), String> {
+    toolchain()?;
+    bpf_linker()?;
+    Ok(())
+}
+
+pub(crate) fn status(cmd: &mut Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    match cmd.status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("{shown} failed with {s}")),
+        Err(e) => Err(format!("{shown} could not start: {e}")),
+    }
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// rustup's toolchain with rust-src (for `-Z build-std=core` on bpfel-unknown-none).
+fn toolchain() -> Result<(), String> {
+    let installed = output(Command::new("rustup").args(["component", "list", "--installed", "--toolchain", nightly()]))
+        .is_some_and(|list| list.lines().any(|l| l.starts_with("rust-src")));
+    if installed {
+        return Ok(());
+    }
+    eprintln!("xtask: installing toolchain {} with rust-src", nightly());
+    status(Command::new("rustup").args([
+        "toolchain", "install", nightly(), "--profile", "minimal", "--component", "rust-src", "--component", "clippy",
+        "--component", "rustfmt",
+    ]))
+}
+
+fn cargo_bin(name: &str) -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
+    home.join("bin").join(name)
+}
+
+fn apt_install(packages: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p])).is_some_and(|s| s.contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: apt-get install {}", missing.join(" "));
+    status(Command::new("apt-get").arg("update").arg("-qq"))?;
+    status(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// bpf-linker built against the same LLVM major as the pinned rustc.
+fn bpf_linker() -> Result<(), String> {
+    let current = output(Command::new(cargo_bin("bpf-linker")).arg("--version"));
+    if current.is_some_and(|v| v.contains(BPF_LINKER_VERSION)) {
+        return Ok(());
+    }
+    apt_install(LLVM_PACKAGES)?;
+    eprintln!("xtask: building bpf-linker {BPF_LINKER_VERSION} against LLVM 22 (about two minutes)");
+    status(
+        Command::new("cargo")
+            .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION, "--locked", "--no-default-features", "--features", "llvm-22"])
+            .env("LLVM_PREFIX", LLVM_PREFIX)
+            .env_remove("RUSTUP_TOOLCHAIN"),
+    )
+}
+
+/// Tools only the benchmark uses (iperf3 for the TCP table).
+pub fn bench_tools() -> Result<(), String> {
+    apt_install(&["iperf3"])
+}
