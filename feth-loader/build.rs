@@ -6,6 +6,8 @@ const TOOLCHAIN: &str = include_str!("../nightly-toolchain");
 
 fn main() -> anyhow::Result<()> {
     println!("cargo::rerun-if-changed=../nightly-toolchain");
+    // aya-build watches feth-ebpf; the shared contract changes the object too.
+    println!("cargo::rerun-if-changed=../feth-common");
     let metadata = cargo_metadata::MetadataCommand::new()
         .no_deps()
         .exec()

@@ -2,11 +2,15 @@
 //! that both sides use lives here, once.
 #![no_std]
 
+pub mod media;
 pub mod names;
 pub mod port;
+pub mod settings;
 pub mod stats;
 
+pub use media::PortMedia;
 pub use port::{Mode, PortConfig};
+pub use settings::Settings;
 pub use stats::PortStats;
 
 /// Ports (feth interfaces) the maps are sized for. DESIGN.md asks for at least 1024.

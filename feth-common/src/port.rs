@@ -27,14 +27,15 @@ impl Mode {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PortConfig {
-    /// Index of this port in `FETH_CROSSOVER` and `FETH_STATS`; also the wire end's name suffix.
+    /// Index of this port in the per-slot maps; also the wire end's name suffix.
     pub slot: u32,
     /// Slot of the peer port, or [`NO_PEER`].
     pub peer_slot: u32,
-    /// [`Mode`] as its raw value.
+    /// [`Mode`] as its raw value. Both ports of a pair share it. The XDP program crosses only
+    /// in XDP mode and passes frames on otherwise, so a mode switch is one write per port.
     pub mode: u32,
-    /// Largest frame (L2 payload after the Ethernet header, i.e. the MTU) the peer's user end accepts.
-    pub peer_mtu: u32,
+    /// ifindex of the peer's wire end (what the TC program redirects to), 0 when unpeered.
+    pub peer_ifindex: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<PortConfig>() == 16);

@@ -4,6 +4,8 @@
 
 mod counters;
 mod maps;
+mod parsing;
+mod tc;
 mod xdp;
 
 #[cfg(not(test))]

@@ -6,15 +6,27 @@ use aya_ebpf::{
     macros::xdp,
     programs::XdpContext,
 };
-use feth_common::port::NO_PEER;
+use aya_log_ebpf::debug;
+use feth_common::Mode;
 
 use crate::{
-    counters::count,
-    maps::{FETH_CROSSOVER, FETH_PORTS},
+    counters::{count, count_rx, count_tx},
+    maps::{FETH_CROSSOVER, log_enabled, port},
+    parsing::{Frame, classify},
 };
 
-/// Ethernet header plus one VLAN tag: what veth allows above the MTU.
-const L2_OVERHEAD: u64 = 14 + 4;
+impl Frame for XdpContext {
+    /// The one bounds-checked access to packet memory (headers live in the linear part).
+    #[inline(always)]
+    fn read<T: Copy>(&self, offset: usize) -> Option<T> {
+        let start = self.data() + offset;
+        if start + core::mem::size_of::<T>() > self.data_end() {
+            return None;
+        }
+        // SAFETY: bounds checked against data_end just above; unaligned read of plain bytes.
+        Some(unsafe { core::ptr::read_unaligned(start as *const T) })
+    }
+}
 
 // `frags`: without it a veth caps its peer's MTU near 3.5 KB (DESIGN.md section 5).
 #[xdp(frags)]
@@ -24,38 +36,31 @@ pub fn feth_xdp_wire(ctx: XdpContext) -> u32 {
 
 #[inline(always)]
 fn try_crossover(ctx: &XdpContext) -> Result<u32, ()> {
-    let ifindex = ctx.ingress_ifindex() as u32;
-    // SAFETY: entries are replaced whole by the loader; a torn read only misroutes one frame.
-    let Some(port) = (unsafe { FETH_PORTS.get(&ifindex) }) else {
+    let Some(port) = port(ctx.ingress_ifindex() as u32) else {
         // A wire end the loader has not registered yet: let the kernel account for the frame.
         return Ok(XDP_PASS);
     };
-    let (slot, peer_slot, peer_mtu) = (port.slot, port.peer_slot, port.peer_mtu);
+    if port.mode != Mode::Xdp as u32 {
+        // TC mode (or a switch in progress): the TC program on this wire crosses it.
+        return Ok(XDP_PASS);
+    }
     // SAFETY: ctx.ctx is the live xdp_md of this invocation.
     let len = unsafe { bpf_xdp_get_buff_len(ctx.ctx) };
-
-    count(slot, |s| {
-        s.tx_packets += 1;
-        s.tx_bytes += len;
-    });
-    if peer_slot == NO_PEER {
-        count(slot, |s| s.drop_no_peer += 1);
+    count_tx(port.slot, 1, len, classify(ctx));
+    if log_enabled() {
+        debug!(ctx, "xdp slot {} -> slot {} len {}", port.slot, port.peer_slot, len);
+    }
+    if !port.is_peered() {
+        count(port.slot, |s| s.drop_no_peer += 1);
         return Ok(XDP_DROP);
     }
-    if len > u64::from(peer_mtu) + L2_OVERHEAD {
-        count(slot, |s| s.drop_too_big += 1);
-        return Ok(XDP_DROP);
-    }
-    match FETH_CROSSOVER.redirect(slot, 0) {
-        Ok(action) if action == XDP_REDIRECT => {
-            count(peer_slot, |s| {
-                s.rx_packets += 1;
-                s.rx_bytes += len;
-            });
+    match FETH_CROSSOVER.redirect(port.slot, 0) {
+        Ok(XDP_REDIRECT) => {
+            count_rx(port.peer_slot, 1, len);
             Ok(XDP_REDIRECT)
         }
         _ => {
-            count(slot, |s| s.drop_redirect += 1);
+            count(port.slot, |s| s.drop_redirect += 1);
             Ok(XDP_DROP)
         }
     }

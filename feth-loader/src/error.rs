@@ -23,6 +23,10 @@ pub enum FethError {
     MtuOutOfRange { name: String, mtu: u32, min: u32, max: u32 },
     #[error("{name}: already exists in network namespace {actual}, not {wanted}")]
     WrongNetns { name: String, actual: String, wanted: String },
+    #[error("{name}: invalid media: {reason}")]
+    BadMedia { name: String, reason: String },
+    #[error("{name}: {reason}")]
+    Refused { name: String, reason: String },
     #[error("{0}: no such network namespace")]
     NoSuchNetns(String),
     #[error("all {0} feth slots are in use")]
@@ -65,11 +69,23 @@ impl<T> Context<T> for std::result::Result<T, rtnetlink::Error> {
     }
 }
 
+/// An error with its whole source chain on one line (aya's errors keep the errno in a source).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 macro_rules! bpf_context {
     ($($err:ty),*) => {$(
         impl<T> Context<T> for std::result::Result<T, $err> {
             fn context(self, context: impl Into<String>) -> Result<T> {
-                self.map_err(|source| FethError::Bpf { context: context.into(), cause: Box::new(source) })
+                self.map_err(|source| FethError::Bpf { context: context.into(), cause: chain(&source).into() })
             }
         }
     )*};

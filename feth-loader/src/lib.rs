@@ -1,9 +1,11 @@
 //! feth control plane: creates veth pairs, loads and pins the crossover, and keeps the pinned
 //! maps, the wire ends and their link state consistent.
+pub mod counters;
 pub mod crossover;
 pub mod error;
 pub mod ethtool;
 pub mod lock;
+pub mod media;
 pub mod names;
 pub mod netns;
 pub mod ops;

@@ -5,10 +5,34 @@ use feth_common::{Mode, PortConfig, port::NO_PEER};
 use crate::{
     crossover::Crossover,
     error::{FethError, Result},
-    names, netns, pair,
+    media, names, netns, pair,
     pair::{MTU_MAX, MTU_MIN},
     state::{Port, State},
 };
+
+/// Datapath of a new pair when none is asked for (README: "Choosing a mode").
+pub const DEFAULT_MODE: Mode = Mode::Tc;
+
+/// How a pair is to be crossed over: `None` keeps what the ports have.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PeerOptions {
+    pub mode: Option<Mode>,
+    /// feth's hwcsum: transmit checksum offload on the user ends (TC mode only).
+    pub hwcsum: Option<bool>,
+}
+
+impl PeerOptions {
+    /// Refuses combinations feth cannot honour, before anything changes.
+    pub fn check(&self, name: &str, current: Mode) -> Result<()> {
+        if self.hwcsum == Some(true) && self.mode.unwrap_or(current) == Mode::Xdp {
+            return Err(FethError::Refused {
+                name: name.to_owned(),
+                reason: "hwcsum on needs --mode tc: XDP_REDIRECT loses CHECKSUM_PARTIAL, so XDP mode checksums in software".into(),
+            });
+        }
+        Ok(())
+    }
+}
 
 /// What to create.
 #[derive(Clone, Debug)]
@@ -86,14 +110,15 @@ pub fn create(state: &mut State, spec: &PortSpec) -> Result<()> {
             return Err(e);
         }
     };
-    let config = PortConfig { slot, peer_slot: NO_PEER, mode: Mode::Xdp as u32, peer_mtu: 0 };
+    let config = PortConfig { slot, peer_slot: NO_PEER, mode: DEFAULT_MODE as u32, peer_ifindex: 0 };
     let port = Port { name: spec.name.clone(), netns: spec.netns.clone(), slot, wire, config };
     let finish = |state: &mut State| -> Result<()> {
-        pair::configure_user(&port.name, port.netns.as_deref(), port.mode())?;
+        pair::configure_user(&port.name, port.netns.as_deref(), port.mode(), true)?;
         let crossover = state.crossover()?;
         crossover.reset_stats(slot)?;
+        crossover.set_media(slot, &media::default_media())?;
         crossover.set_port(port.wire.index, &port.config)?;
-        crossover.attach_xdp(&port.wire.name, port.wire.index)
+        crossover.attach(&port.wire.name, port.wire.index, port.mode())
     };
     match finish(state) {
         Ok(()) => {
@@ -119,7 +144,8 @@ fn rollback_empty(state: &mut State) {
 /// Deletes a port's kernel objects (the pair first: the kernel's truth), no peer handling.
 fn remove(state: &mut State, port: &Port) -> Result<()> {
     state.rtnl.del(port.wire.index, &format!("{}: delete veth pair", port.name))?;
-    Crossover::detach(&port.wire.name)?;
+    Crossover::detach(&port.wire.name, Mode::Xdp)?;
+    Crossover::detach(&port.wire.name, Mode::Tc)?;
     if let Some(crossover) = state.crossover.as_mut() {
         crossover.remove_port(port.wire.index)?;
     }
@@ -156,23 +182,29 @@ pub fn check_peer(state: &State, a: &str, b: &str) -> Result<bool> {
     Ok(false)
 }
 
-/// Crosses `a` and `b` over. Order: devmap entries (unused until configured), then each side's
-/// config, then the wire ends up (link state). A half-done peering is one-sided and is rolled
-/// back by `State::load`.
-pub fn peer(state: &mut State, a: &str, b: &str) -> Result<()> {
-    if check_peer(state, a, b)? {
+/// Crosses `a` and `b` over (or, when already peered, applies `opts`). Order: devmap
+/// entries (unused until configured), then each side's config, then the wire ends up (link
+/// state). A half-done peering is one-sided and is rolled back by `State::load`.
+pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()> {
+    let already = check_peer(state, a, b)?;
+    let (pa, pb) = (port(state, a)?.clone(), port(state, b)?.clone());
+    opts.check(a, pa.mode())?;
+    // Both sides of a pair share one mode: a new pair takes the asked one, else A's.
+    let mode = opts.mode.unwrap_or(if already { pa.mode() } else { DEFAULT_MODE });
+    for p in [&pa, &pb] {
+        if p.mode() != mode || opts.hwcsum.is_some() {
+            set_mode(state, &p.name, mode, opts.hwcsum.unwrap_or(true))?;
+        }
+    }
+    if already {
         return Ok(());
     }
     let (pa, pb) = (port(state, a)?.clone(), port(state, b)?.clone());
-    let mtu_of = |p: &Port| -> Result<u32> {
-        Ok(pair::user_link(&p.name, p.netns.as_deref())?.map_or(pair::MTU_DEFAULT, |l| l.mtu))
-    };
-    let (mtu_a, mtu_b) = (mtu_of(&pa)?, mtu_of(&pb)?);
     let crossover = state.crossover()?;
     crossover.set_crossover(pa.slot, pb.wire.index)?;
     crossover.set_crossover(pb.slot, pa.wire.index)?;
-    let ca = PortConfig { peer_slot: pb.slot, peer_mtu: mtu_b, ..pa.config };
-    let cb = PortConfig { peer_slot: pa.slot, peer_mtu: mtu_a, ..pb.config };
+    let ca = PortConfig { peer_slot: pb.slot, peer_ifindex: pb.wire.index, ..pa.config };
+    let cb = PortConfig { peer_slot: pa.slot, peer_ifindex: pa.wire.index, ..pb.config };
     crossover.set_port(pa.wire.index, &ca)?;
     crossover.set_port(pb.wire.index, &cb)?;
     for (p, c) in [(&pa, ca), (&pb, cb)] {
@@ -185,6 +217,35 @@ pub fn peer(state: &mut State, a: &str, b: &str) -> Result<()> {
     Ok(())
 }
 
+/// Moves one port to `mode` without losing frames: the new program is attached before the
+/// mode flips (the XDP program passes frames to TC while the mode says TC), the old one is
+/// detached after. The wire ends keep NAPI through GRO, so no ring is purged on the way.
+pub fn set_mode(state: &mut State, name: &str, mode: Mode, hwcsum: bool) -> Result<()> {
+    let p = port(state, name)?.clone();
+    let old = p.mode();
+    let crossover = state.crossover()?;
+    crossover.attach(&p.wire.name, p.wire.index, mode)?;
+    // Offloads change before the flip: checksums must be complete before a frame can take
+    // the XDP path.
+    pair::configure_user(&p.name, p.netns.as_deref(), mode, hwcsum)?;
+    let config = PortConfig { mode: mode as u32, ..p.config };
+    crossover.set_port(p.wire.index, &config)?;
+    if old != mode {
+        Crossover::detach(&p.wire.name, old)?;
+    }
+    if let Some(port) = state.ports.iter_mut().find(|x| x.slot == p.slot) {
+        port.config = config;
+    }
+    Ok(())
+}
+
+/// Sets the MTU of a port's user end, within feth's range.
+pub fn set_mtu(state: &State, name: &str, mtu: u32) -> Result<()> {
+    check_mtu(name, mtu)?;
+    let p = port(state, name)?;
+    pair::set_user_mtu(&p.name, p.netns.as_deref(), mtu)
+}
+
 /// Disconnects `name` and its peer (both sides), links go down. No-op when not peered.
 pub fn unpeer(state: &mut State, name: &str) -> Result<()> {
     let pa = port(state, name)?.clone();
@@ -193,7 +254,7 @@ pub fn unpeer(state: &mut State, name: &str) -> Result<()> {
         return Ok(());
     }
     for p in &sides {
-        let config = PortConfig { peer_slot: NO_PEER, peer_mtu: 0, ..p.config };
+        let config = PortConfig { peer_slot: NO_PEER, peer_ifindex: 0, ..p.config };
         state.crossover()?.set_port(p.wire.index, &config)?;
         state.rtnl.set_up(p.wire.index, false, &format!("{}: set wire end down", p.name))?;
         if let Some(port) = state.ports.iter_mut().find(|x| x.slot == p.slot) {

@@ -9,7 +9,7 @@ use rtnetlink::{
 };
 
 use crate::{
-    error::Result,
+    error::{Context as _, Result},
     ethtool::{self, Feature},
     names::{mac_address, wire_name},
     netns,
@@ -72,7 +72,9 @@ pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: Option<&str>, mtu: u32) ->
     let view = rtnl
         .link_by_name(&wire)?
         .ok_or_else(|| crate::error::FethError::NoSuchInterface(wire.clone()))?;
-    // The alias is the kernel's record of which feth interface this wire belongs to.
+    configure_wire(&wire)?;
+    // The alias is the kernel's record of which feth interface this wire belongs to: set last,
+    // so a wire end without it is an unfinished creation.
     rtnl.set(
         LinkUnspec::new_with_index(view.index).alias(wire_alias(name, ns)).build(),
         &format!("{wire}: set alias"),
@@ -80,11 +82,34 @@ pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: Option<&str>, mtu: u32) ->
     Ok(view)
 }
 
-/// Offload settings the datapath needs on the user end.
-pub fn configure_user(name: &str, ns: Option<&str>, mode: Mode) -> Result<()> {
+/// A wire end carries only crossed frames: no IPv6 of its own (no link-local address, no
+/// router solicitations leaking into the user end), and GRO on so the veth keeps NAPI (and
+/// its ring) while XDP is detached during a mode switch.
+fn configure_wire(wire: &str) -> Result<()> {
+    let sysctl = format!("/proc/sys/net/ipv6/conf/{wire}/disable_ipv6");
+    if std::path::Path::new(&sysctl).exists() {
+        std::fs::write(&sysctl, "1").context(format!("{wire}: disable IPv6"))?;
+    }
+    ethtool::set(wire, Feature::Gro, true)
+}
+
+/// Offload settings the datapath needs on the user end. `hwcsum` is feth's simulated
+/// hardware checksum: transmit checksum offload, which XDP mode cannot keep.
+pub fn configure_user(name: &str, ns: Option<&str>, mode: Mode, hwcsum: bool) -> Result<()> {
     netns::run_in(ns, || {
         ethtool::set(name, Feature::Gro, true)?;
-        ethtool::set(name, Feature::TxChecksum, mode != Mode::Xdp)
+        ethtool::set(name, Feature::TxChecksum, hwcsum && mode != Mode::Xdp)
+    })
+}
+
+pub fn set_user_mtu(name: &str, ns: Option<&str>, mtu: u32) -> Result<()> {
+    netns::run_in(ns, || {
+        let rtnl = Rtnl::open()?;
+        let link = rtnl.link_by_name(name)?.ok_or_else(|| crate::error::FethError::NoSuchInterface(name.to_owned()))?;
+        if link.mtu != mtu {
+            rtnl.set_mtu(link.index, mtu, &format!("{name}: set MTU {mtu}"))?;
+        }
+        Ok(())
     })
 }
 

@@ -1,8 +1,15 @@
 //! What `show` reports about a port, as text and as JSON.
-use feth_common::{Mode, PortStats};
+use feth_common::Mode;
 use serde::Serialize;
 
-use crate::{error::Result, names::format_mac, pair, state::{Port, State}};
+use crate::{
+    counters::{self, PortCounters},
+    error::Result,
+    media::format_word,
+    names::format_mac,
+    pair,
+    state::{Port, State},
+};
 
 #[derive(Debug, Serialize)]
 pub struct Offloads {
@@ -11,28 +18,11 @@ pub struct Offloads {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Counters {
-    pub tx_packets: u64,
-    pub tx_bytes: u64,
-    pub rx_packets: u64,
-    pub rx_bytes: u64,
-    pub drop_no_peer: u64,
-    pub drop_too_big: u64,
-    pub drop_redirect: u64,
-}
-
-impl From<PortStats> for Counters {
-    fn from(s: PortStats) -> Self {
-        Counters {
-            tx_packets: s.tx_packets,
-            tx_bytes: s.tx_bytes,
-            rx_packets: s.rx_packets,
-            rx_bytes: s.rx_bytes,
-            drop_no_peer: s.drop_no_peer,
-            drop_too_big: s.drop_too_big,
-            drop_redirect: s.drop_redirect,
-        }
-    }
+pub struct Media {
+    pub current: String,
+    pub list: Vec<String>,
+    /// feth's IFM_ACTIVE: set only while peered.
+    pub active: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,10 +41,11 @@ pub struct PortReport {
     pub wire: String,
     pub wire_ifindex: u32,
     pub slot: u32,
+    pub media: Media,
     pub offloads: Offloads,
     /// Settings feth changed on the user end, and why.
     pub changed: Vec<String>,
-    pub counters: Counters,
+    pub counters: PortCounters,
 }
 
 pub fn mode_name(mode: Mode) -> &'static str {
@@ -65,10 +56,15 @@ pub fn mode_name(mode: Mode) -> &'static str {
 }
 
 /// Why feth changes each setting (DESIGN.md section 5).
-fn changes(mode: Mode) -> Vec<String> {
+fn changes(mode: Mode, tx_checksum: bool) -> Vec<String> {
     let mut v = vec!["gro on: a veth needs NAPI to receive XDP-redirected frames".to_owned()];
-    if mode == Mode::Xdp {
-        v.push("tx-checksumming off: XDP_REDIRECT loses CHECKSUM_PARTIAL, so the stack must checksum TCP/UDP itself".to_owned());
+    match (mode, tx_checksum) {
+        (Mode::Xdp, _) => v.push(
+            "tx-checksumming off: XDP_REDIRECT loses CHECKSUM_PARTIAL, so the stack must checksum TCP/UDP itself (GSO is off too)"
+                .to_owned(),
+        ),
+        (Mode::Tc, false) => v.push("tx-checksumming off: hwcsum off was asked".to_owned()),
+        (Mode::Tc, true) => {}
     }
     v
 }
@@ -79,9 +75,10 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
         Some(_) => pair::user_offloads(&port.name, port.netns.as_deref())?,
         None => (false, false),
     };
-    let counters = match &state.crossover {
-        Some(c) => c.stats(port.slot)?,
-        None => PortStats::default(),
+    let counters = counters::read(state, port)?;
+    let media = match &state.crossover {
+        Some(c) => c.media(port.slot)?,
+        None => crate::media::default_media(),
     };
     let carrier = user.as_ref().is_some_and(|u| u.carrier);
     Ok(PortReport {
@@ -97,8 +94,13 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
         wire: port.wire.name.clone(),
         wire_ifindex: port.wire.index,
         slot: port.slot,
+        media: Media {
+            current: format_word(media.current),
+            list: media.words().iter().map(|w| format_word(*w)).collect(),
+            active: port.config.is_peered(),
+        },
         offloads: Offloads { tx_checksum, gro },
-        changed: changes(port.mode()),
-        counters: counters.into(),
+        changed: changes(port.mode(), tx_checksum),
+        counters,
     })
 }

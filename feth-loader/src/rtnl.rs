@@ -22,6 +22,9 @@ pub struct LinkView {
     /// ifindex of a veth's other end (in its own namespace).
     pub link: Option<u32>,
     pub xdp_prog_id: Option<u32>,
+    /// The kernel's count of frames this interface failed to transmit (for a veth: what its
+    /// other end refused, or what was sent while that end was down).
+    pub tx_dropped: u64,
 }
 
 impl From<&LinkMessage> for LinkView {
@@ -41,6 +44,7 @@ impl From<&LinkMessage> for LinkView {
                 LinkAttribute::Carrier(c) => view.carrier = *c != 0,
                 LinkAttribute::OperState(s) => view.oper_up = *s == State::Up,
                 LinkAttribute::Link(l) => view.link = Some(*l),
+                LinkAttribute::Stats64(st) => view.tx_dropped = st.tx_dropped,
                 LinkAttribute::LinkInfo(infos) => {
                     view.is_veth = infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Veth)));
                 }
@@ -104,6 +108,10 @@ impl Rtnl {
 
     pub fn set(&self, msg: LinkMessage, what: &str) -> Result<()> {
         self.block_on(self.handle.link().set(msg).execute()).context(what.to_owned())
+    }
+
+    pub fn set_mtu(&self, index: u32, mtu: u32, what: &str) -> Result<()> {
+        self.set(rtnetlink::LinkUnspec::new_with_index(index).mtu(mtu).build(), what)
     }
 
     pub fn set_up(&self, index: u32, up: bool, what: &str) -> Result<()> {

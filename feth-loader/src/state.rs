@@ -103,10 +103,11 @@ impl State {
             .map(|(name, netns, slot, wire)| {
                 let config = configs.iter().find(|(i, _)| *i == wire.index).map(|(_, c)| *c);
                 let registered = config.is_some();
-                let config = config.unwrap_or(PortConfig { slot, peer_slot: NO_PEER, mode: Mode::Xdp as u32, peer_mtu: 0 });
+                let config = config.unwrap_or(PortConfig { slot, peer_slot: NO_PEER, mode: crate::ops::DEFAULT_MODE as u32, peer_ifindex: 0 });
                 if !registered {
                     // Created but never registered: start from zeroed counters.
                     crossover.reset_stats(slot)?;
+                    crossover.set_media(slot, &crate::media::default_media())?;
                     crossover.set_port(wire.index, &config)?;
                 }
                 Ok(Port { name, netns, slot, wire, config })
@@ -124,14 +125,15 @@ impl State {
             }
         }
 
-        // Links pinned for wire ends that no longer exist.
-        for wire in Crossover::attached_wires() {
-            if !self.ports.iter().any(|p| p.wire.name == wire) {
-                Crossover::detach(&wire)?;
+        // Links pinned for wire ends that no longer exist, or for the mode a port left (a mode
+        // switch cut short before its last step).
+        for (wire, mode) in Crossover::attached_links() {
+            if !self.ports.iter().any(|p| p.wire.name == wire && p.mode() == mode) {
+                Crossover::detach(&wire, mode)?;
             }
         }
         for port in &mut self.ports {
-            crossover.attach_xdp(&port.wire.name, port.wire.index)?;
+            crossover.attach(&port.wire.name, port.wire.index, port.mode())?;
             // Link state follows peering: the user end has carrier only while its wire end is up.
             let want_up = port.config.is_peered();
             if port.wire.admin_up != want_up {

@@ -3,6 +3,8 @@ use clap::{Parser, Subcommand};
 
 mod create;
 mod destroy;
+mod media;
+mod options;
 mod peer;
 mod show;
 mod up;
@@ -28,8 +30,10 @@ enum Command {
     Peer(peer::PeerArgs),
     /// Disconnect an interface and its peer.
     Unpeer(peer::UnpeerArgs),
-    /// Show feth interfaces: peer, link, mode, media, MTU, MAC, namespace.
+    /// Show feth interfaces: peer, link, mode, media, MTU, MAC, namespace, counters.
     Show(show::Args),
+    /// Show or set an interface's media list and current media.
+    Media(media::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -41,5 +45,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Peer(args) => peer::run_peer(args),
         Command::Unpeer(args) => peer::run_unpeer(args),
         Command::Show(args) => show::run(args),
+        Command::Media(args) => media::run(args),
     }
 }

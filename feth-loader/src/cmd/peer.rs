@@ -1,9 +1,13 @@
 use feth_loader::{ops, with_state};
 
+use super::options::Crossing;
+
 #[derive(clap::Args)]
 pub struct PeerArgs {
     a: String,
     b: String,
+    #[command(flatten)]
+    crossing: Crossing,
 }
 
 #[derive(clap::Args)]
@@ -12,7 +16,7 @@ pub struct UnpeerArgs {
 }
 
 pub fn run_peer(args: PeerArgs) -> anyhow::Result<()> {
-    with_state(|state| ops::peer(state, &args.a, &args.b))?;
+    with_state(|state| ops::peer(state, &args.a, &args.b, args.crossing.into()))?;
     Ok(())
 }
 

@@ -36,10 +36,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         for c in &r.changed {
             println!("\tset by feth: {c}");
         }
+        println!(
+            "\tmedia {} ({}) list {}",
+            r.media.current,
+            if r.media.active { "active" } else { "inactive" },
+            r.media.list.join(",")
+        );
         let c = &r.counters;
         println!(
-            "\ttx {} pkts {} bytes  rx {} pkts {} bytes  drops no-peer {} too-big {} redirect {}",
-            c.tx_packets, c.tx_bytes, c.rx_packets, c.rx_bytes, c.drop_no_peer, c.drop_too_big, c.drop_redirect
+            "\ttx {} pkts {} bytes  rx {} pkts {} bytes  drops tx {} rx {}",
+            c.tx.packets,
+            c.tx.bytes,
+            c.rx.packets,
+            c.rx.bytes,
+            c.drops.tx_total(),
+            c.drops.rx_too_big
         );
     }
     Ok(())

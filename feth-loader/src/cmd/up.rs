@@ -1,5 +1,7 @@
 use feth_loader::{FethError, ops, pair, with_state};
 
+use super::options::Crossing;
+
 #[derive(clap::Args)]
 pub struct Args {
     a: String,
@@ -10,14 +12,17 @@ pub struct Args {
     /// Named network namespace for B's user end (created if missing).
     #[arg(long)]
     netns_b: Option<String>,
-    /// MTU of both user ends when they are created (72..=16370).
+    /// MTU of both user ends (72..=16370).
     #[arg(long)]
     mtu: Option<u32>,
+    #[command(flatten)]
+    crossing: Crossing,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let spec_a = ops::PortSpec { name: args.a.clone(), netns: args.netns_a, mtu: args.mtu };
     let spec_b = ops::PortSpec { name: args.b.clone(), netns: args.netns_b, mtu: args.mtu };
+    let opts: ops::PeerOptions = args.crossing.into();
     with_state(|state| {
         if args.a == args.b {
             return Err(FethError::SelfPeer(args.a.clone()));
@@ -25,6 +30,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // Everything is checked before anything is created.
         let exists_a = ops::check_create(state, &spec_a)?;
         let exists_b = ops::check_create(state, &spec_b)?;
+        opts.check(&args.a, state.find(&args.a).map_or(ops::DEFAULT_MODE, |p| p.mode()))?;
         if exists_a && exists_b {
             ops::check_peer(state, &args.a, &args.b)?;
         } else {
@@ -41,11 +47,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 if !exists {
                     ops::create(state, spec)?;
                     made.push(spec.name.clone());
+                } else if let Some(mtu) = spec.mtu {
+                    ops::set_mtu(state, &spec.name, mtu)?;
                 }
             }
-            ops::peer(state, &args.a, &args.b)?;
-            pair::set_user_up(&spec_a.name, state.find(&args.a).and_then(|p| p.netns.as_deref()))?;
-            pair::set_user_up(&spec_b.name, state.find(&args.b).and_then(|p| p.netns.as_deref()))
+            ops::peer(state, &args.a, &args.b, opts)?;
+            for name in [&args.a, &args.b] {
+                pair::set_user_up(name, state.find(name).and_then(|p| p.netns.as_deref()))?;
+            }
+            Ok(())
         })();
         if result.is_err() {
             for name in &made {

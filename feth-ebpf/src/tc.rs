@@ -1,0 +1,64 @@
+//! TC datapath: a TCX ingress program on the wire end redirects the skb to the egress of the
+//! peer's wire end, whose veth delivers it to the peer's user end. The skb keeps GSO/TSO and
+//! CHECKSUM_PARTIAL, so TCP runs with offloads on (feth's hwcsum mode).
+use aya_ebpf::{
+    EbpfContext as _,
+    bindings::{__sk_buff, TC_ACT_OK, TC_ACT_SHOT},
+    helpers::bpf_redirect,
+    macros::classifier,
+    programs::TcContext,
+};
+use aya_log_ebpf::debug;
+
+use crate::{
+    counters::{count, count_rx, count_tx},
+    maps::{log_enabled, port},
+    parsing::{Frame, classify},
+};
+
+const TC_ACT_REDIRECT: i32 = 7;
+
+impl Frame for TcContext {
+    #[inline(always)]
+    fn read<T: Copy>(&self, offset: usize) -> Option<T> {
+        self.load::<T>(offset).ok()
+    }
+}
+
+#[classifier]
+pub fn feth_tc_wire(ctx: TcContext) -> i32 {
+    try_crossover(&ctx).unwrap_or(TC_ACT_SHOT)
+}
+
+#[inline(always)]
+fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
+    let skb = ctx.as_ptr().cast::<__sk_buff>();
+    // SAFETY: the live __sk_buff of this invocation; these fields are readable from TC.
+    let (ifindex, len, gso_segs) = unsafe { ((*skb).ifindex, (*skb).len, (*skb).gso_segs) };
+    let Some(port) = port(ifindex) else {
+        return Ok(TC_ACT_OK);
+    };
+    // Whatever reaches this program is crossed, whatever the mode: in XDP mode only frames the
+    // XDP program passed during a mode switch get here.
+    let packets = u64::from(gso_segs.max(1));
+    let bytes = u64::from(len);
+    count_tx(port.slot, packets, bytes, classify(ctx));
+    if log_enabled() {
+        debug!(ctx, "tc slot {} -> slot {} len {} segs {}", port.slot, port.peer_slot, len, packets);
+    }
+    if !port.is_peered() {
+        count(port.slot, |s| s.drop_no_peer += packets);
+        return Ok(TC_ACT_SHOT);
+    }
+    // To the peer wire's egress (not bpf_redirect_peer): veth then applies the receiving
+    // user end's MTU and counts what it refuses.
+    // SAFETY: plain helper call.
+    let action = unsafe { bpf_redirect(port.peer_ifindex, 0) } as i32;
+    if action == TC_ACT_REDIRECT {
+        count_rx(port.peer_slot, packets, bytes);
+        Ok(action)
+    } else {
+        count(port.slot, |s| s.drop_redirect += packets);
+        Ok(TC_ACT_SHOT)
+    }
+}

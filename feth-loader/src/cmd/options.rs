@@ -1,0 +1,39 @@
+//! Flags shared by `up` and `peer`.
+use feth_common::Mode;
+use feth_loader::ops::PeerOptions;
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ModeArg {
+    /// Native XDP with a devmap redirect: best packet rate; checksums in software, no GSO.
+    Xdp,
+    /// TCX redirect: keeps GSO/TSO and checksum offload; best for TCP.
+    Tc,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct Crossing {
+    /// Datapath of the pair (default for a new pair: tc).
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// feth's hardware-checksum mode: transmit checksum offload on the user ends (tc only).
+    #[arg(long, value_enum)]
+    hwcsum: Option<OnOff>,
+}
+
+impl From<Crossing> for PeerOptions {
+    fn from(c: Crossing) -> Self {
+        PeerOptions {
+            mode: c.mode.map(|m| match m {
+                ModeArg::Xdp => Mode::Xdp,
+                ModeArg::Tc => Mode::Tc,
+            }),
+            hwcsum: c.hwcsum.map(|h| matches!(h, OnOff::On)),
+        }
+    }
+}
