@@ -2,6 +2,7 @@
 //! rtnetlink reads inside a namespace, and raw frames through packet sockets.
 //!
 //! Tests use `unwrap`/`expect`: a failure should point at the line.
+pub mod bench;
 pub mod frames;
 pub mod loader;
 pub mod netns;

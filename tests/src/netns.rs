@@ -12,7 +12,9 @@ pub struct NetNs {
 }
 
 impl NetNs {
-    /// A fresh namespace with a unique name (`ftest<pid>-<n>-<tag>`) and its loopback up.
+    /// A fresh, quiet namespace with a unique name (`ft<pid>-<n><tag>`): loopback up, IPv6
+    /// disabled so no autoconfiguration frames disturb exact counts (tests craft their own
+    /// IPv6 frames with packet sockets).
     pub fn new(tag: &str) -> NetNs {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!("ft{}-{}{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), tag);
@@ -24,7 +26,11 @@ impl NetNs {
                 tokio::spawn(conn);
                 let lo = handle.link().get().match_name("lo".to_owned()).execute().try_next().await.unwrap().unwrap();
                 handle.link().set(rtnetlink::LinkUnspec::new_with_index(lo.header.index).up().build()).execute().await.unwrap();
-            })
+            });
+            // /proc/sys/net follows the namespace of the thread that opens it.
+            for key in ["all", "default"] {
+                std::fs::write(format!("/proc/sys/net/ipv6/conf/{key}/disable_ipv6"), "1").expect("disable IPv6");
+            }
         });
         ns
     }
@@ -58,6 +64,35 @@ impl NetNs {
                 let index = link.header.index;
                 handle.address().add(index, ip, prefix).execute().await.expect("add address");
             })
+        })
+    }
+
+    /// An ethtool value (`ETHTOOL_G*` command) of `dev`, e.g. 0x16 tx checksum, 0x1e TSO.
+    pub fn ethtool(&self, dev: &str, cmd: u32) -> bool {
+        self.run(|| {
+            #[repr(C)]
+            struct Value {
+                cmd: u32,
+                data: u32,
+            }
+            #[repr(C)]
+            struct IfReq {
+                name: [u8; 16],
+                data: *mut Value,
+                _pad: [u8; 16],
+            }
+            let mut value = Value { cmd, data: 0 };
+            let mut req = IfReq { name: [0; 16], data: &mut value, _pad: [0; 16] };
+            req.name[..dev.len()].copy_from_slice(dev.as_bytes());
+            // SAFETY: a datagram socket for the ioctl, closed right after; req is valid.
+            unsafe {
+                let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+                assert!(fd >= 0);
+                let rc = libc::ioctl(fd, libc::SIOCETHTOOL, &mut req);
+                libc::close(fd);
+                assert_eq!(rc, 0, "ethtool {cmd:#x} on {dev}: {}", std::io::Error::last_os_error());
+            }
+            value.data != 0
         })
     }
 

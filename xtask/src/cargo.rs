@@ -1,7 +1,8 @@
 //! Builds and runs with the pinned nightly.
 use std::{
+    io::{BufRead as _, BufReader},
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, Stdio},
 };
 
 use crate::setup::{nightly, status};
@@ -57,11 +58,36 @@ pub fn test(extra: &[String]) -> Result<(), String> {
     if !is_root() {
         return Err("the kernel tests create interfaces and namespaces: run `cargo xtask test` as root".into());
     }
-    status(
-        nightly_cargo()
-            .args(["test", "--release", "--workspace"])
-            .env("FETH_LOADER", &bin)
-            .args(["--", "--test-threads=1"])
-            .args(extra),
-    )
+    let mut child = nightly_cargo()
+        .args(["test", "--release", "--workspace", "--no-fail-fast"])
+        .env("FETH_LOADER", &bin)
+        .args(["--", "--test-threads=1"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cargo test could not start: {e}"))?;
+    // Echo the output and add up the runners' result lines into one closing summary.
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line.map_err(|e| format!("reading cargo test output: {e}"))?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            passed += count_before(rest, " passed");
+            failed += count_before(rest, " failed");
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
+    println!("summary: {passed} passed, {failed} failed");
+    if status.success() && failed == 0 && passed > 0 {
+        Ok(())
+    } else {
+        Err(format!("tests failed ({status})"))
+    }
+}
+
+/// The number just before `label` in a `test result:` line.
+fn count_before(text: &str, label: &str) -> u64 {
+    text.split(';')
+        .find_map(|part| part.trim().strip_suffix(label.trim_start())?.trim().rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
 }

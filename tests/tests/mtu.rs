@@ -1,0 +1,49 @@
+//! MTU: jumbo frames cross in both datapaths; MTUs set later with rtnetlink are honoured;
+//! frames larger than the receiver's MTU are counted as drops.
+use feth_tests::{
+    bench::{WAIT, assert_crosses_len, port, send_one, up_pair},
+    both_modes,
+    loader::show_json,
+    wait_until,
+};
+
+both_modes!(jumbo_frames_cross_byte_identical, mtu_set_with_rtnetlink_is_honoured, frames_over_the_receivers_mtu_are_counted);
+
+/// A full-size frame for an MTU: the MTU plus the Ethernet header.
+fn full(mtu: usize) -> usize {
+    mtu + 14
+}
+
+fn jumbo_frames_cross_byte_identical(mode: &str) {
+    let p = up_pair(mode, &["--mtu", "16370"]);
+    for (seq, mtu) in [(1, 9000), (2, 16370)] {
+        assert_crosses_len(&p.a, "feth0", &p.b, "feth1", full(mtu), seq);
+        assert_crosses_len(&p.b, "feth1", &p.a, "feth0", full(mtu), seq + 10);
+    }
+}
+
+fn mtu_set_with_rtnetlink_is_honoured(mode: &str) {
+    let p = up_pair(mode, &[]);
+    p.a.set_mtu("feth0", 9000);
+    p.b.set_mtu("feth1", 9000);
+    assert_crosses_len(&p.a, "feth0", &p.b, "feth1", full(9000), 3);
+    assert_crosses_len(&p.b, "feth1", &p.a, "feth0", full(9000), 4);
+    let show = show_json();
+    assert_eq!(port(&show, "feth0")["mtu"], 9000);
+}
+
+fn frames_over_the_receivers_mtu_are_counted(mode: &str) {
+    let p = up_pair(mode, &[]);
+    p.a.set_mtu("feth0", 9000);
+    let (_, got) = send_one(&p.a, "feth0", &p.b, "feth1", full(9000), 5, feth_tests::bench::ABSENCE);
+    assert!(got.is_none(), "a frame over feth1's MTU must not arrive");
+    let counted = wait_until(WAIT, || {
+        let show = show_json();
+        port(&show, "feth1")["counters"]["drops"]["rx_too_big"] == 1
+    });
+    assert!(counted, "the refused frame is counted on feth1: {:#}", show_json());
+    let show = show_json();
+    let (a, b) = (&port(&show, "feth0")["counters"], &port(&show, "feth1")["counters"]);
+    assert_eq!(a["tx"]["packets"], 1);
+    assert_eq!(b["rx"]["packets"], 0);
+}
