@@ -1,29 +1,35 @@
 //! The pinned maps that form the control plane (names from `feth_common::names`).
+//!
+//! BTF-defined maps: the kernel then knows the key and value types, so
+//! `bpftool map dump pinned /sys/fs/bpf/feth/FETH_STATS` prints field names.
 use aya_ebpf::{
-    macros::map,
-    maps::{Array, DevMap, HashMap, PerCpuArray},
+    btf_maps::{Array, DevMap, HashMap, PerCpuArray},
+    macros::btf_map,
 };
-use feth_common::{MAX_PORTS, PortConfig, PortMedia, PortStats, Settings};
+use feth_common::{PortConfig, PortMedia, PortStats, Settings};
+
+// `MAX_PORTS` of feth-common, as the const generic BTF maps take.
+const MAX: usize = feth_common::MAX_PORTS as usize;
 
 /// Port configuration keyed by the wire end's ifindex.
-#[map(name = "FETH_PORTS")]
-pub static FETH_PORTS: HashMap<u32, PortConfig> = HashMap::pinned(MAX_PORTS, 0);
+#[btf_map(name = "FETH_PORTS", pin_by_name)]
+pub static FETH_PORTS: HashMap<u32, PortConfig, MAX> = HashMap::new();
 
 /// Own slot -> peer's wire end, for `bpf_redirect_map` in XDP mode.
-#[map(name = "FETH_CROSSOVER")]
-pub static FETH_CROSSOVER: DevMap = DevMap::pinned(MAX_PORTS, 0);
+#[btf_map(name = "FETH_CROSSOVER", pin_by_name)]
+pub static FETH_CROSSOVER: DevMap<MAX> = DevMap::new();
 
 /// Per-CPU counters by slot: no atomics on the hot path, user space sums the CPUs.
-#[map(name = "FETH_STATS")]
-pub static FETH_STATS: PerCpuArray<PortStats> = PerCpuArray::pinned(MAX_PORTS, 0);
+#[btf_map(name = "FETH_STATS", pin_by_name)]
+pub static FETH_STATS: PerCpuArray<PortStats, MAX> = PerCpuArray::new();
 
 /// Media per slot. Only the control plane reads it; it lives here so it is pinned with the rest.
-#[map(name = "FETH_MEDIA")]
-pub static FETH_MEDIA: Array<PortMedia> = Array::pinned(MAX_PORTS, 0);
+#[btf_map(name = "FETH_MEDIA", pin_by_name)]
+pub static FETH_MEDIA: Array<PortMedia, MAX> = Array::new();
 
 /// Global switches.
-#[map(name = "FETH_SETTINGS")]
-pub static FETH_SETTINGS: Array<Settings> = Array::pinned(1, 0);
+#[btf_map(name = "FETH_SETTINGS", pin_by_name)]
+pub static FETH_SETTINGS: Array<Settings, 1> = Array::new();
 
 /// The port of a wire end, if registered.
 #[inline(always)]

@@ -101,3 +101,33 @@ pub fn read(state: &State, port: &Port) -> Result<PortCounters> {
         wire.map_or(0, |w| w.tx_dropped),
     ))
 }
+
+/// One port's counters with what identifies it, as `stats` prints them.
+#[derive(Clone, Debug, Serialize)]
+pub struct PortSnapshot {
+    pub name: String,
+    pub peer: Option<String>,
+    pub mode: &'static str,
+    pub link_up: bool,
+    pub counters: PortCounters,
+}
+
+/// Counters of every port, or of `only`.
+pub fn snapshot(state: &State, only: Option<&str>) -> Result<Vec<PortSnapshot>> {
+    let ports: Vec<&Port> = match only {
+        Some(name) => vec![crate::ops::port(state, name)?],
+        None => state.ports.iter().collect(),
+    };
+    ports
+        .into_iter()
+        .map(|p| {
+            Ok(PortSnapshot {
+                name: p.name.clone(),
+                peer: state.peer_of(p).map(|q| q.name.clone()),
+                mode: crate::report::mode_name(p.mode()),
+                link_up: p.config.is_peered(),
+                counters: read(state, p)?,
+            })
+        })
+        .collect()
+}

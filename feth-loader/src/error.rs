@@ -27,6 +27,8 @@ pub enum FethError {
     BadMedia { name: String, reason: String },
     #[error("{name}: {reason}")]
     Refused { name: String, reason: String },
+    #[error("no feth interface exists (create one first)")]
+    NoPorts,
     #[error("{0}: no such network namespace")]
     NoSuchNetns(String),
     #[error("all {0} feth slots are in use")]

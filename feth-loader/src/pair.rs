@@ -72,13 +72,14 @@ pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: Option<&str>, mtu: u32) ->
     let view = rtnl
         .link_by_name(&wire)?
         .ok_or_else(|| crate::error::FethError::NoSuchInterface(wire.clone()))?;
-    configure_wire(&wire)?;
-    // The alias is the kernel's record of which feth interface this wire belongs to: set last,
-    // so a wire end without it is an unfinished creation.
+    // The alias is the kernel's record of which feth interface this wire belongs to; a wire
+    // end without it is an unfinished creation. (Setting it raises no link notification; the
+    // feature change below does, so `monitor` sees the new interface with its name.)
     rtnl.set(
         LinkUnspec::new_with_index(view.index).alias(wire_alias(name, ns)).build(),
         &format!("{wire}: set alias"),
     )?;
+    configure_wire(&wire)?;
     Ok(view)
 }
 

@@ -3,10 +3,13 @@ use clap::{Parser, Subcommand};
 
 mod create;
 mod destroy;
+mod log;
 mod media;
+mod monitor;
 mod options;
 mod peer;
 mod show;
+mod stats;
 mod up;
 
 #[derive(Parser)]
@@ -34,6 +37,12 @@ enum Command {
     Show(show::Args),
     /// Show or set an interface's media list and current media.
     Media(media::Args),
+    /// Counters: totals, or rates with --watch; text, JSON or Prometheus.
+    Stats(stats::Args),
+    /// Stream link events (created, peered, unpeered, carrier, destroyed) as they happen.
+    Monitor(monitor::Args),
+    /// feth's debug log: per-frame logs from the data path, switched at runtime.
+    Log(log::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -46,5 +55,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Unpeer(args) => peer::run_unpeer(args),
         Command::Show(args) => show::run(args),
         Command::Media(args) => media::run(args),
+        Command::Stats(args) => stats::run(args),
+        Command::Monitor(args) => monitor::run(args),
+        Command::Log(args) => log::run(args),
     }
 }

@@ -1,0 +1,130 @@
+//! Live link events of feth interfaces, derived from rtnetlink notifications about the wire
+//! ends (a wire end's admin state is the peering, its carrier is the user end's carrier).
+use std::collections::HashMap;
+
+use futures::StreamExt as _;
+use rtnetlink::{
+    constants::RTMGRP_LINK,
+    packet_core::NetlinkPayload,
+    packet_route::RouteNetlinkMessage,
+    sys::{AsyncSocket as _, SocketAddr},
+};
+use serde::Serialize;
+
+use crate::{
+    crossover::Crossover,
+    error::{Context as _, Result},
+    names::{wire_name, wire_slot},
+    pair::parse_wire_alias,
+    rtnl::{LinkView, Rtnl},
+};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Created { interface: String },
+    Peered { interface: String, peer: Option<String> },
+    Unpeered { interface: String },
+    Carrier { interface: String, up: bool },
+    Destroyed { interface: String },
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Created { interface } => write!(f, "created {interface}"),
+            Event::Peered { interface, peer } => write!(f, "peered {interface} {}", peer.as_deref().unwrap_or("?")),
+            Event::Unpeered { interface } => write!(f, "unpeered {interface}"),
+            Event::Carrier { interface, up } => write!(f, "carrier {interface} {}", if *up { "up" } else { "down" }),
+            Event::Destroyed { interface } => write!(f, "destroyed {interface}"),
+        }
+    }
+}
+
+/// What the monitor last saw of a wire end.
+#[derive(Clone, Debug)]
+struct Seen {
+    interface: String,
+    admin_up: bool,
+    carrier: bool,
+}
+
+fn interface_of(link: &LinkView) -> Option<String> {
+    wire_slot(&link.name)?;
+    link.alias.as_deref().and_then(parse_wire_alias).map(|(name, _)| name)
+}
+
+/// Name of the port peered with the wire end `ifindex`, read from the pinned map.
+fn peer_name(ifindex: u32, seen: &HashMap<u32, Seen>) -> Option<String> {
+    let crossover = Crossover::open_existing().ok()??;
+    let (_, config) = crossover.ports().ok()?.into_iter().find(|(i, _)| *i == ifindex)?;
+    let peer_wire = wire_name(config.peer_slot);
+    let rtnl = Rtnl::open().ok()?;
+    let peer = rtnl.link_by_name(&peer_wire).ok()??;
+    seen.get(&peer.index).map(|s| s.interface.clone())
+}
+
+/// Events for one new view of a wire end.
+fn diff(link: &LinkView, seen: &mut HashMap<u32, Seen>) -> Vec<Event> {
+    let Some(interface) = interface_of(link) else { return vec![] };
+    let mut events = Vec::new();
+    let before = seen.get(&link.index).cloned();
+    let before = before.unwrap_or_else(|| {
+        events.push(Event::Created { interface: interface.clone() });
+        Seen { interface: interface.clone(), admin_up: false, carrier: false }
+    });
+    seen.insert(link.index, Seen { interface: interface.clone(), admin_up: link.admin_up, carrier: link.carrier });
+    if link.admin_up != before.admin_up {
+        events.push(if link.admin_up {
+            Event::Peered { interface: interface.clone(), peer: peer_name(link.index, seen) }
+        } else {
+            Event::Unpeered { interface: interface.clone() }
+        });
+    }
+    if link.carrier != before.carrier {
+        events.push(Event::Carrier { interface, up: link.carrier });
+    }
+    events
+}
+
+/// Streams events to `emit` until the process is stopped. `ready` is called once the
+/// subscription is in place (nothing that happens after it is missed).
+pub fn run(mut ready: impl FnMut(), mut emit: impl FnMut(&Event)) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
+    let _guard = rt.enter();
+    let (mut connection, _handle, mut messages) = rtnetlink::new_connection().context("open rtnetlink socket")?;
+    connection
+        .socket_mut()
+        .socket_mut()
+        .bind(&SocketAddr::new(0, RTMGRP_LINK))
+        .context("subscribe to link notifications")?;
+    rt.spawn(connection);
+    drop(_guard);
+
+    let mut seen: HashMap<u32, Seen> = HashMap::new();
+    for link in Rtnl::open()?.links()? {
+        if let Some(interface) = interface_of(&link) {
+            seen.insert(link.index, Seen { interface, admin_up: link.admin_up, carrier: link.carrier });
+        }
+    }
+    ready();
+    while let Some((message, _)) = rt.block_on(messages.next()) {
+        let NetlinkPayload::InnerMessage(message) = message.payload else { continue };
+        match message {
+            RouteNetlinkMessage::NewLink(msg) => {
+                for event in diff(&LinkView::from(&msg), &mut seen) {
+                    emit(&event);
+                }
+            }
+            RouteNetlinkMessage::DelLink(msg) => {
+                let Some(gone) = seen.remove(&msg.header.index) else { continue };
+                emit(&Event::Destroyed { interface: gone.interface });
+                // Deleted behind our back or by a command: either way the repair (unpeering the
+                // former peer, carrier down) is what every command does first.
+                crate::with_state(|_| Ok(()))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
