@@ -28,7 +28,7 @@ fn main() -> ExitCode {
         "setup" => setup::run(),
         "build" => setup::run().and_then(|()| cargo::build_loader()).map(drop),
         "run" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::run_as_root(&bin, rest)),
-        "test" => setup::run().and_then(|()| cargo::test(rest)),
+        "test" => setup::run().and_then(|()| setup::test_tools()).and_then(|()| cargo::test(rest)),
         "install" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::install(&bin)),
         "bench" => setup::run().and_then(|()| setup::bench_tools()).and_then(|()| cargo::build_loader()).and_then(|bin| {
             let mut args = vec!["bench".to_owned()];

@@ -87,3 +87,8 @@ fn bpf_linker() -> Result<(), String> {
 pub fn bench_tools() -> Result<(), String> {
     apt_install(&["iperf3"])
 }
+
+/// Tools the tests check feth against (bpftool reads the pinned maps' BTF).
+pub fn test_tools() -> Result<(), String> {
+    apt_install(&["bpftool"])
+}

@@ -1,0 +1,281 @@
+//! What users watch: exact counters per protocol and direction, the invariant at rest,
+//! Prometheus exposition, live link events, and names in `bpftool map dump`.
+use std::{
+    io::{BufRead as _, BufReader},
+    process::{Command, Stdio},
+    sync::mpsc,
+};
+
+use feth_tests::{
+    bench::{ABSENCE, WAIT, mac, port, send_one, up_pair},
+    both_modes,
+    frames::PacketSocket,
+    loader::{self, ok, show_json},
+    netns::NetNs,
+    serial, wait_until,
+};
+
+both_modes!(protocol_counters_are_exact_per_direction, invariant_holds_with_unpeered_and_oversized_frames);
+
+const OTHER_HOST: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+
+fn eth(src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = OTHER_HOST.to_vec();
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f.resize(f.len().max(60), 0);
+    f
+}
+
+fn ipv4(proto: u8, l4: &[u8]) -> Vec<u8> {
+    let total = (20 + l4.len()) as u16;
+    let mut h = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2];
+    h[2..4].copy_from_slice(&total.to_be_bytes());
+    h.extend_from_slice(l4);
+    h
+}
+
+fn ipv6(next: u8, l4: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x60, 0, 0, 0];
+    h.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    h.extend_from_slice(&[next, 64]);
+    h.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    h.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    h.extend_from_slice(l4);
+    h
+}
+
+/// Frames of each kind, as (kind, frame).
+fn frames(src: [u8; 6]) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("arp", eth(src, 0x0806, &[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 198, 18, 0, 1, 0, 0, 0, 0, 0, 0, 198, 18, 0, 9])),
+        ("udp", eth(src, 0x0800, &ipv4(17, &[0x30, 0x39, 0x30, 0x39, 0, 12, 0, 0, b'f', b'e', b't', b'h']))),
+        ("tcp", eth(src, 0x0800, &ipv4(6, &[0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]))),
+        ("icmpv6", eth(src, 0x86dd, &ipv6(58, &[128, 0, 0, 0, 0, 1, 0, 1]))),
+        ("raw", eth(src, 0x88b5, b"feth raw frame")),
+    ]
+}
+
+/// Sends `counts[kind]` frames of each kind from `ns`/`dev`.
+fn send_mix(ns: &NetNs, dev: &str, counts: &[(&str, u64)]) -> u64 {
+    let tx = ns.run(|| PacketSocket::open_all(dev));
+    let mut total = 0;
+    for (kind, frame) in frames(mac(ns, dev)) {
+        let n = counts.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n);
+        for _ in 0..n {
+            tx.send(&frame);
+        }
+        total += n;
+    }
+    total
+}
+
+fn counters(name: &str) -> serde_json::Value {
+    let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", "--json"])).expect("stats --json is JSON");
+    port(&stats, name)["counters"].clone()
+}
+
+fn protocol_counters_are_exact_per_direction(mode: &str) {
+    let p = up_pair(mode, &[]);
+    let a_to_b = [("arp", 3), ("udp", 5), ("tcp", 4), ("icmpv6", 2), ("raw", 6)];
+    let b_to_a = [("arp", 1), ("udp", 2), ("tcp", 7), ("icmpv6", 3), ("raw", 1)];
+    let sent_a = send_mix(&p.a, "feth0", &a_to_b);
+    let sent_b = send_mix(&p.b, "feth1", &b_to_a);
+    assert!(
+        wait_until(WAIT, || counters("feth1")["rx"]["packets"] == sent_a && counters("feth0")["rx"]["packets"] == sent_b),
+        "all frames delivered: feth0 {:#} feth1 {:#}",
+        counters("feth0"),
+        counters("feth1")
+    );
+    for (name, mix, sent) in [("feth0", a_to_b, sent_a), ("feth1", b_to_a, sent_b)] {
+        let c = counters(name);
+        let n = |k: &str| mix.iter().find(|(kind, _)| *kind == k).unwrap().1;
+        let expect = serde_json::json!({
+            "arp": n("arp"),
+            "ipv4": n("udp") + n("tcp"),
+            "ipv6": n("icmpv6"),
+            "other": n("raw"),
+            "tcp": n("tcp"),
+            "udp": n("udp"),
+            "icmp": 0,
+            "icmpv6": n("icmpv6"),
+        });
+        assert_eq!(c["tx_protocols"], expect, "{name} protocol counters");
+        assert_eq!(c["tx"]["packets"], sent, "{name} tx packets");
+        assert_eq!(c["drops"], serde_json::json!({"tx_link_down": 0, "tx_no_peer": 0, "tx_redirect_error": 0, "rx_too_big": 0}));
+    }
+}
+
+fn invariant_holds_with_unpeered_and_oversized_frames(mode: &str) {
+    let p = up_pair(mode, &[]);
+    let crossed = send_mix(&p.a, "feth0", &[("raw", 10), ("udp", 2)]);
+    assert!(wait_until(WAIT, || counters("feth1")["rx"]["packets"] == crossed));
+
+    ok(&["unpeer", "feth0"]);
+    let while_down = send_mix(&p.a, "feth0", &[("raw", 4)]);
+    ok(&["peer", "feth0", "feth1"]);
+
+    p.a.set_mtu("feth0", 9000);
+    let oversized = 3;
+    for seq in 0..oversized {
+        let (_, got) = send_one(&p.a, "feth0", &p.b, "feth1", 9000 + 14, 100 + seq, ABSENCE);
+        assert!(got.is_none(), "oversized frame must not arrive");
+    }
+    let at_rest = wait_until(WAIT, || {
+        let (a, b) = (counters("feth0"), counters("feth1"));
+        let dropped = a["drops"]["tx_link_down"].as_u64().unwrap()
+            + a["drops"]["tx_no_peer"].as_u64().unwrap()
+            + a["drops"]["tx_redirect_error"].as_u64().unwrap()
+            + b["drops"]["rx_too_big"].as_u64().unwrap();
+        a["tx"]["packets"].as_u64().unwrap() == b["rx"]["packets"].as_u64().unwrap() + dropped
+            && a["tx"]["packets"] == crossed + while_down + u64::from(oversized)
+    });
+    let (a, b) = (counters("feth0"), counters("feth1"));
+    assert!(at_rest, "invariant at rest: feth0 {a:#} feth1 {b:#}");
+    assert_eq!(b["rx"]["packets"], crossed);
+    assert_eq!(a["drops"]["tx_link_down"], while_down);
+    assert_eq!(b["drops"]["rx_too_big"], oversized);
+}
+
+#[test]
+fn prometheus_output_parses() {
+    let _s = serial();
+    let p = up_pair("xdp", &[]);
+    let sent = send_mix(&p.a, "feth0", &[("raw", 5), ("arp", 2)]);
+    assert!(wait_until(WAIT, || counters("feth1")["rx"]["packets"] == sent));
+    let text = ok(&["stats", "--format", "prometheus"]);
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("valid exposition format");
+    let value = |metric: &str, iface: &str, extra: Option<(&str, &str)>| -> f64 {
+        let s = scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == metric
+                    && s.labels.get("interface") == Some(iface)
+                    && extra.is_none_or(|(k, v)| s.labels.get(k) == Some(v))
+            })
+            .unwrap_or_else(|| panic!("{metric}{{interface={iface}}} missing"));
+        match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            ref other => panic!("{metric}: unexpected value {other:?}"),
+        }
+    };
+    assert_eq!(value("feth_transmit_packets_total", "feth0", None), sent as f64);
+    assert_eq!(value("feth_receive_packets_total", "feth1", None), sent as f64);
+    assert_eq!(value("feth_transmit_protocol_packets_total", "feth0", Some(("protocol", "arp"))), 2.0);
+    assert_eq!(value("feth_dropped_packets_total", "feth0", Some(("reason", "link_down"))), 0.0);
+    assert_eq!(value("feth_link_up", "feth1", None), 1.0);
+    for metric in ["feth_transmit_packets_total", "feth_link_up"] {
+        assert!(scrape.docs.contains_key(metric), "{metric} has HELP");
+    }
+}
+
+/// A running `feth-loader monitor --json`, killed (by its own pid) on drop.
+struct Monitor {
+    child: std::process::Child,
+    lines: mpsc::Receiver<serde_json::Value>,
+}
+
+impl Monitor {
+    fn start() -> Monitor {
+        let mut child = Command::new(loader::binary())
+            .args(["monitor", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start monitor");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut ready = String::new();
+        stderr.read_line(&mut ready).expect("monitor says it is ready");
+        assert!(ready.contains("monitoring"), "{ready}");
+        let (tx, lines) = mpsc::channel();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let _ = tx.send(serde_json::from_str(&line).expect("monitor line is JSON"));
+            }
+        });
+        Monitor { child, lines }
+    }
+
+    /// Collects events until `n` arrived for `iface` (or a timeout).
+    fn events_of(&self, seen: &mut Vec<serde_json::Value>, iface: &str, n: usize) -> Vec<String> {
+        let mine = |seen: &Vec<serde_json::Value>| seen.iter().filter(|e| e["interface"] == iface).count();
+        while mine(seen) < n {
+            match self.lines.recv_timeout(WAIT) {
+                Ok(e) => seen.push(e),
+                Err(_) => break,
+            }
+        }
+        seen.iter().filter(|e| e["interface"] == iface).map(describe).collect()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn describe(e: &serde_json::Value) -> String {
+    match e["event"].as_str().unwrap() {
+        "peered" => format!("peered {}", e["peer"].as_str().unwrap_or("?")),
+        "carrier" => format!("carrier {}", if e["up"] == true { "up" } else { "down" }),
+        other => other.to_owned(),
+    }
+}
+
+#[test]
+fn monitor_streams_peer_unpeer_peer_destroy() {
+    let _s = serial();
+    let _p = up_pair("tc", &[]);
+    let monitor = Monitor::start();
+    ok(&["unpeer", "feth0"]);
+    ok(&["peer", "feth0", "feth1"]);
+    ok(&["destroy", "feth1"]);
+    let mut seen = Vec::new();
+    let feth1 = monitor.events_of(&mut seen, "feth1", 7);
+    let feth0 = monitor.events_of(&mut seen, "feth0", 6);
+    assert_eq!(
+        feth0,
+        ["unpeered", "carrier down", "peered feth1", "carrier up", "unpeered", "carrier down"],
+        "feth0 events"
+    );
+    assert_eq!(
+        feth1,
+        ["unpeered", "carrier down", "peered feth0", "carrier up", "unpeered", "carrier down", "destroyed"],
+        "feth1 events"
+    );
+}
+
+#[test]
+fn monitor_repairs_a_deletion_behind_our_back() {
+    let _s = serial();
+    let p = up_pair("xdp", &[]);
+    let monitor = Monitor::start();
+    p.b.delete("feth1");
+    let mut seen = Vec::new();
+    // Deleting a veth closes it first: its wire end goes down, then away.
+    let feth1 = monitor.events_of(&mut seen, "feth1", 3);
+    assert_eq!(feth1, ["unpeered", "carrier down", "destroyed"], "feth1 events");
+    let feth0 = monitor.events_of(&mut seen, "feth0", 2);
+    assert_eq!(feth0, ["unpeered", "carrier down"], "the former peer is unpeered live");
+    assert!(!feth_tests::bench::carrier(&p.a, "feth0"));
+    assert_eq!(port(&show_json(), "feth0")["peer"], serde_json::Value::Null);
+}
+
+#[test]
+fn bpftool_shows_counter_names() {
+    let _s = serial();
+    let _p = up_pair("xdp", &[]);
+    let out = Command::new("bpftool").args(["map", "dump", "pinned", "/sys/fs/bpf/feth/FETH_STATS"]).output().expect("bpftool");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dump = String::from_utf8_lossy(&out.stdout);
+    for field in ["tx_packets", "rx_bytes", "drop_no_peer", "tx_icmpv6"] {
+        assert!(dump.contains(field), "bpftool dump names {field}");
+    }
+    let out = Command::new("bpftool").args(["map", "dump", "pinned", "/sys/fs/bpf/feth/FETH_PORTS"]).output().expect("bpftool");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("peer_slot"));
+}
