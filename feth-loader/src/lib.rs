@@ -1,5 +1,6 @@
 //! feth control plane: creates veth pairs, loads and pins the crossover, and keeps the pinned
 //! maps, the wire ends and their link state consistent.
+pub mod bench;
 pub mod counters;
 pub mod crossover;
 pub mod error;

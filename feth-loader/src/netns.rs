@@ -30,6 +30,13 @@ pub fn ensure(name: &str) -> Result<()> {
         .map_err(|source| FethError::Netlink { context: format!("create network namespace {name}"), cause: source })
 }
 
+/// Removes a named namespace (and every interface still in it).
+pub fn delete(name: &str) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
+    rt.block_on(rtnetlink::NetworkNamespace::del(name.to_owned()))
+        .map_err(|source| FethError::Netlink { context: format!("delete network namespace {name}"), cause: source })
+}
+
 /// Runs `f` on a thread that has entered namespace `ns` (or in the loader's own namespace for
 /// `None`). Netlink and ioctl sockets opened inside `f` belong to that namespace.
 pub fn run_in<T: Send>(ns: Option<&str>, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {

@@ -1,6 +1,7 @@
 //! Subcommands: one module each, each with a `run`.
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod create;
 mod destroy;
 mod log;
@@ -43,6 +44,9 @@ enum Command {
     Monitor(monitor::Args),
     /// feth's debug log: per-frame logs from the data path, switched at runtime.
     Log(log::Args),
+    /// Measure packet rates, TCP throughput and scale against plain veth, a minimal devmap
+    /// crossover and a Linux bridge, in one run.
+    Bench(bench::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -58,5 +62,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(args) => stats::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Log(args) => log::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -1,0 +1,58 @@
+//! Benchmark programs (`feth-loader bench`), a separate object from the product's:
+//! a live-frames generator, a counting sink, and the minimal devmap crossover the design is
+//! measured against.
+#![no_std]
+#![no_main]
+
+use aya_ebpf::{
+    bindings::xdp_action::{XDP_DROP, XDP_TX},
+    btf_maps::{DevMap, PerCpuArray},
+    macros::{btf_map, xdp},
+    programs::XdpContext,
+};
+
+/// Frames seen by the sink (index 0) and by the minimal crossover (index 1).
+#[btf_map(name = "BENCH_COUNT")]
+static BENCH_COUNT: PerCpuArray<u64, 2> = PerCpuArray::new();
+
+/// The minimal crossover's one target.
+#[btf_map(name = "BENCH_CROSSOVER")]
+static BENCH_CROSSOVER: DevMap<1> = DevMap::new();
+
+#[inline(always)]
+fn bump(index: u32) {
+    if let Some(c) = BENCH_COUNT.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot, only this CPU writes it now.
+        unsafe { *c += 1 };
+    }
+}
+
+/// Run with BPF_PROG_RUN live frames on a veth end: every frame is transmitted to its peer.
+#[xdp]
+pub fn feth_bench_gen(_ctx: XdpContext) -> u32 {
+    XDP_TX
+}
+
+/// Counts and drops what reaches the far end.
+#[xdp(frags)]
+pub fn feth_bench_sink(_ctx: XdpContext) -> u32 {
+    bump(0);
+    XDP_DROP
+}
+
+/// A devmap redirect with one counter and no control plane: the design's limit.
+#[xdp(frags)]
+pub fn feth_bench_redirect(_ctx: XdpContext) -> u32 {
+    bump(1);
+    BENCH_CROSSOVER.redirect(0, 0).unwrap_or(XDP_DROP)
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

@@ -1,0 +1,194 @@
+//! The live-frames generator (BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, as
+//! xdp-trafficgen does it) and the counting sink, loaded from their own object.
+use std::{
+    ffi::CString,
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{DevMap, MapData, PerCpuArray},
+    programs::{TestRun as _, TestRunAttrs, TestRunOptions, Xdp, XdpMode, xdp::XdpLinkId},
+};
+
+use super::{Measurement, RateOptions, Row, topology::Topology};
+use crate::{
+    error::{Context as _, FethError, Result},
+    netns,
+    rtnl::Rtnl,
+};
+
+static BENCH_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/feth-bench"));
+
+const GEN: &str = "feth_bench_gen";
+const SINK: &str = "feth_bench_sink";
+const REDIRECT: &str = "feth_bench_redirect";
+/// Frames per BPF_PROG_RUN call (about 10 ms at a few Mpps) and per kernel batch.
+const REPEAT: u32 = 1 << 15;
+const BATCH: u32 = 64;
+const WARMUP: Duration = Duration::from_millis(300);
+
+pub struct BenchObject {
+    ebpf: Ebpf,
+    links: Vec<(&'static str, XdpLinkId)>,
+}
+
+fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp> {
+    let prog = ebpf.program_mut(name).ok_or_else(|| FethError::KernelFeature(format!("{name} missing from the bench object")))?;
+    <&mut Xdp>::try_from(prog).context(name.to_owned())
+}
+
+fn ifindex(dev: &str) -> Result<u32> {
+    let name = CString::new(dev).expect("interface names have no NUL");
+    // SAFETY: valid C string.
+    match unsafe { libc::if_nametoindex(name.as_ptr()) } {
+        0 => Err(FethError::NoSuchInterface(dev.to_owned())),
+        i => Ok(i),
+    }
+}
+
+impl BenchObject {
+    pub fn load() -> Result<BenchObject> {
+        let mut ebpf = EbpfLoader::new().load(BENCH_OBJECT).context("load the benchmark eBPF object")?;
+        for name in [GEN, SINK, REDIRECT] {
+            program(&mut ebpf, name)?.load().context(format!("load {name}"))?;
+        }
+        Ok(BenchObject { ebpf, links: Vec::new() })
+    }
+
+    /// Attaches the sink (and the minimal crossover for its row); returns the sink's MAC.
+    pub fn attach(&mut self, topo: &Topology) -> Result<Vec<u8>> {
+        let ebpf = &mut self.ebpf;
+        let links = &mut self.links;
+        let mac = netns::run_in(Some(topo.sink_ns), || {
+            let sink = program(ebpf, SINK)?;
+            let id = sink.attach(ifindex(topo.sink_dev)?, XdpMode::Driver).context(format!("{}: attach sink", topo.sink_dev))?;
+            links.push((SINK, id));
+            Ok(Rtnl::open()?.link_by_name(topo.sink_dev)?.map(|l| l.mac).unwrap_or_default())
+        })?;
+        if topo.row == Row::MinimalDevmap {
+            netns::run_in(Some(topo.gen_ns), || {
+                // A devmap entry's ifindex is resolved in the writer's namespace.
+                let mut devmap: DevMap<&mut MapData> =
+                    DevMap::try_from(ebpf.map_mut("BENCH_CROSSOVER").expect("declared")).context("BENCH_CROSSOVER")?;
+                devmap.set(0, ifindex("b1")?, None, 0).context("BENCH_CROSSOVER[0] = b1")?;
+                let redirect = program(ebpf, REDIRECT)?;
+                let id = redirect.attach(ifindex("a1")?, XdpMode::Driver).context("a1: attach minimal crossover")?;
+                links.push((REDIRECT, id));
+                Ok(())
+            })?;
+        }
+        Ok(mac)
+    }
+
+    pub fn detach_all(&mut self) {
+        for (name, id) in std::mem::take(&mut self.links) {
+            if let Ok(prog) = program(&mut self.ebpf, name) {
+                let _ = prog.detach(id);
+            }
+        }
+    }
+
+    fn sink_count(&self) -> Result<u64> {
+        let counts: PerCpuArray<&MapData, u64> =
+            PerCpuArray::try_from(self.ebpf.map("BENCH_COUNT").expect("declared")).context("BENCH_COUNT")?;
+        Ok(counts.get(&0, 0).context("read BENCH_COUNT")?.iter().sum())
+    }
+}
+
+/// One generated frame of `size` bytes (no FCS) to `dst`.
+fn frame(dst: &[u8], size: usize) -> Vec<u8> {
+    let mut f = Vec::with_capacity(size);
+    f.extend_from_slice(if dst.len() == 6 { dst } else { &[0xff; 6] });
+    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
+    f.extend_from_slice(&0x88b5u16.to_be_bytes());
+    f.resize(size.max(60), 0x5a);
+    f
+}
+
+fn pin_to_cpu(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET and sched_setaffinity act on this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// Frames delivered to the feth sink side by the product's own counters.
+fn feth_delivered() -> Result<u64> {
+    crate::with_state(|state| {
+        let snap = crate::counters::snapshot(state, Some(super::topology::FETH_B))?;
+        Ok(snap.first().map_or(0, |p| p.counters.rx.packets))
+    })
+}
+
+/// Runs the generator on every chosen CPU and measures the sink's rate over the window.
+pub fn measure(objects: &BenchObject, topo: &Topology, size: usize, opts: &RateOptions) -> Result<Measurement> {
+    let generator = objects.ebpf.program(GEN).ok_or_else(|| FethError::KernelFeature("generator missing".into()))?;
+    let generator = <&Xdp>::try_from(generator).context(GEN)?;
+    let data = frame(&topo.sink_mac, size);
+    let stop = AtomicBool::new(false);
+    let is_feth = matches!(topo.row, Row::FethXdp | Row::FethTc);
+    let window = Duration::from_secs_f64(opts.seconds);
+    std::thread::scope(|scope| -> Result<Measurement> {
+        let workers: Vec<_> = opts
+            .cpus
+            .iter()
+            .map(|&cpu| {
+                let (data, stop) = (&data, &stop);
+                scope.spawn(move || {
+                    let file = netns::open(topo.gen_ns)?;
+                    // SAFETY: setns on an fd we own, for this thread only.
+                    if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) } != 0 {
+                        return Err(std::io::Error::last_os_error()).context(format!("enter {}", topo.gen_ns));
+                    }
+                    pin_to_cpu(cpu);
+                    let mut ctx = [0u32; 6];
+                    ctx[1] = data.len() as u32; // data_end
+                    ctx[3] = ifindex(topo.gen_dev)?; // ingress_ifindex
+                    // SAFETY: plain u32s viewed as bytes, as the kernel's struct xdp_md.
+                    let ctx_bytes = unsafe { std::slice::from_raw_parts(ctx.as_ptr().cast::<u8>(), 24) };
+                    let mut generated = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let opts = TestRunOptions {
+                            data_in: Some(data),
+                            ctx_in: Some(ctx_bytes),
+                            repeat: REPEAT,
+                            attrs: TestRunAttrs::new().xdp_live_frames(BATCH),
+                            ..Default::default()
+                        };
+                        generator.test_run(opts).map_err(|e| {
+                            FethError::KernelFeature(format!("BPF_PROG_RUN with live frames failed (5.18+ needed): {e}"))
+                        })?;
+                        generated += u64::from(REPEAT);
+                    }
+                    Ok(generated)
+                })
+            })
+            .collect();
+        std::thread::sleep(WARMUP);
+        let (sink0, feth0) = (objects.sink_count()?, if is_feth { Some(feth_delivered()?) } else { None });
+        let start = Instant::now();
+        std::thread::sleep(window);
+        let (sink1, feth1) = (objects.sink_count()?, if is_feth { Some(feth_delivered()?) } else { None });
+        let secs = start.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        let mut generated = 0;
+        for w in workers {
+            generated += w.join().expect("generator thread")?;
+        }
+        let received = sink1 - sink0;
+        let pps = received as f64 / secs;
+        Ok(Measurement {
+            row: topo.row,
+            frame_size: size,
+            mpps: pps / 1e6,
+            gbps: pps * size as f64 * 8.0 / 1e9,
+            generated,
+            received,
+            feth_delivered: feth0.zip(feth1).map(|(a, b)| b - a),
+        })
+    })
+}

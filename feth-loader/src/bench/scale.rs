@@ -1,0 +1,86 @@
+//! Time and memory to bring many pairs up and down, in one process (what one `create` with
+//! many names plus `peer` per pair does).
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::{
+    error::{Context as _, Result},
+    netns,
+    ops::{self, PeerOptions, PortSpec},
+    with_state,
+};
+
+const NS: &str = "fbench-scale";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScaleResult {
+    pub pairs: usize,
+    pub up_seconds: f64,
+    pub down_seconds: f64,
+    /// Kernel and user memory the machine lost per pair while they were up (MemAvailable).
+    pub kib_per_pair: f64,
+}
+
+fn mem_available_kib() -> Result<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").context("read /proc/meminfo")?;
+    Ok(info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0))
+}
+
+fn names(pairs: usize) -> Vec<(String, String)> {
+    (0..pairs).map(|i| (format!("fsa{i}"), format!("fsb{i}"))).collect()
+}
+
+pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result<Vec<ScaleResult>> {
+    let mut results = Vec::new();
+    for &pairs in counts {
+        if netns::exists(NS) {
+            netns::delete(NS)?;
+        }
+        netns::ensure(NS)?;
+        let before = mem_available_kib()?;
+        let start = Instant::now();
+        let up = with_state(|state| {
+            for (a, b) in names(pairs) {
+                for name in [&a, &b] {
+                    let spec = PortSpec { name: name.clone(), netns: Some(NS.into()), mtu: None };
+                    if !ops::check_create(state, &spec)? {
+                        ops::create(state, &spec)?;
+                    }
+                }
+                ops::peer(state, &a, &b, PeerOptions::default())?;
+            }
+            Ok(())
+        });
+        let up_seconds = start.elapsed().as_secs_f64();
+        let after = mem_available_kib()?;
+        let start = Instant::now();
+        let down = with_state(|state| {
+            for (a, b) in names(pairs) {
+                for name in [a, b] {
+                    if state.find(&name).is_some() {
+                        ops::destroy(state, &name)?;
+                    }
+                }
+            }
+            Ok(())
+        });
+        let down_seconds = start.elapsed().as_secs_f64();
+        netns::delete(NS)?;
+        up?;
+        down?;
+        let r = ScaleResult {
+            pairs,
+            up_seconds,
+            down_seconds,
+            kib_per_pair: before.saturating_sub(after) as f64 / pairs as f64,
+        };
+        progress(&r);
+        results.push(r);
+    }
+    Ok(results)
+}

@@ -1,0 +1,155 @@
+//! TCP throughput between two namespaces with iperf3, for both feth modes and plain veth.
+use std::{
+    io::{BufRead as _, BufReader},
+    net::{IpAddr, Ipv4Addr},
+    os::{fd::AsRawFd as _, unix::process::CommandExt as _},
+    process::{Command, Stdio},
+};
+
+use feth_common::Mode;
+use rtnetlink::{LinkUnspec, LinkVeth};
+use serde::Serialize;
+
+use crate::{
+    error::{Context as _, FethError, Result},
+    netns,
+    ops::{self, PeerOptions, PortSpec},
+    rtnl::Rtnl,
+    with_state,
+};
+
+const NS_CLIENT: &str = "fbench-tcp-a";
+const NS_SERVER: &str = "fbench-tcp-b";
+const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
+const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 2);
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TcpResult {
+    pub setup: &'static str,
+    pub gbps: f64,
+}
+
+/// A command run inside a named namespace (setns before exec; no `ip netns exec` needed).
+fn in_netns(ns: &str, program: &str) -> Result<Command> {
+    let file = netns::open(ns)?;
+    let mut cmd = Command::new(program);
+    // SAFETY: setns is async-signal-safe; the fd stays open in the closure until exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(cmd)
+}
+
+fn address(ns: &str, dev: &str, ip: Ipv4Addr) -> Result<()> {
+    netns::run_in(Some(ns), || {
+        let rtnl = Rtnl::open()?;
+        let link = rtnl.link_by_name(dev)?.ok_or_else(|| FethError::NoSuchInterface(dev.to_owned()))?;
+        rtnl.block_on(rtnl.handle().address().add(link.index, IpAddr::V4(ip), 24).execute()).context(format!("{dev}: add {ip}"))?;
+        rtnl.set_up(link.index, true, &format!("{dev}: set up"))
+    })
+}
+
+fn reset_namespaces() -> Result<()> {
+    for ns in [NS_CLIENT, NS_SERVER] {
+        if netns::exists(ns) {
+            netns::delete(ns)?;
+        }
+        netns::ensure(ns)?;
+    }
+    Ok(())
+}
+
+/// One iperf3 run from the client namespace to the server namespace; Gbit/s received.
+fn iperf3(seconds: u32) -> Result<f64> {
+    let mut server = in_netns(NS_SERVER, "iperf3")?
+        .args(["-s", "-1", "-B", &SERVER_IP.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("start iperf3 server")?;
+    // Wait for the server's own word that it listens (no fixed sleep).
+    let mut lines = BufReader::new(server.stdout.take().expect("piped")).lines();
+    let listening = lines.any(|l| l.is_ok_and(|l| l.contains("Server listening")));
+    if !listening {
+        let _ = server.kill();
+        return Err(FethError::KernelFeature("iperf3 server did not start".into()));
+    }
+    let out = in_netns(NS_CLIENT, "iperf3")?
+        .args(["-c", &SERVER_IP.to_string(), "-t", &seconds.to_string(), "-J"])
+        .output()
+        .context("run iperf3 client")?;
+    let _ = server.kill();
+    let _ = server.wait();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| FethError::KernelFeature(format!("iperf3 printed no JSON report: {e}")))?;
+    report["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .map(|b| b / 1e9)
+        .ok_or_else(|| FethError::KernelFeature(format!("iperf3 failed: {}", report["error"])))
+}
+
+fn feth_run(mode: Mode, seconds: u32) -> Result<f64> {
+    reset_namespaces()?;
+    let (a, b) = ("fbtcp0", "fbtcp1");
+    with_state(|state| {
+        for (name, ns) in [(a, NS_CLIENT), (b, NS_SERVER)] {
+            let spec = PortSpec { name: name.into(), netns: Some(ns.into()), mtu: None };
+            if !ops::check_create(state, &spec)? {
+                ops::create(state, &spec)?;
+            }
+        }
+        ops::peer(state, a, b, PeerOptions { mode: Some(mode), hwcsum: None })
+    })?;
+    let result = address(NS_CLIENT, a, CLIENT_IP).and_then(|()| address(NS_SERVER, b, SERVER_IP)).and_then(|()| iperf3(seconds));
+    with_state(|state| {
+        for name in [a, b] {
+            if state.find(name).is_some() {
+                ops::destroy(state, name)?;
+            }
+        }
+        Ok(())
+    })?;
+    result
+}
+
+fn veth_run(seconds: u32) -> Result<f64> {
+    reset_namespaces()?;
+    let server_ns = netns::open(NS_SERVER)?;
+    netns::run_in(Some(NS_CLIENT), || {
+        let rtnl = Rtnl::open()?;
+        rtnl.add(LinkVeth::new("vtcp0", "vtcp1").build(), "create veth vtcp0/vtcp1")?;
+        let peer = rtnl.link_by_name("vtcp1")?.ok_or_else(|| FethError::NoSuchInterface("vtcp1".into()))?;
+        rtnl.set(LinkUnspec::new_with_index(peer.index).setns_by_fd(server_ns.as_raw_fd()).build(), "move vtcp1")
+    })?;
+    address(NS_CLIENT, "vtcp0", CLIENT_IP)?;
+    address(NS_SERVER, "vtcp1", SERVER_IP)?;
+    iperf3(seconds)
+}
+
+/// `None` when iperf3 is not installed (`cargo xtask bench` installs it).
+pub fn tcp_throughput(seconds: u32, mut progress: impl FnMut(&TcpResult)) -> Result<Option<Vec<TcpResult>>> {
+    if Command::new("iperf3").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    let mut results = Vec::new();
+    let runs: [(&'static str, &dyn Fn() -> Result<f64>); 3] = [
+        ("feth crossover, XDP mode", &|| feth_run(Mode::Xdp, seconds)),
+        ("feth crossover, TC mode", &|| feth_run(Mode::Tc, seconds)),
+        ("plain veth", &|| veth_run(seconds)),
+    ];
+    for (setup, run) in runs {
+        let outcome = run();
+        for ns in [NS_CLIENT, NS_SERVER] {
+            let _ = netns::delete(ns);
+        }
+        let r = TcpResult { setup, gbps: outcome? };
+        progress(&r);
+        results.push(r);
+    }
+    Ok(Some(results))
+}
