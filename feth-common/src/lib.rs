@@ -15,3 +15,15 @@ pub use stats::PortStats;
 
 /// Ports (feth interfaces) the maps are sized for. DESIGN.md asks for at least 1024.
 pub const MAX_PORTS: u32 = 4096;
+
+/// Wire end of slot `s` is created with ifindex `WIRE_IFINDEX_BASE + s`, so the data path
+/// finds a port with an array lookup (ingress ifindex minus this base) instead of a hash.
+/// High enough never to meet the ifindexes the kernel hands out by itself.
+pub const WIRE_IFINDEX_BASE: u32 = 0x4000_0000;
+
+/// The slot of a wire end's ifindex, if it is in the wire range.
+#[inline(always)]
+pub const fn wire_slot_of(ifindex: u32) -> Option<u32> {
+    let slot = ifindex.wrapping_sub(WIRE_IFINDEX_BASE);
+    if slot < MAX_PORTS { Some(slot) } else { None }
+}

@@ -5,7 +5,7 @@ pub const PIN_DIR: &str = "/sys/fs/bpf/feth";
 /// Sub-directory of [`PIN_DIR`] holding the pinned links, `<wire>_xdp` and `<wire>_tc`.
 pub const LINK_DIR: &str = "links";
 
-/// Per-port configuration, keyed by the wire end's ifindex (`PortConfig`).
+/// Per-port configuration indexed by slot (`PortConfig`; all-zero = no port).
 pub const MAP_PORTS: &str = "FETH_PORTS";
 /// Devmap indexed by a port's slot; the value is the ifindex of the *peer's* wire end.
 pub const MAP_CROSSOVER: &str = "FETH_CROSSOVER";

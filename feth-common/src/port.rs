@@ -21,7 +21,7 @@ impl Mode {
     }
 }
 
-/// Value of `FETH_PORTS`, keyed by the wire end's ifindex.
+/// Value of `FETH_PORTS`, indexed by slot. An all-zero entry (mode 0) is an unused slot.
 ///
 /// Plain integers only (no enums or `Option` in map memory): the kernel side reads raw bytes.
 #[repr(C)]
@@ -43,6 +43,11 @@ const _: () = assert!(core::mem::size_of::<PortConfig>() == 16);
 impl PortConfig {
     pub const fn is_peered(&self) -> bool {
         self.peer_slot != NO_PEER
+    }
+
+    /// True for a slot the loader registered (unused array entries are all zero).
+    pub const fn is_registered(&self) -> bool {
+        self.mode != 0
     }
 }
 

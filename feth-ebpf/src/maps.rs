@@ -3,17 +3,17 @@
 //! BTF-defined maps: the kernel then knows the key and value types, so
 //! `bpftool map dump pinned /sys/fs/bpf/feth/FETH_STATS` prints field names.
 use aya_ebpf::{
-    btf_maps::{Array, DevMap, HashMap, PerCpuArray},
+    btf_maps::{Array, DevMap, PerCpuArray},
     macros::btf_map,
 };
-use feth_common::{PortConfig, PortMedia, PortStats, Settings};
+use feth_common::{PortConfig, PortMedia, PortStats, Settings, wire_slot_of};
 
 // `MAX_PORTS` of feth-common, as the const generic BTF maps take.
 const MAX: usize = feth_common::MAX_PORTS as usize;
 
-/// Port configuration keyed by the wire end's ifindex.
+/// Port configuration by slot (the wire end's ifindex minus `WIRE_IFINDEX_BASE`).
 #[btf_map(name = "FETH_PORTS", pin_by_name)]
-pub static FETH_PORTS: HashMap<u32, PortConfig, MAX> = HashMap::new();
+pub static FETH_PORTS: Array<PortConfig, MAX> = Array::new();
 
 /// Own slot -> peer's wire end, for `bpf_redirect_map` in XDP mode.
 #[btf_map(name = "FETH_CROSSOVER", pin_by_name)]
@@ -31,11 +31,11 @@ pub static FETH_MEDIA: Array<PortMedia, MAX> = Array::new();
 #[btf_map(name = "FETH_SETTINGS", pin_by_name)]
 pub static FETH_SETTINGS: Array<Settings, 1> = Array::new();
 
-/// The port of a wire end, if registered.
+/// The port of a wire end, if registered: one array lookup, no hashing on the hot path.
 #[inline(always)]
 pub fn port(wire_ifindex: u32) -> Option<PortConfig> {
-    // SAFETY: entries are replaced whole by the loader; a torn read only misroutes one frame.
-    unsafe { FETH_PORTS.get(&wire_ifindex) }.copied()
+    let slot = wire_slot_of(wire_ifindex)?;
+    FETH_PORTS.get(slot).copied().filter(|p| p.is_registered())
 }
 
 #[inline(always)]

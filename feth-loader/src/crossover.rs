@@ -10,7 +10,7 @@ use std::{
 
 use aya::{
     EbpfLoader,
-    maps::{Array, DevMap, HashMap, Map, MapData, PerCpuArray, PerCpuValues},
+    maps::{Array, DevMap, Map, MapData, PerCpuArray, PerCpuValues},
     programs::{
         LinkOrder, SchedClassifier, TcAttachType, Xdp, XdpMode,
         links::{FdLink, PinnedLink},
@@ -48,7 +48,7 @@ fn link_pin_path(wire: &str, mode: Mode) -> PathBuf {
 }
 
 pub struct Crossover {
-    ports: HashMap<MapData, u32, PortConfig>,
+    ports: Array<MapData, PortConfig>,
     crossover: DevMap<MapData>,
     stats: PerCpuArray<MapData, PortStats>,
     media: Array<MapData, PortMedia>,
@@ -80,7 +80,7 @@ impl Crossover {
             Map::from_map_data(data).context(format!("open pinned map {name}"))
         }
         Ok(Crossover {
-            ports: HashMap::try_from(pinned(MAP_PORTS)?).context(MAP_PORTS)?,
+            ports: Array::try_from(pinned(MAP_PORTS)?).context(MAP_PORTS)?,
             crossover: DevMap::try_from(pinned(MAP_CROSSOVER)?).context(MAP_CROSSOVER)?,
             stats: PerCpuArray::try_from(pinned(MAP_STATS)?).context(MAP_STATS)?,
             media: Array::try_from(pinned(MAP_MEDIA)?).context(MAP_MEDIA)?,
@@ -88,20 +88,20 @@ impl Crossover {
         })
     }
 
-    /// Every registered port: wire ifindex and its configuration.
+    /// Every registered port: slot and configuration.
     pub fn ports(&self) -> Result<Vec<(u32, PortConfig)>> {
-        self.ports.iter().collect::<Result<_, _>>().context("read FETH_PORTS")
+        let all: Vec<PortConfig> = self.ports.iter().collect::<Result<_, _>>().context("read FETH_PORTS")?;
+        Ok((0..).zip(all).filter(|(_, c)| c.is_registered()).collect())
     }
 
-    pub fn set_port(&mut self, wire_ifindex: u32, config: &PortConfig) -> Result<()> {
-        self.ports.insert(&wire_ifindex, config, 0).context(format!("write FETH_PORTS[{wire_ifindex}]"))
+    pub fn set_port(&mut self, config: &PortConfig) -> Result<()> {
+        self.ports.set(config.slot, config, 0).context(format!("write FETH_PORTS[{}]", config.slot))
     }
 
-    pub fn remove_port(&mut self, wire_ifindex: u32) -> Result<()> {
-        match self.ports.remove(&wire_ifindex) {
-            Err(aya::maps::MapError::KeyNotFound) => Ok(()),
-            other => other.context(format!("remove FETH_PORTS[{wire_ifindex}]")),
-        }
+    /// Unregisters a slot (an all-zero entry).
+    pub fn remove_port(&mut self, slot: u32) -> Result<()> {
+        let empty = PortConfig { slot: 0, peer_slot: 0, mode: 0, peer_ifindex: 0 };
+        self.ports.set(slot, &empty, 0).context(format!("clear FETH_PORTS[{slot}]"))
     }
 
     /// Points `slot`'s crossover entry at the peer's wire end.

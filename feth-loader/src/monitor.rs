@@ -57,7 +57,8 @@ fn interface_of(link: &LinkView) -> Option<String> {
 /// Name of the port peered with the wire end `ifindex`, read from the pinned map.
 fn peer_name(ifindex: u32, seen: &HashMap<u32, Seen>) -> Option<String> {
     let crossover = Crossover::open_existing().ok()??;
-    let (_, config) = crossover.ports().ok()?.into_iter().find(|(i, _)| *i == ifindex)?;
+    let slot = feth_common::wire_slot_of(ifindex)?;
+    let (_, config) = crossover.ports().ok()?.into_iter().find(|(s, _)| *s == slot)?;
     let peer_wire = wire_name(config.peer_slot);
     let rtnl = Rtnl::open().ok()?;
     let peer = rtnl.link_by_name(&peer_wire).ok()??;

@@ -117,7 +117,7 @@ pub fn create(state: &mut State, spec: &PortSpec) -> Result<()> {
         let crossover = state.crossover()?;
         crossover.reset_stats(slot)?;
         crossover.set_media(slot, &media::default_media())?;
-        crossover.set_port(port.wire.index, &port.config)?;
+        crossover.set_port(&port.config)?;
         crossover.attach(&port.wire.name, port.wire.index, port.mode())
     };
     match finish(state) {
@@ -147,7 +147,7 @@ fn remove(state: &mut State, port: &Port) -> Result<()> {
     Crossover::detach(&port.wire.name, Mode::Xdp)?;
     Crossover::detach(&port.wire.name, Mode::Tc)?;
     if let Some(crossover) = state.crossover.as_mut() {
-        crossover.remove_port(port.wire.index)?;
+        crossover.remove_port(port.slot)?;
     }
     Ok(())
 }
@@ -205,8 +205,8 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
     crossover.set_crossover(pb.slot, pa.wire.index)?;
     let ca = PortConfig { peer_slot: pb.slot, peer_ifindex: pb.wire.index, ..pa.config };
     let cb = PortConfig { peer_slot: pa.slot, peer_ifindex: pa.wire.index, ..pb.config };
-    crossover.set_port(pa.wire.index, &ca)?;
-    crossover.set_port(pb.wire.index, &cb)?;
+    crossover.set_port(&ca)?;
+    crossover.set_port(&cb)?;
     for (p, c) in [(&pa, ca), (&pb, cb)] {
         state.rtnl.set_up(p.wire.index, true, &format!("{}: set wire end up", p.name))?;
         if let Some(port) = state.ports.iter_mut().find(|x| x.slot == p.slot) {
@@ -229,7 +229,7 @@ pub fn set_mode(state: &mut State, name: &str, mode: Mode, hwcsum: bool) -> Resu
     // the XDP path.
     pair::configure_user(&p.name, p.netns.as_deref(), mode, hwcsum)?;
     let config = PortConfig { mode: mode as u32, ..p.config };
-    crossover.set_port(p.wire.index, &config)?;
+    crossover.set_port(&config)?;
     if old != mode {
         Crossover::detach(&p.wire.name, old)?;
     }
@@ -255,7 +255,7 @@ pub fn unpeer(state: &mut State, name: &str) -> Result<()> {
     }
     for p in &sides {
         let config = PortConfig { peer_slot: NO_PEER, peer_ifindex: 0, ..p.config };
-        state.crossover()?.set_port(p.wire.index, &config)?;
+        state.crossover()?.set_port(&config)?;
         state.rtnl.set_up(p.wire.index, false, &format!("{}: set wire end down", p.name))?;
         if let Some(port) = state.ports.iter_mut().find(|x| x.slot == p.slot) {
             port.config = config;

@@ -63,6 +63,7 @@ pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: Option<&str>, mtu: u32) ->
         user = user.setns_by_fd(f.as_raw_fd());
     }
     let msg = LinkVeth::new(&wire, name)
+        .index(feth_common::WIRE_IFINDEX_BASE + slot)
         .mtu(WIRE_MTU)
         .append_extra_attribute(LinkAttribute::NumTxQueues(q))
         .append_extra_attribute(LinkAttribute::NumRxQueues(q))

@@ -2,7 +2,7 @@
 //!
 //! Every command starts by reading this state and repairing what a killed command or a
 //! deletion behind our back left half-done, so the kernel objects stay the only truth.
-use feth_common::{Mode, MAX_PORTS, PortConfig, port::NO_PEER};
+use feth_common::{MAX_PORTS, Mode, PortConfig, port::NO_PEER, wire_slot_of};
 
 use crate::{
     crossover::Crossover,
@@ -75,9 +75,11 @@ impl State {
         for link in links {
             let Some(slot) = wire_slot(&link.name) else { continue };
             match link.alias.as_deref().and_then(parse_wire_alias) {
-                Some((name, netns)) if link.is_veth => wires.push((name, netns, slot, link)),
-                // A wire end whose creation was cut short before it got its alias: finish the
-                // rollback by deleting the pair.
+                Some((name, netns)) if link.is_veth && wire_slot_of(link.index) == Some(slot) => {
+                    wires.push((name, netns, slot, link))
+                }
+                // A wire end whose creation was cut short before it got its alias (or one the
+                // data path could not find): finish the rollback by deleting the pair.
                 _ if link.is_veth => self.rtnl.del(link.index, &format!("{}: remove unfinished wire end", link.name))?,
                 _ => {}
             }
@@ -93,22 +95,22 @@ impl State {
 
         let mut configs = crossover.ports()?;
         // Map entries whose wire end is gone (interface deleted behind our back).
-        for (ifindex, _) in configs.iter().filter(|(i, _)| !wires.iter().any(|w| w.3.index == *i)) {
-            crossover.remove_port(*ifindex)?;
+        for (slot, _) in configs.iter().filter(|(s, _)| !wires.iter().any(|w| w.2 == *s)) {
+            crossover.remove_port(*slot)?;
         }
-        configs.retain(|(i, _)| wires.iter().any(|w| w.3.index == *i));
+        configs.retain(|(s, _)| wires.iter().any(|w| w.2 == *s));
 
         self.ports = wires
             .into_iter()
             .map(|(name, netns, slot, wire)| {
-                let config = configs.iter().find(|(i, _)| *i == wire.index).map(|(_, c)| *c);
+                let config = configs.iter().find(|(s, _)| *s == slot).map(|(_, c)| *c);
                 let registered = config.is_some();
                 let config = config.unwrap_or(PortConfig { slot, peer_slot: NO_PEER, mode: crate::ops::DEFAULT_MODE as u32, peer_ifindex: 0 });
                 if !registered {
                     // Created but never registered: start from zeroed counters.
                     crossover.reset_stats(slot)?;
                     crossover.set_media(slot, &crate::media::default_media())?;
-                    crossover.set_port(wire.index, &config)?;
+                    crossover.set_port(&config)?;
                 }
                 Ok(Port { name, netns, slot, wire, config })
             })
@@ -121,7 +123,7 @@ impl State {
             let mutual = slots.iter().any(|(s, p)| *s == peer && *p == port.slot);
             if port.config.is_peered() && !mutual {
                 port.config.peer_slot = NO_PEER;
-                crossover.set_port(port.wire.index, &port.config)?;
+                crossover.set_port(&port.config)?;
             }
         }
 
