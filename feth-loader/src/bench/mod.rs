@@ -62,12 +62,15 @@ pub fn packet_rates(opts: &RateOptions, mut progress: impl FnMut(&Measurement)) 
     let mut results = Vec::new();
     for row in Row::ALL {
         let topo = topology::Topology::build(row, &mut objects)?;
-        for &size in &opts.sizes {
+        let measured = opts.sizes.iter().try_for_each(|&size| {
             let m = generator::measure(&objects, &topo, size, opts)?;
             progress(&m);
             results.push(m);
-        }
+            Ok(())
+        });
+        // Torn down whether or not the measurement worked.
         topo.teardown(&mut objects)?;
+        measured?;
     }
     Ok(results)
 }

@@ -67,7 +67,7 @@ fn reset_namespaces() -> Result<()> {
 /// One iperf3 run from the client namespace to the server namespace; Gbit/s received.
 fn iperf3(seconds: u32) -> Result<f64> {
     let mut server = in_netns(NS_SERVER, "iperf3")?
-        .args(["-s", "-1", "-B", &SERVER_IP.to_string()])
+        .args(["-s", "-1", "--forceflush", "-B", &SERVER_IP.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
