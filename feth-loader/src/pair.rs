@@ -16,6 +16,10 @@ use crate::{
     rtnl::{LinkView, Rtnl},
 };
 
+/// Interface group wire ends join just before a batched deletion ("feth" in ASCII). Only
+/// ever set under the lock; `State::load` takes leftovers back to group 0.
+pub const DOOMED_GROUP: u32 = 0x6665_7468;
+
 /// feth's MTU range (if_fake.c: FETH_MTU_MIN .. FETH_MTU_MAX).
 pub const MTU_MIN: u32 = 72;
 pub const MTU_MAX: u32 = 16370;

@@ -25,6 +25,8 @@ pub struct LinkView {
     /// The kernel's count of frames this interface failed to transmit (for a veth: what its
     /// other end refused, or what was sent while that end was down).
     pub tx_dropped: u64,
+    /// Interface group (IFLA_GROUP).
+    pub group: u32,
 }
 
 impl From<&LinkMessage> for LinkView {
@@ -45,6 +47,7 @@ impl From<&LinkMessage> for LinkView {
                 LinkAttribute::OperState(s) => view.oper_up = *s == State::Up,
                 LinkAttribute::Link(l) => view.link = Some(*l),
                 LinkAttribute::Stats64(st) => view.tx_dropped = st.tx_dropped,
+                LinkAttribute::Group(g) => view.group = *g,
                 LinkAttribute::LinkInfo(infos) => {
                     view.is_veth = infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Veth)));
                 }
@@ -118,6 +121,18 @@ impl Rtnl {
         let msg = rtnetlink::LinkUnspec::new_with_index(index);
         let msg = if up { msg.up() } else { msg.down() };
         self.set(msg.build(), what)
+    }
+
+    pub fn set_group(&self, index: u32, group: u32, what: &str) -> Result<()> {
+        self.set(rtnetlink::LinkUnspec::new_with_index(index).link_group(group).build(), what)
+    }
+
+    /// Deletes every link of `group` in one request: the kernel unregisters them as one batch
+    /// (one RCU grace period instead of one per link).
+    pub fn del_group(&self, group: u32, what: &str) -> Result<()> {
+        let mut msg = rtnetlink::packet_route::link::LinkMessage::default();
+        msg.attributes.push(LinkAttribute::Group(group));
+        self.block_on(self.handle.link().del_with_message(msg).execute()).context(what.to_owned())
     }
 
     pub fn del(&self, index: u32, what: &str) -> Result<()> {

@@ -59,7 +59,9 @@ impl State {
 
     /// Lowest slot no wire end uses.
     pub fn free_slot(&self) -> Option<u32> {
-        (0..MAX_PORTS).find(|s| self.by_slot(*s).is_none())
+        let mut used = vec![false; MAX_PORTS as usize];
+        self.ports.iter().for_each(|p| used[p.slot as usize] = true);
+        used.iter().position(|u| !u).map(|s| s as u32)
     }
 
     pub fn crossover(&mut self) -> Result<&mut Crossover> {
@@ -72,8 +74,13 @@ impl State {
     fn reconcile(&mut self) -> Result<()> {
         let links = self.rtnl.links()?;
         let mut wires = Vec::new();
-        for link in links {
+        for mut link in links {
             let Some(slot) = wire_slot(&link.name) else { continue };
+            if link.group == crate::pair::DOOMED_GROUP {
+                // A destroy killed between marking and deleting: the port stays.
+                self.rtnl.set_group(link.index, 0, &format!("{}: unmark", link.name))?;
+                link.group = 0;
+            }
             match link.alias.as_deref().and_then(parse_wire_alias) {
                 Some((name, netns)) if link.is_veth && wire_slot_of(link.index) == Some(slot) => {
                     wires.push((name, netns, slot, link))

@@ -60,14 +60,9 @@ pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result
         let after = mem_available_kib()?;
         let start = Instant::now();
         let down = with_state(|state| {
-            for (a, b) in names(pairs) {
-                for name in [a, b] {
-                    if state.find(&name).is_some() {
-                        ops::destroy(state, &name)?;
-                    }
-                }
-            }
-            Ok(())
+            let all: Vec<String> = names(pairs).into_iter().flat_map(|(a, b)| [a, b]).filter(|n| state.find(n).is_some()).collect();
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            ops::destroy_many(state, &all)
         });
         let down_seconds = start.elapsed().as_secs_f64();
         netns::delete(NS)?;

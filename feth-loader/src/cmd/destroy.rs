@@ -18,7 +18,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         for name in &args.names {
             ops::port(state, name)?;
         }
-        args.names.iter().try_for_each(|name| ops::destroy(state, name))
+        let names: Vec<&str> = args.names.iter().map(String::as_str).collect();
+        ops::destroy_many(state, &names)
     })?;
     Ok(())
 }
@@ -30,12 +31,13 @@ pub fn run_down(args: DownArgs) -> anyhow::Result<()> {
         let mut present = Vec::new();
         for name in &args.names {
             match ops::port(state, name) {
-                Ok(_) => present.push(name),
+                Ok(_) => present.push(name.as_str()),
                 Err(feth_loader::FethError::NoSuchInterface(_)) => {}
                 Err(e) => return Err(e),
             }
         }
-        present.into_iter().try_for_each(|name| ops::destroy(state, name))
+        present.dedup();
+        ops::destroy_many(state, &present)
     })?;
     Ok(())
 }
