@@ -21,10 +21,15 @@ fn main() -> anyhow::Result<()> {
         .manifest_path
         .parent()
         .ok_or_else(|| anyhow!("feth-ebpf manifest has no parent"))?;
+    // FETH_EBPF_NO_LOG=1 compiles the per-frame log out, to measure what the runtime
+    // switch costs while off.
+    println!("cargo::rerun-if-env-changed=FETH_EBPF_NO_LOG");
+    let no_log = std::env::var_os("FETH_EBPF_NO_LOG").is_some_and(|v| v == "1");
     aya_build::build_ebpf(
         [aya_build::Package {
             name: ebpf.name.as_str(),
             root_dir: root_dir.as_str(),
+            no_default_features: no_log,
             ..Default::default()
         }],
         aya_build::Toolchain::Custom(TOOLCHAIN.trim()),

@@ -2,6 +2,21 @@
 #![no_std]
 #![no_main]
 
+/// Logs a frame through aya-log when feth's debug switch is on; compiled out without the
+/// `log` feature.
+#[cfg(feature = "log")]
+macro_rules! frame_log {
+    ($ctx:expr, $($arg:tt)*) => {
+        if crate::maps::log_enabled() {
+            aya_log_ebpf::debug!($ctx, $($arg)*);
+        }
+    };
+}
+#[cfg(not(feature = "log"))]
+macro_rules! frame_log {
+    ($($arg:tt)*) => {};
+}
+
 mod counters;
 mod maps;
 mod parsing;

@@ -38,6 +38,7 @@ pub fn port(wire_ifindex: u32) -> Option<PortConfig> {
     FETH_PORTS.get(slot).copied().filter(|p| p.is_registered())
 }
 
+#[cfg_attr(not(feature = "log"), expect(dead_code, reason = "only the log macro reads it"))]
 #[inline(always)]
 pub fn log_enabled() -> bool {
     FETH_SETTINGS.get(0).is_some_and(|s| s.log != 0)

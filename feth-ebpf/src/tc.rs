@@ -8,11 +8,10 @@ use aya_ebpf::{
     macros::classifier,
     programs::TcContext,
 };
-use aya_log_ebpf::debug;
 
 use crate::{
     counters::{count, count_rx, count_tx},
-    maps::{log_enabled, port},
+    maps::port,
     parsing::{Frame, classify},
 };
 
@@ -43,9 +42,7 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     let packets = u64::from(gso_segs.max(1));
     let bytes = u64::from(len);
     count_tx(port.slot, packets, bytes, classify(ctx));
-    if log_enabled() {
-        debug!(ctx, "tc slot {} -> slot {} len {} segs {}", port.slot, port.peer_slot, len, packets);
-    }
+    frame_log!(ctx, "tc slot {} -> slot {} len {} segs {}", port.slot, port.peer_slot, len, packets);
     if !port.is_peered() {
         count(port.slot, |s| s.drop_no_peer += packets);
         return Ok(TC_ACT_SHOT);

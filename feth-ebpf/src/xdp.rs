@@ -6,12 +6,11 @@ use aya_ebpf::{
     macros::xdp,
     programs::XdpContext,
 };
-use aya_log_ebpf::debug;
 use feth_common::Mode;
 
 use crate::{
     counters::{count, count_rx, count_tx},
-    maps::{FETH_CROSSOVER, log_enabled, port},
+    maps::{FETH_CROSSOVER, port},
     parsing::{Frame, classify},
 };
 
@@ -47,9 +46,7 @@ fn try_crossover(ctx: &XdpContext) -> Result<u32, ()> {
     // SAFETY: ctx.ctx is the live xdp_md of this invocation.
     let len = unsafe { bpf_xdp_get_buff_len(ctx.ctx) };
     count_tx(port.slot, 1, len, classify(ctx));
-    if log_enabled() {
-        debug!(ctx, "xdp slot {} -> slot {} len {}", port.slot, port.peer_slot, len);
-    }
+    frame_log!(ctx, "xdp slot {} -> slot {} len {}", port.slot, port.peer_slot, len);
     if !port.is_peered() {
         count(port.slot, |s| s.drop_no_peer += 1);
         return Ok(XDP_DROP);

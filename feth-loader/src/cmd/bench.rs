@@ -20,7 +20,7 @@ pub struct Args {
     /// Seconds of each iperf3 run; 0 skips the TCP table.
     #[arg(long, default_value_t = 5)]
     tcp_seconds: u32,
-    /// Pair counts for the scale table; empty skips it.
+    /// Pair counts for the scale table; 0 skips it.
     #[arg(long, value_delimiter = ',', default_value = "1,64,1024")]
     scale: Vec<usize>,
     /// Print the results as JSON instead of tables.
@@ -76,7 +76,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         None
     };
-    let scale = bench::scale::scale(&args.scale, |r| {
+    let counts: Vec<usize> = args.scale.iter().copied().filter(|&n| n > 0).collect();
+    let scale = bench::scale::scale(&counts, |r| {
         eprintln!("bench: scale {} pairs: up {:.2}s down {:.2}s", r.pairs, r.up_seconds, r.down_seconds)
     })?;
     let report = Report { machine: machine(&cpus), packet_rates: rates, tcp, scale };
