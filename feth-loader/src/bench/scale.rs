@@ -18,17 +18,21 @@ pub struct ScaleResult {
     pub pairs: usize,
     pub up_seconds: f64,
     pub down_seconds: f64,
-    /// Kernel and user memory the machine lost per pair while they were up (MemAvailable).
+    /// Kernel memory (unreclaimable slab + per-CPU) per pair while they were up.
     pub kib_per_pair: f64,
 }
 
-fn mem_available_kib() -> Result<u64> {
+/// Kernel memory that interfaces, queues, maps and links take: unreclaimable slab plus
+/// per-CPU allocations (MemAvailable swings with the page cache and hides them).
+fn kernel_memory_kib() -> Result<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").context("read /proc/meminfo")?;
-    Ok(info
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0))
+    let field = |name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Ok(field("SUnreclaim:") + field("Percpu:"))
 }
 
 fn names(pairs: usize) -> Vec<(String, String)> {
@@ -42,7 +46,7 @@ pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result
             netns::delete(NS)?;
         }
         netns::ensure(NS)?;
-        let before = mem_available_kib()?;
+        let before = kernel_memory_kib()?;
         let start = Instant::now();
         let up = with_state(|state| {
             for (a, b) in names(pairs) {
@@ -57,7 +61,7 @@ pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result
             Ok(())
         });
         let up_seconds = start.elapsed().as_secs_f64();
-        let after = mem_available_kib()?;
+        let after = kernel_memory_kib()?;
         let start = Instant::now();
         let down = with_state(|state| {
             let all: Vec<String> = names(pairs).into_iter().flat_map(|(a, b)| [a, b]).filter(|n| state.find(n).is_some()).collect();
@@ -72,7 +76,7 @@ pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result
             pairs,
             up_seconds,
             down_seconds,
-            kib_per_pair: before.saturating_sub(after) as f64 / pairs as f64,
+            kib_per_pair: after.saturating_sub(before) as f64 / pairs as f64,
         };
         progress(&r);
         results.push(r);

@@ -26,8 +26,14 @@ const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 2);
 #[derive(Clone, Debug, Serialize)]
 pub struct TcpResult {
     pub setup: &'static str,
+    /// Median of the rounds.
     pub gbps: f64,
+    pub rounds: Vec<f64>,
 }
+
+/// Rounds per setup, interleaved across setups: one iperf3 stream varies by several percent
+/// from run to run, the median of interleaved rounds does not.
+const ROUNDS: usize = 3;
 
 /// A command run inside a named namespace (setns before exec; no `ip netns exec` needed).
 fn in_netns(ns: &str, program: &str) -> Result<Command> {
@@ -136,20 +142,31 @@ pub fn tcp_throughput(seconds: u32, mut progress: impl FnMut(&TcpResult)) -> Res
     if Command::new("iperf3").arg("--version").output().is_err() {
         return Ok(None);
     }
-    let mut results = Vec::new();
     let runs: [(&'static str, &dyn Fn() -> Result<f64>); 3] = [
         ("feth crossover, XDP mode", &|| feth_run(Mode::Xdp, seconds)),
         ("feth crossover, TC mode", &|| feth_run(Mode::Tc, seconds)),
         ("plain veth", &|| veth_run(seconds)),
     ];
-    for (setup, run) in runs {
-        let outcome = run();
-        for ns in [NS_CLIENT, NS_SERVER] {
-            let _ = netns::delete(ns);
+    let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
+    for _ in 0..ROUNDS {
+        for ((_, run), samples) in runs.iter().zip(&mut rounds) {
+            let outcome = run();
+            for ns in [NS_CLIENT, NS_SERVER] {
+                let _ = netns::delete(ns);
+            }
+            samples.push(outcome?);
         }
-        let r = TcpResult { setup, gbps: outcome? };
-        progress(&r);
-        results.push(r);
     }
+    let results = runs
+        .iter()
+        .zip(rounds)
+        .map(|((setup, _), samples)| {
+            let mut sorted = samples.clone();
+            sorted.sort_by(f64::total_cmp);
+            let r = TcpResult { setup, gbps: sorted[sorted.len() / 2], rounds: samples };
+            progress(&r);
+            r
+        })
+        .collect();
     Ok(Some(results))
 }
