@@ -8,19 +8,13 @@ fn main() -> anyhow::Result<()> {
     println!("cargo::rerun-if-changed=../nightly-toolchain");
     // aya-build watches feth-ebpf; the shared contract changes the object too.
     println!("cargo::rerun-if-changed=../feth-common");
-    let metadata = cargo_metadata::MetadataCommand::new()
-        .no_deps()
-        .exec()
-        .context("cargo metadata")?;
+    let metadata = cargo_metadata::MetadataCommand::new().no_deps().exec().context("cargo metadata")?;
     let ebpf = metadata
         .packages
         .iter()
         .find(|p| p.name.as_str() == "feth-ebpf")
         .ok_or_else(|| anyhow!("feth-ebpf package not found"))?;
-    let root_dir = ebpf
-        .manifest_path
-        .parent()
-        .ok_or_else(|| anyhow!("feth-ebpf manifest has no parent"))?;
+    let root_dir = ebpf.manifest_path.parent().ok_or_else(|| anyhow!("feth-ebpf manifest has no parent"))?;
     // FETH_EBPF_NO_LOG=1 compiles the per-frame log out, to measure what the runtime
     // switch costs while off.
     println!("cargo::rerun-if-env-changed=FETH_EBPF_NO_LOG");

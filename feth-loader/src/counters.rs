@@ -95,11 +95,7 @@ pub fn read(state: &State, port: &Port) -> Result<PortCounters> {
     };
     let user = pair::user_link(&port.name, port.netns.as_deref())?;
     let wire = state.rtnl.link_by_index(port.wire.index)?;
-    Ok(PortCounters::from_parts(
-        &stats,
-        user.map_or(0, |u| u.tx_dropped),
-        wire.map_or(0, |w| w.tx_dropped),
-    ))
+    Ok(PortCounters::from_parts(&stats, user.map_or(0, |u| u.tx_dropped), wire.map_or(0, |w| w.tx_dropped)))
 }
 
 /// One port's counters with what identifies it, as `stats` prints them.

@@ -21,7 +21,10 @@ use aya::{
 use aya_obj::programs::XdpAttachType;
 use feth_common::{
     Mode, PortConfig, PortMedia, PortStats, Settings,
-    names::{LINK_DIR, MAP_CROSSOVER, MAP_MEDIA, MAP_PORTS, MAP_SETTINGS, MAP_STATS, MAPS, PIN_DIR, PROG_TC_WIRE, PROG_XDP_WIRE},
+    names::{
+        LINK_DIR, MAP_CROSSOVER, MAP_MEDIA, MAP_PORTS, MAP_SETTINGS, MAP_STATS, MAPS, PIN_DIR, PROG_TC_WIRE,
+        PROG_XDP_WIRE,
+    },
 };
 
 use crate::error::{Context as _, FethError, Result};
@@ -106,9 +109,7 @@ impl Crossover {
 
     /// Points `slot`'s crossover entry at the peer's wire end.
     pub fn set_crossover(&mut self, slot: u32, peer_wire_ifindex: u32) -> Result<()> {
-        self.crossover
-            .set(slot, peer_wire_ifindex, None, 0)
-            .context(format!("write FETH_CROSSOVER[{slot}]"))
+        self.crossover.set(slot, peer_wire_ifindex, None, 0).context(format!("write FETH_CROSSOVER[{slot}]"))
     }
 
     pub fn stats(&self, slot: u32) -> Result<PortStats> {
@@ -121,7 +122,8 @@ impl Crossover {
     /// Zeroes a slot's counters so a new port does not inherit an old one's.
     pub fn reset_stats(&mut self, slot: u32) -> Result<()> {
         let cpus = nr_cpus().map_err(|(_, e)| e).context("count possible CPUs")?;
-        let zero = PerCpuValues::try_from(vec![PortStats::default(); cpus.get() as usize]).context("per-CPU zero value")?;
+        let zero =
+            PerCpuValues::try_from(vec![PortStats::default(); cpus.get() as usize]).context("per-CPU zero value")?;
         self.stats.set(slot, zero, 0).context(format!("reset FETH_STATS[{slot}]"))
     }
 
@@ -159,9 +161,9 @@ impl Crossover {
                 let mut prog = SchedClassifier::from_pin(pin_path(PROG_TC_WIRE))
                     .context(format!("open pinned program {PROG_TC_WIRE}"))?;
                 let tcx = TcAttach::Tcx { attach_type: TcAttachType::Ingress, order: LinkOrder::default() };
-                let id = prog
-                    .attach(wire_ifindex, tcx)
-                    .map_err(|e| FethError::KernelFeature(format!("{wire}: TCX ingress attach failed (kernel 6.6+ needed): {e}")))?;
+                let id = prog.attach(wire_ifindex, tcx).map_err(|e| {
+                    FethError::KernelFeature(format!("{wire}: TCX ingress attach failed (kernel 6.6+ needed): {e}"))
+                })?;
                 let link = prog.take_link(id).context(format!("{wire}: take TCX link"))?;
                 FdLink::try_from(link).context(format!("{wire}: TCX link is not a bpf_link"))?
             }
@@ -251,10 +253,8 @@ fn ensure_bpffs() -> Result<()> {
 fn load_and_pin() -> Result<()> {
     ensure_bpffs()?;
     fs::create_dir_all(Path::new(PIN_DIR).join(LINK_DIR)).context(format!("create {PIN_DIR}"))?;
-    let mut ebpf = EbpfLoader::new()
-        .default_map_pin_directory(PIN_DIR)
-        .load(EBPF_OBJECT)
-        .context("load the feth eBPF object")?;
+    let mut ebpf =
+        EbpfLoader::new().default_map_pin_directory(PIN_DIR).load(EBPF_OBJECT).context("load the feth eBPF object")?;
     let missing = |name: &str| FethError::KernelFeature(format!("program {name} missing from the object"));
     let prog = ebpf.program_mut(PROG_XDP_WIRE).ok_or_else(|| missing(PROG_XDP_WIRE))?;
     let xdp = <&mut Xdp>::try_from(prog).context(PROG_XDP_WIRE)?;

@@ -36,20 +36,11 @@ pub enum FethError {
     #[error("the kernel lacks a feature feth needs: {0}")]
     KernelFeature(String),
     #[error("{context}: {cause}")]
-    Netlink {
-        context: String,
-        cause: rtnetlink::Error,
-    },
+    Netlink { context: String, cause: rtnetlink::Error },
     #[error("{context}: {cause}")]
-    Bpf {
-        context: String,
-        cause: Box<dyn std::error::Error + Send + Sync>,
-    },
+    Bpf { context: String, cause: Box<dyn std::error::Error + Send + Sync> },
     #[error("{context}: {cause}")]
-    Io {
-        context: String,
-        cause: std::io::Error,
-    },
+    Io { context: String, cause: std::io::Error },
 }
 
 pub type Result<T, E = FethError> = std::result::Result<T, E>;

@@ -1,6 +1,9 @@
 //! The two ethtool features feth changes on a user end, through the SIOCETHTOOL ioctl of the
 //! calling thread's namespace (no `ethtool` binary needed).
-use std::{io, os::fd::{AsRawFd, FromRawFd, OwnedFd}};
+use std::{
+    io,
+    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+};
 
 use crate::error::{Context as _, Result};
 

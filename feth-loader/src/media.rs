@@ -33,12 +33,16 @@ fn bad(name: &str, why: String) -> FethError {
 /// Parses `WORD[/full|/half]` (case-insensitive; full duplex when not said, none for autoselect).
 pub fn parse_word(port: &str, text: &str) -> Result<u32> {
     let (base, duplex) = match text.rsplit_once('/') {
-        Some((b, d)) if ["full", "half", "full-duplex", "half-duplex"].contains(&d.to_ascii_lowercase().as_str()) => (b, Some(d)),
+        Some((b, d)) if ["full", "half", "full-duplex", "half-duplex"].contains(&d.to_ascii_lowercase().as_str()) => {
+            (b, Some(d))
+        }
         _ => (text, None),
     };
     let (subtype, _, _) = SUBTYPES
         .iter()
-        .find(|(_, name, aliases)| name.eq_ignore_ascii_case(base) || aliases.iter().any(|a| a.eq_ignore_ascii_case(base)))
+        .find(|(_, name, aliases)| {
+            name.eq_ignore_ascii_case(base) || aliases.iter().any(|a| a.eq_ignore_ascii_case(base))
+        })
         .ok_or_else(|| bad(port, format!("unknown media word {text:?} (known: {})", known())))?;
     let duplex_bits = match (subtype, duplex.map(|d| d.to_ascii_lowercase())) {
         (0, None) => 0,

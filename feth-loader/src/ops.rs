@@ -27,7 +27,9 @@ impl PeerOptions {
         if self.hwcsum == Some(true) && self.mode.unwrap_or(current) == Mode::Xdp {
             return Err(FethError::Refused {
                 name: name.to_owned(),
-                reason: "hwcsum on needs --mode tc: XDP_REDIRECT loses CHECKSUM_PARTIAL, so XDP mode checksums in software".into(),
+                reason:
+                    "hwcsum on needs --mode tc: XDP_REDIRECT loses CHECKSUM_PARTIAL, so XDP mode checksums in software"
+                        .into(),
             });
         }
         Ok(())
@@ -207,8 +209,9 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
     let already = check_peer(state, a, b)?;
     let (pa, pb) = (port(state, a)?.clone(), port(state, b)?.clone());
     opts.check(a, pa.mode())?;
-    // Both sides of a pair share one mode: a new pair takes the asked one, else A's.
-    let mode = opts.mode.unwrap_or(if already { pa.mode() } else { DEFAULT_MODE });
+    // Both sides of a pair share one mode: the asked one, else the one A has (a new port
+    // starts in DEFAULT_MODE, an unpeered one keeps its last).
+    let mode = opts.mode.unwrap_or(pa.mode());
     for p in [&pa, &pb] {
         if p.mode() != mode || opts.hwcsum.is_some() {
             set_mode(state, &p.name, mode, opts.hwcsum.unwrap_or(true))?;

@@ -74,9 +74,7 @@ pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: Option<&str>, mtu: u32) ->
         .set_info_data(InfoData::Veth(InfoVeth::Peer(user.build())))
         .build();
     rtnl.add(msg, &format!("{name}: create veth pair ({wire})"))?;
-    let view = rtnl
-        .link_by_name(&wire)?
-        .ok_or_else(|| crate::error::FethError::NoSuchInterface(wire.clone()))?;
+    let view = rtnl.link_by_name(&wire)?.ok_or_else(|| crate::error::FethError::NoSuchInterface(wire.clone()))?;
     // The alias is the kernel's record of which feth interface this wire belongs to; a wire
     // end without it is an unfinished creation. (Setting it raises no link notification; the
     // feature change below does, so `monitor` sees the new interface with its name.)

@@ -19,18 +19,55 @@ struct Family<'a> {
 /// (`feth_` prefix, `_total` for counters, base units).
 pub fn render(ports: &[PortSnapshot]) -> String {
     let mut families = vec![
-        Family { name: "feth_transmit_packets_total", help: "Frames the interface transmitted into the crossover.", kind: "counter", samples: vec![] },
-        Family { name: "feth_transmit_bytes_total", help: "Bytes of frames that entered the crossover from the interface.", kind: "counter", samples: vec![] },
-        Family { name: "feth_receive_packets_total", help: "Frames the crossover delivered to the interface.", kind: "counter", samples: vec![] },
-        Family { name: "feth_receive_bytes_total", help: "Bytes the crossover handed to the interface.", kind: "counter", samples: vec![] },
-        Family { name: "feth_dropped_packets_total", help: "Frames dropped, by reason.", kind: "counter", samples: vec![] },
-        Family { name: "feth_transmit_protocol_packets_total", help: "Frames transmitted into the crossover, by protocol.", kind: "counter", samples: vec![] },
-        Family { name: "feth_link_up", help: "1 while the interface is peered (link up).", kind: "gauge", samples: vec![] },
+        Family {
+            name: "feth_transmit_packets_total",
+            help: "Frames the interface transmitted into the crossover.",
+            kind: "counter",
+            samples: vec![],
+        },
+        Family {
+            name: "feth_transmit_bytes_total",
+            help: "Bytes of frames that entered the crossover from the interface.",
+            kind: "counter",
+            samples: vec![],
+        },
+        Family {
+            name: "feth_receive_packets_total",
+            help: "Frames the crossover delivered to the interface.",
+            kind: "counter",
+            samples: vec![],
+        },
+        Family {
+            name: "feth_receive_bytes_total",
+            help: "Bytes the crossover handed to the interface.",
+            kind: "counter",
+            samples: vec![],
+        },
+        Family {
+            name: "feth_dropped_packets_total",
+            help: "Frames dropped, by reason.",
+            kind: "counter",
+            samples: vec![],
+        },
+        Family {
+            name: "feth_transmit_protocol_packets_total",
+            help: "Frames transmitted into the crossover, by protocol.",
+            kind: "counter",
+            samples: vec![],
+        },
+        Family {
+            name: "feth_link_up",
+            help: "1 while the interface is peered (link up).",
+            kind: "gauge",
+            samples: vec![],
+        },
     ];
     for p in ports {
         let c = &p.counters;
         let name = escape(&p.name);
-        let mut push = |i: usize, label: Option<(&'static str, &'static str)>, v: u64| families[i].samples.push((name.clone(), label, v));
+        let mut push = |i: usize, label: Option<(&'static str, &'static str)>, v: u64| {
+            families[i].samples.push((name.clone(), label, v))
+        };
         push(0, None, c.tx.packets);
         push(1, None, c.tx.bytes);
         push(2, None, c.rx.packets);

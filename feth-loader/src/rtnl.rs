@@ -89,14 +89,13 @@ impl Rtnl {
     }
 
     pub fn links(&self) -> Result<Vec<LinkView>> {
-        self.block_on(async {
-            self.handle.link().get().execute().map_ok(|m| LinkView::from(&m)).try_collect().await
-        })
-        .context("list links")
+        self.block_on(async { self.handle.link().get().execute().map_ok(|m| LinkView::from(&m)).try_collect().await })
+            .context("list links")
     }
 
     pub fn link_by_name(&self, name: &str) -> Result<Option<LinkView>> {
-        let found = self.block_on(async { self.handle.link().get().match_name(name.to_owned()).execute().try_next().await });
+        let found =
+            self.block_on(async { self.handle.link().get().match_name(name.to_owned()).execute().try_next().await });
         not_found_is_none(found.map(|m| m.map(|m| LinkView::from(&m))), name)
     }
 
@@ -151,7 +150,10 @@ pub fn errno(err: &rtnetlink::Error) -> Option<i32> {
     }
 }
 
-fn not_found_is_none(found: std::result::Result<Option<LinkView>, rtnetlink::Error>, what: &str) -> Result<Option<LinkView>> {
+fn not_found_is_none(
+    found: std::result::Result<Option<LinkView>, rtnetlink::Error>,
+    what: &str,
+) -> Result<Option<LinkView>> {
     match found {
         Ok(v) => Ok(v),
         Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),

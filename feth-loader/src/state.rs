@@ -87,7 +87,9 @@ impl State {
                 }
                 // A wire end whose creation was cut short before it got its alias (or one the
                 // data path could not find): finish the rollback by deleting the pair.
-                _ if link.is_veth => self.rtnl.del(link.index, &format!("{}: remove unfinished wire end", link.name))?,
+                _ if link.is_veth => {
+                    self.rtnl.del(link.index, &format!("{}: remove unfinished wire end", link.name))?
+                }
                 _ => {}
             }
         }
@@ -112,7 +114,12 @@ impl State {
             .map(|(name, netns, slot, wire)| {
                 let config = configs.iter().find(|(s, _)| *s == slot).map(|(_, c)| *c);
                 let registered = config.is_some();
-                let config = config.unwrap_or(PortConfig { slot, peer_slot: NO_PEER, mode: crate::ops::DEFAULT_MODE as u32, peer_ifindex: 0 });
+                let config = config.unwrap_or(PortConfig {
+                    slot,
+                    peer_slot: NO_PEER,
+                    mode: crate::ops::DEFAULT_MODE as u32,
+                    peer_ifindex: 0,
+                });
                 if !registered {
                     // Created but never registered: start from zeroed counters.
                     crossover.reset_stats(slot)?;
@@ -146,7 +153,11 @@ impl State {
             // Link state follows peering: the user end has carrier only while its wire end is up.
             let want_up = port.config.is_peered();
             if port.wire.admin_up != want_up {
-                self.rtnl.set_up(port.wire.index, want_up, &format!("{}: set wire end {}", port.name, if want_up { "up" } else { "down" }))?;
+                self.rtnl.set_up(
+                    port.wire.index,
+                    want_up,
+                    &format!("{}: set wire end {}", port.name, if want_up { "up" } else { "down" }),
+                )?;
                 port.wire.admin_up = want_up;
             }
         }

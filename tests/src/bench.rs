@@ -43,7 +43,15 @@ pub fn carrier(ns: &NetNs, dev: &str) -> bool {
 
 /// Sends one frame of `len` bytes from `from`/`from_dev` and returns it with what
 /// `to`/`to_dev` received within `timeout`.
-pub fn send_one(from: &NetNs, from_dev: &str, to: &NetNs, to_dev: &str, len: usize, seq: u32, timeout: Duration) -> (Vec<u8>, Option<Vec<u8>>) {
+pub fn send_one(
+    from: &NetNs,
+    from_dev: &str,
+    to: &NetNs,
+    to_dev: &str,
+    len: usize,
+    seq: u32,
+    timeout: Duration,
+) -> (Vec<u8>, Option<Vec<u8>>) {
     let rx = to.run(|| PacketSocket::open(to_dev));
     let tx = from.run(|| PacketSocket::open(from_dev));
     let frame = test_frame(mac(from, from_dev), len, seq);

@@ -71,7 +71,14 @@ impl PacketSocket {
             sll.sll_family = libc::AF_PACKET as u16;
             sll.sll_ifindex = self.ifindex;
             sll.sll_halen = 6;
-            libc::sendto(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0, (&raw const sll).cast(), size_of::<libc::sockaddr_ll>() as u32)
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&raw const sll).cast(),
+                size_of::<libc::sockaddr_ll>() as u32,
+            )
         };
         assert_eq!(n, frame.len() as isize, "send {} bytes: {}", frame.len(), std::io::Error::last_os_error());
     }
@@ -92,7 +99,14 @@ impl PacketSocket {
             let (n, sll) = unsafe {
                 let mut sll: libc::sockaddr_ll = std::mem::zeroed();
                 let mut len = size_of::<libc::sockaddr_ll>() as u32;
-                let n = libc::recvfrom(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC, (&raw mut sll).cast(), &mut len);
+                let n = libc::recvfrom(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_TRUNC,
+                    (&raw mut sll).cast(),
+                    &mut len,
+                );
                 (n, sll)
             };
             assert!(n >= 0, "recv: {}", std::io::Error::last_os_error());

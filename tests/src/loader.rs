@@ -1,5 +1,8 @@
 //! The real `feth-loader` binary, as a user runs it.
-use std::{path::PathBuf, process::{Command, Output}};
+use std::{
+    path::PathBuf,
+    process::{Command, Output},
+};
 
 /// Path of the binary under test: `FETH_LOADER` (set by `cargo xtask test`), else the release
 /// build in this workspace.
@@ -16,11 +19,7 @@ pub fn run(args: &[&str]) -> Output {
 /// Runs and expects success; returns stdout.
 pub fn ok(args: &[&str]) -> String {
     let out = run(args);
-    assert!(
-        out.status.success(),
-        "feth-loader {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "feth-loader {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8 stdout")
 }
 

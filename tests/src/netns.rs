@@ -1,5 +1,9 @@
 //! Network namespaces owned by a test, removed on drop even when an assertion fails.
-use std::{fs::File, os::fd::AsRawFd as _, sync::atomic::{AtomicU32, Ordering}};
+use std::{
+    fs::File,
+    os::fd::AsRawFd as _,
+    sync::atomic::{AtomicU32, Ordering},
+};
 
 use futures::TryStreamExt as _;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags};
@@ -25,7 +29,12 @@ impl NetNs {
                 let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
                 tokio::spawn(conn);
                 let lo = handle.link().get().match_name("lo".to_owned()).execute().try_next().await.unwrap().unwrap();
-                handle.link().set(rtnetlink::LinkUnspec::new_with_index(lo.header.index).up().build()).execute().await.unwrap();
+                handle
+                    .link()
+                    .set(rtnetlink::LinkUnspec::new_with_index(lo.header.index).up().build())
+                    .execute()
+                    .await
+                    .unwrap();
             });
             // /proc/sys/net follows the namespace of the thread that opens it.
             for key in ["all", "default"] {
@@ -52,19 +61,6 @@ impl NetNs {
     /// A link as rtnetlink reports it inside this namespace.
     pub fn link(&self, name: &str) -> Option<Link> {
         self.run(|| link_here(name))
-    }
-
-    /// Adds an address (CIDR) to `dev` and brings it up.
-    pub fn addr(&self, dev: &str, ip: std::net::IpAddr, prefix: u8) {
-        self.run(|| {
-            block_on(async {
-                let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
-                tokio::spawn(conn);
-                let link = handle.link().get().match_name(dev.to_owned()).execute().try_next().await.unwrap().unwrap();
-                let index = link.header.index;
-                handle.address().add(index, ip, prefix).execute().await.expect("add address");
-            })
-        })
     }
 
     /// An ethtool value (`ETHTOOL_G*` command) of `dev`, e.g. 0x16 tx checksum, 0x1e TSO.
@@ -96,40 +92,45 @@ impl NetNs {
         })
     }
 
-    /// Brings `dev` up (like `ip link set dev up`).
-    pub fn set_up(&self, dev: &str) {
+    /// Runs `op` with an rtnetlink handle inside this namespace and the ifindex of `dev`.
+    fn on_link<F, Fut>(&self, dev: &str, op: F)
+    where
+        F: FnOnce(rtnetlink::Handle, u32) -> Fut + Send,
+        Fut: std::future::Future<Output = ()>,
+    {
         self.run(|| {
             block_on(async {
                 let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
                 tokio::spawn(conn);
-                let link = handle.link().get().match_name(dev.to_owned()).execute().try_next().await.unwrap().unwrap();
-                handle.link().set(rtnetlink::LinkUnspec::new_with_index(link.header.index).up().build()).execute().await.expect("set up");
+                let link = handle.link().get().match_name(dev.to_owned()).execute().try_next().await;
+                let index = link.ok().flatten().unwrap_or_else(|| panic!("{dev} exists")).header.index;
+                op(handle, index).await
             })
+        })
+    }
+
+    /// Brings `dev` up (like `ip link set dev up`).
+    pub fn set_up(&self, dev: &str) {
+        self.on_link(dev, |h, i| async move {
+            h.link().set(rtnetlink::LinkUnspec::new_with_index(i).up().build()).execute().await.expect("set up")
         })
     }
 
     /// Deletes `dev` (like `ip link del dev`), behind feth-loader's back.
     pub fn delete(&self, dev: &str) {
-        self.run(|| {
-            block_on(async {
-                let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
-                tokio::spawn(conn);
-                let link = handle.link().get().match_name(dev.to_owned()).execute().try_next().await.unwrap().unwrap();
-                handle.link().del(link.header.index).execute().await.expect("delete link");
-            })
-        })
+        self.on_link(dev, |h, i| async move { h.link().del(i).execute().await.expect("delete link") })
     }
 
     /// Sets `dev`'s MTU through rtnetlink (like `ip link set dev mtu N`).
     pub fn set_mtu(&self, dev: &str, mtu: u32) {
-        self.run(|| {
-            block_on(async {
-                let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
-                tokio::spawn(conn);
-                let link = handle.link().get().match_name(dev.to_owned()).execute().try_next().await.unwrap().unwrap();
-                handle.link().set(rtnetlink::LinkUnspec::new_with_index(link.header.index).mtu(mtu).build()).execute().await.expect("set mtu");
-            })
+        self.on_link(dev, |h, i| async move {
+            h.link().set(rtnetlink::LinkUnspec::new_with_index(i).mtu(mtu).build()).execute().await.expect("set mtu")
         })
+    }
+
+    /// Adds an address (CIDR) to `dev`.
+    pub fn addr(&self, dev: &str, ip: std::net::IpAddr, prefix: u8) {
+        self.on_link(dev, |h, i| async move { h.address().add(i, ip, prefix).execute().await.expect("add address") })
     }
 }
 
@@ -146,6 +147,8 @@ pub struct Link {
     pub admin_up: bool,
     pub mtu: u32,
     pub mac: Vec<u8>,
+    pub tx_queues: u32,
+    pub rx_queues: u32,
 }
 
 /// A link in the calling thread's namespace.
@@ -160,12 +163,16 @@ pub fn link_here(name: &str) -> Option<Link> {
             admin_up: msg.header.flags.contains(LinkFlags::Up),
             mtu: 0,
             mac: Vec::new(),
+            tx_queues: 0,
+            rx_queues: 0,
         };
         for attr in msg.attributes {
             match attr {
                 LinkAttribute::Mtu(m) => link.mtu = m,
                 LinkAttribute::Address(a) => link.mac = a,
                 LinkAttribute::Carrier(c) => link.carrier = c != 0,
+                LinkAttribute::NumTxQueues(q) => link.tx_queues = q,
+                LinkAttribute::NumRxQueues(q) => link.rx_queues = q,
                 _ => {}
             }
         }

@@ -150,9 +150,8 @@ fn down_of_last_interface_leaves_nothing(mode: &str) {
     assert!(!Path::new("/sys/fs/bpf/feth").exists(), "pin directory removed");
     let links = feth_tests::netns::link_names_here();
     assert!(!links.iter().any(|l| l.starts_with("fwire")), "a wire end is left: {links:?}");
-    let programs: Vec<String> = aya::programs::loaded_programs()
-        .filter_map(|p| p.ok()?.name_as_str().map(str::to_owned))
-        .collect();
+    let programs: Vec<String> =
+        aya::programs::loaded_programs().filter_map(|p| p.ok()?.name_as_str().map(str::to_owned)).collect();
     assert!(!programs.iter().any(|n| n.starts_with("feth_")), "a feth program is still loaded: {programs:?}");
     assert!(p.a.link("feth0").is_none() && p.b.link("feth1").is_none());
     assert_eq!(show_json(), serde_json::json!([]));
@@ -180,12 +179,17 @@ fn mac_follows_feth_unit_number() {
 }
 
 fn show_reports_mode_and_offloads(mode: &str) {
-    let _p = up_pair(mode, &[]);
+    let p = up_pair(mode, &[]);
+    // One queue per CPU, so traffic from several cores does not share one ring.
+    let cpus = std::thread::available_parallelism().unwrap().get() as u32;
+    let feth0 = p.a.link("feth0").unwrap();
+    assert_eq!((feth0.tx_queues, feth0.rx_queues), (cpus, cpus), "user end queues");
     let show = show_json();
     let feth0 = port(&show, "feth0");
     assert_eq!(feth0["mode"], mode);
     assert_eq!(feth0["offloads"]["gro"], true);
-    let csum_off_said = feth0["changed"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().starts_with("tx-checksumming off"));
+    let csum_off_said =
+        feth0["changed"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().starts_with("tx-checksumming off"));
     match mode {
         "xdp" => {
             assert_eq!(feth0["offloads"]["tx_checksum"], false);

@@ -18,7 +18,8 @@ fn defaults_limits_and_refusals() {
     assert_eq!(m["current"], "autoselect");
     assert_eq!(m["active"], true, "active while peered");
 
-    let words27 = std::iter::once("autoselect").chain(std::iter::repeat_n("1000baseT", 26)).collect::<Vec<_>>().join(",");
+    let words27 =
+        std::iter::once("autoselect").chain(std::iter::repeat_n("1000baseT", 26)).collect::<Vec<_>>().join(",");
     ok(&["media", "feth0", "--list", &words27]);
     assert_eq!(media()["list"].as_array().unwrap().len(), 27);
     assert_eq!(media()["current"], "autoselect", "replacing the list keeps the current media");

@@ -7,7 +7,11 @@ use feth_tests::{
     wait_until,
 };
 
-both_modes!(jumbo_frames_cross_byte_identical, mtu_set_with_rtnetlink_is_honoured, frames_over_the_receivers_mtu_are_counted);
+both_modes!(
+    jumbo_frames_cross_byte_identical,
+    mtu_set_with_rtnetlink_is_honoured,
+    frames_over_the_receivers_mtu_are_counted
+);
 
 /// A full-size frame for an MTU: the MTU plus the Ethernet header.
 fn full(mtu: usize) -> usize {

@@ -49,9 +49,23 @@ fn ipv6(next: u8, l4: &[u8]) -> Vec<u8> {
 /// Frames of each kind, as (kind, frame).
 fn frames(src: [u8; 6]) -> Vec<(&'static str, Vec<u8>)> {
     vec![
-        ("arp", eth(src, 0x0806, &[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 198, 18, 0, 1, 0, 0, 0, 0, 0, 0, 198, 18, 0, 9])),
+        (
+            "arp",
+            eth(
+                src,
+                0x0806,
+                &[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 198, 18, 0, 1, 0, 0, 0, 0, 0, 0, 198, 18, 0, 9],
+            ),
+        ),
         ("udp", eth(src, 0x0800, &ipv4(17, &[0x30, 0x39, 0x30, 0x39, 0, 12, 0, 0, b'f', b'e', b't', b'h']))),
-        ("tcp", eth(src, 0x0800, &ipv4(6, &[0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]))),
+        (
+            "tcp",
+            eth(
+                src,
+                0x0800,
+                &ipv4(6, &[0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]),
+            ),
+        ),
         ("icmpv6", eth(src, 0x86dd, &ipv6(58, &[128, 0, 0, 0, 0, 1, 0, 1]))),
         ("raw", eth(src, 0x88b5, b"feth raw frame")),
     ]
@@ -83,7 +97,8 @@ fn protocol_counters_are_exact_per_direction(mode: &str) {
     let sent_a = send_mix(&p.a, "feth0", &a_to_b);
     let sent_b = send_mix(&p.b, "feth1", &b_to_a);
     assert!(
-        wait_until(WAIT, || counters("feth1")["rx"]["packets"] == sent_a && counters("feth0")["rx"]["packets"] == sent_b),
+        wait_until(WAIT, || counters("feth1")["rx"]["packets"] == sent_a
+            && counters("feth0")["rx"]["packets"] == sent_b),
         "all frames delivered: feth0 {:#} feth1 {:#}",
         counters("feth0"),
         counters("feth1")
@@ -103,7 +118,10 @@ fn protocol_counters_are_exact_per_direction(mode: &str) {
         });
         assert_eq!(c["tx_protocols"], expect, "{name} protocol counters");
         assert_eq!(c["tx"]["packets"], sent, "{name} tx packets");
-        assert_eq!(c["drops"], serde_json::json!({"tx_link_down": 0, "tx_no_peer": 0, "tx_redirect_error": 0, "rx_too_big": 0}));
+        assert_eq!(
+            c["drops"],
+            serde_json::json!({"tx_link_down": 0, "tx_no_peer": 0, "tx_redirect_error": 0, "rx_too_big": 0})
+        );
     }
 }
 
@@ -139,13 +157,41 @@ fn invariant_holds_with_unpeered_and_oversized_frames(mode: &str) {
 }
 
 #[test]
+fn stats_watch_prints_rates_per_interval() {
+    let _s = serial();
+    let p = up_pair("xdp", &[]);
+    let sender = {
+        let tx = p.a.run(|| PacketSocket::open_all("feth0"));
+        let frame = frames(mac(&p.a, "feth0")).pop().unwrap().1;
+        std::thread::spawn(move || {
+            for _ in 0..4000 {
+                tx.send(&frame);
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        })
+    };
+    let out = ok(&["stats", "feth0", "--watch", "--interval", "0.3", "--count", "2", "--json"]);
+    sender.join().unwrap();
+    let samples: Vec<serde_json::Value> =
+        out.lines().map(|l| serde_json::from_str(l).expect("one JSON array per interval")).collect();
+    assert_eq!(samples.len(), 2, "{out}");
+    for s in &samples {
+        let rate = &s[0];
+        assert_eq!(rate["name"], "feth0");
+        assert!(rate["tx_pps"].as_f64().unwrap() > 0.0, "frames were flowing: {rate}");
+        assert!(rate["tx_bps"].as_f64().unwrap() >= 8.0 * 60.0 * rate["tx_pps"].as_f64().unwrap() * 0.99, "{rate}");
+    }
+}
+
+#[test]
 fn prometheus_output_parses() {
     let _s = serial();
     let p = up_pair("xdp", &[]);
     let sent = send_mix(&p.a, "feth0", &[("raw", 5), ("arp", 2)]);
     assert!(wait_until(WAIT, || counters("feth1")["rx"]["packets"] == sent));
     let text = ok(&["stats", "--format", "prometheus"]);
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("valid exposition format");
+    let scrape =
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("valid exposition format");
     let value = |metric: &str, iface: &str, extra: Option<(&str, &str)>| -> f64 {
         let s = scrape
             .samples
@@ -157,7 +203,9 @@ fn prometheus_output_parses() {
             })
             .unwrap_or_else(|| panic!("{metric}{{interface={iface}}} missing"));
         match s.value {
-            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
             ref other => panic!("{metric}: unexpected value {other:?}"),
         }
     };
@@ -270,12 +318,18 @@ fn monitor_repairs_a_deletion_behind_our_back() {
 fn bpftool_shows_counter_names() {
     let _s = serial();
     let _p = up_pair("xdp", &[]);
-    let out = Command::new("bpftool").args(["map", "dump", "pinned", "/sys/fs/bpf/feth/FETH_STATS"]).output().expect("bpftool");
+    let out = Command::new("bpftool")
+        .args(["map", "dump", "pinned", "/sys/fs/bpf/feth/FETH_STATS"])
+        .output()
+        .expect("bpftool");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let dump = String::from_utf8_lossy(&out.stdout);
     for field in ["tx_packets", "rx_bytes", "drop_no_peer", "tx_icmpv6"] {
         assert!(dump.contains(field), "bpftool dump names {field}");
     }
-    let out = Command::new("bpftool").args(["map", "dump", "pinned", "/sys/fs/bpf/feth/FETH_PORTS"]).output().expect("bpftool");
+    let out = Command::new("bpftool")
+        .args(["map", "dump", "pinned", "/sys/fs/bpf/feth/FETH_PORTS"])
+        .output()
+        .expect("bpftool");
     assert!(String::from_utf8_lossy(&out.stdout).contains("peer_slot"));
 }

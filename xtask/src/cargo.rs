@@ -15,7 +15,9 @@ fn workspace_root() -> PathBuf {
 fn nightly_cargo() -> Command {
     let mut cmd = Command::new("rustup");
     cmd.args(["run", nightly(), "cargo"]).current_dir(workspace_root());
-    for var in ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTC_WRAPPER", "RUSTDOC", "CARGO", "CARGO_MANIFEST_DIR", "CARGO_PKG_NAME"] {
+    for var in
+        ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTC_WRAPPER", "RUSTDOC", "CARGO", "CARGO_MANIFEST_DIR", "CARGO_PKG_NAME"]
+    {
         cmd.env_remove(var);
     }
     cmd
@@ -78,11 +80,7 @@ pub fn test(extra: &[String]) -> Result<(), String> {
     }
     let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
     println!("summary: {passed} passed, {failed} failed");
-    if status.success() && failed == 0 && passed > 0 {
-        Ok(())
-    } else {
-        Err(format!("tests failed ({status})"))
-    }
+    if status.success() && failed == 0 && passed > 0 { Ok(()) } else { Err(format!("tests failed ({status})")) }
 }
 
 /// The number just before `label` in a `test result:` line.

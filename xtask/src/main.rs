@@ -30,11 +30,13 @@ fn main() -> ExitCode {
         "run" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::run_as_root(&bin, rest)),
         "test" => setup::run().and_then(|()| setup::test_tools()).and_then(|()| cargo::test(rest)),
         "install" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::install(&bin)),
-        "bench" => setup::run().and_then(|()| setup::bench_tools()).and_then(|()| cargo::build_loader()).and_then(|bin| {
-            let mut args = vec!["bench".to_owned()];
-            args.extend_from_slice(rest);
-            cargo::run_as_root(&bin, &args)
-        }),
+        "bench" => {
+            setup::run().and_then(|()| setup::bench_tools()).and_then(|()| cargo::build_loader()).and_then(|bin| {
+                let mut args = vec!["bench".to_owned()];
+                args.extend_from_slice(rest);
+                cargo::run_as_root(&bin, &args)
+            })
+        }
         _ => Err(format!("unknown command {command:?}\n{USAGE}")),
     };
     match result {

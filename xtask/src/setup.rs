@@ -41,7 +41,15 @@ fn toolchain() -> Result<(), String> {
     }
     eprintln!("xtask: installing toolchain {} with rust-src", nightly());
     // clippy is not built for this nightly: only rust-src is asked for.
-    status(Command::new("rustup").args(["toolchain", "install", nightly(), "--profile", "minimal", "--component", "rust-src"]))
+    status(Command::new("rustup").args([
+        "toolchain",
+        "install",
+        nightly(),
+        "--profile",
+        "minimal",
+        "--component",
+        "rust-src",
+    ]))
 }
 
 fn cargo_bin(name: &str) -> PathBuf {
@@ -56,7 +64,8 @@ fn apt_install(packages: &[&str]) -> Result<(), String> {
         .iter()
         .copied()
         .filter(|p| {
-            !output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p])).is_some_and(|s| s.contains("install ok installed"))
+            !output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
+                .is_some_and(|s| s.contains("install ok installed"))
         })
         .collect();
     if missing.is_empty() {
@@ -64,7 +73,12 @@ fn apt_install(packages: &[&str]) -> Result<(), String> {
     }
     eprintln!("xtask: apt-get install {}", missing.join(" "));
     status(Command::new("apt-get").arg("update").arg("-qq"))?;
-    status(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))
+    status(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }
 
 /// bpf-linker built against the same LLVM major as the pinned rustc.
@@ -77,7 +91,16 @@ fn bpf_linker() -> Result<(), String> {
     eprintln!("xtask: building bpf-linker {BPF_LINKER_VERSION} against LLVM 22 (about two minutes)");
     status(
         Command::new("cargo")
-            .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION, "--locked", "--no-default-features", "--features", "llvm-22"])
+            .args([
+                "install",
+                "bpf-linker",
+                "--version",
+                BPF_LINKER_VERSION,
+                "--locked",
+                "--no-default-features",
+                "--features",
+                "llvm-22",
+            ])
             .env("LLVM_PREFIX", LLVM_PREFIX)
             .env_remove("RUSTUP_TOOLCHAIN"),
     )

@@ -35,7 +35,9 @@ pub struct BenchObject {
 }
 
 fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp> {
-    let prog = ebpf.program_mut(name).ok_or_else(|| FethError::KernelFeature(format!("{name} missing from the bench object")))?;
+    let prog = ebpf
+        .program_mut(name)
+        .ok_or_else(|| FethError::KernelFeature(format!("{name} missing from the bench object")))?;
     <&mut Xdp>::try_from(prog).context(name.to_owned())
 }
 
@@ -63,7 +65,9 @@ impl BenchObject {
         let links = &mut self.links;
         let mac = netns::run_in(Some(topo.sink_ns), || {
             let sink = program(ebpf, SINK)?;
-            let id = sink.attach(ifindex(topo.sink_dev)?, XdpMode::Driver).context(format!("{}: attach sink", topo.sink_dev))?;
+            let id = sink
+                .attach(ifindex(topo.sink_dev)?, XdpMode::Driver)
+                .context(format!("{}: attach sink", topo.sink_dev))?;
             links.push((SINK, id));
             Ok(Rtnl::open()?.link_by_name(topo.sink_dev)?.map(|l| l.mac).unwrap_or_default())
         })?;
@@ -160,7 +164,9 @@ pub fn measure(objects: &BenchObject, topo: &Topology, size: usize, opts: &RateO
                             ..Default::default()
                         };
                         generator.test_run(opts).map_err(|e| {
-                            FethError::KernelFeature(format!("BPF_PROG_RUN with live frames failed (5.18+ needed): {e}"))
+                            FethError::KernelFeature(format!(
+                                "BPF_PROG_RUN with live frames failed (5.18+ needed): {e}"
+                            ))
                         })?;
                         generated += u64::from(REPEAT);
                     }

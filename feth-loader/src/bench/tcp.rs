@@ -55,7 +55,8 @@ fn address(ns: &str, dev: &str, ip: Ipv4Addr) -> Result<()> {
     netns::run_in(Some(ns), || {
         let rtnl = Rtnl::open()?;
         let link = rtnl.link_by_name(dev)?.ok_or_else(|| FethError::NoSuchInterface(dev.to_owned()))?;
-        rtnl.block_on(rtnl.handle().address().add(link.index, IpAddr::V4(ip), 24).execute()).context(format!("{dev}: add {ip}"))?;
+        rtnl.block_on(rtnl.handle().address().add(link.index, IpAddr::V4(ip), 24).execute())
+            .context(format!("{dev}: add {ip}"))?;
         rtnl.set_up(link.index, true, &format!("{dev}: set up"))
     })
 }
@@ -111,7 +112,8 @@ fn feth_run(mode: Mode, seconds: u32) -> Result<f64> {
         }
         ops::peer(state, a, b, PeerOptions { mode: Some(mode), hwcsum: None })
     })?;
-    let result = address(NS_CLIENT, a, CLIENT_IP).and_then(|()| address(NS_SERVER, b, SERVER_IP)).and_then(|()| iperf3(seconds));
+    let result =
+        address(NS_CLIENT, a, CLIENT_IP).and_then(|()| address(NS_SERVER, b, SERVER_IP)).and_then(|()| iperf3(seconds));
     with_state(|state| {
         for name in [a, b] {
             if state.find(name).is_some() {

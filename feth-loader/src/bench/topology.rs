@@ -86,7 +86,10 @@ impl Topology {
                         let br = up(&rtnl, "br0")?;
                         for port in ["a1", "b1"] {
                             let index = rtnl.link_by_name(port)?.map(|l| l.index).unwrap_or_default();
-                            rtnl.set(LinkUnspec::new_with_index(index).controller(br).build(), &format!("{port}: join br0"))?;
+                            rtnl.set(
+                                LinkUnspec::new_with_index(index).controller(br).build(),
+                                &format!("{port}: join br0"),
+                            )?;
                         }
                         // a1 receives XDP_TX frames from a0: it needs NAPI, which GRO gives it.
                         ethtool::set("a1", Feature::Gro, true)?;
@@ -99,8 +102,7 @@ impl Topology {
                 Topology { row, gen_ns: NS_GEN, gen_dev: "a0", sink_ns: NS_GEN, sink_dev: "b0", sink_mac: vec![] }
             }
         };
-        objects.attach(&topo)
-            .map(|sink_mac| Topology { sink_mac, ..topo })
+        objects.attach(&topo).map(|sink_mac| Topology { sink_mac, ..topo })
     }
 
     pub fn teardown(self, objects: &mut BenchObject) -> Result<()> {

@@ -68,7 +68,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     let tcp = if args.tcp_seconds > 0 {
         eprintln!("bench: TCP throughput, {}s per setup", args.tcp_seconds);
-        let t = bench::tcp::tcp_throughput(args.tcp_seconds, |r| eprintln!("bench: tcp {}: {:.2} Gbit/s", r.setup, r.gbps))?;
+        let t = bench::tcp::tcp_throughput(args.tcp_seconds, |r| {
+            eprintln!("bench: tcp {}: {:.2} Gbit/s", r.setup, r.gbps)
+        })?;
         if t.is_none() {
             eprintln!("bench: iperf3 is not installed, TCP table skipped (`cargo xtask bench` installs it)");
         }
@@ -97,7 +99,11 @@ fn find(rates: &[Measurement], row: Row, size: usize) -> Option<&Measurement> {
 fn tables(r: &Report, sizes: &[usize]) -> String {
     let mut out = String::new();
     let m = &r.machine;
-    let _ = writeln!(out, "Machine: {} CPUs, kernel {}, generator threads on CPUs {:?}\n", m.cpus, m.kernel, m.generator_cpus);
+    let _ = writeln!(
+        out,
+        "Machine: {} CPUs, kernel {}, generator threads on CPUs {:?}\n",
+        m.cpus, m.kernel, m.generator_cpus
+    );
     let _ = write!(out, "| path |");
     for s in sizes {
         let _ = write!(out, " {s}B Mpps | {s}B Gbit/s |");
@@ -121,7 +127,10 @@ fn tables(r: &Report, sizes: &[usize]) -> String {
         }
         let _ = writeln!(out);
     }
-    let _ = writeln!(out, "\n| feth row, as a ratio of | size | plain veth (3) | minimal devmap (4) | bridge (5) |\n|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "\n| feth row, as a ratio of | size | plain veth (3) | minimal devmap (4) | bridge (5) |\n|---|---|---|---|---|"
+    );
     for row in [Row::FethXdp, Row::FethTc] {
         for &s in sizes {
             let ratio = |other: Row| match (find(&r.packet_rates, row, s), find(&r.packet_rates, other, s)) {
@@ -147,7 +156,8 @@ fn tables(r: &Report, sizes: &[usize]) -> String {
     if !r.scale.is_empty() {
         let _ = writeln!(out, "\n| pairs | up (s) | down (s) | memory per pair (KiB) |\n|---|---|---|---|");
         for s in &r.scale {
-            let _ = writeln!(out, "| {} | {:.2} | {:.2} | {:.0} |", s.pairs, s.up_seconds, s.down_seconds, s.kib_per_pair);
+            let _ =
+                writeln!(out, "| {} | {:.2} | {:.2} | {:.0} |", s.pairs, s.up_seconds, s.down_seconds, s.kib_per_pair);
         }
     }
     out

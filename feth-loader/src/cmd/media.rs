@@ -25,7 +25,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Ok((m.current, m.words().to_vec(), peered))
     })?;
-    println!("{}: media {} status {}", args.name, media::format_word(current), if active { "active" } else { "inactive" });
+    println!(
+        "{}: media {} status {}",
+        args.name,
+        media::format_word(current),
+        if active { "active" } else { "inactive" }
+    );
     for w in list {
         println!("\tmedia {}", media::format_word(w));
     }

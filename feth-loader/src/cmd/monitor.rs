@@ -15,7 +15,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     feth_loader::monitor::run(
         || eprintln!("feth-loader: monitoring link events"),
         |event| {
-            let line = if args.json { serde_json::to_string(event).expect("event serialises") } else { event.to_string() };
+            let line =
+                if args.json { serde_json::to_string(event).expect("event serialises") } else { event.to_string() };
             // A closed pipe ends the monitor like any line-oriented tool.
             if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
                 std::process::exit(0);

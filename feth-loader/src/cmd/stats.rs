@@ -1,6 +1,12 @@
-use std::{io::IsTerminal as _, time::{Duration, Instant}};
+use std::{
+    io::IsTerminal as _,
+    time::{Duration, Instant},
+};
 
-use feth_loader::{counters::{PortSnapshot, snapshot}, prometheus, with_state};
+use feth_loader::{
+    counters::{PortSnapshot, snapshot},
+    prometheus, with_state,
+};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
