@@ -137,6 +137,7 @@ impl State {
             let mutual = slots.iter().any(|(s, p)| *s == peer && *p == port.slot);
             if port.config.is_peered() && !mutual {
                 port.config.peer_slot = NO_PEER;
+                port.config.peer_ifindex = 0;
                 crossover.set_port(&port.config)?;
             }
         }
@@ -144,8 +145,14 @@ impl State {
         // Links pinned for wire ends that no longer exist, or for the mode a port left (a mode
         // switch cut short before its last step).
         for (wire, mode) in Crossover::attached_links() {
-            if !self.ports.iter().any(|p| p.wire.name == wire && p.mode() == mode) {
-                Crossover::detach(&wire, mode)?;
+            if self.ports.iter().any(|p| p.wire.name == wire && p.mode() == mode) {
+                continue;
+            }
+            Crossover::detach(&wire, mode)?;
+            // The switch may have changed the user end's offloads already: set them back for
+            // the mode the port is in.
+            if let Some(p) = self.ports.iter().find(|p| p.wire.name == wire) {
+                crate::pair::configure_user(&p.name, p.netns.as_deref(), p.mode(), true)?;
             }
         }
         for port in &mut self.ports {

@@ -219,40 +219,38 @@ fn prometheus_output_parses() {
     }
 }
 
-/// A running `feth-loader monitor --json`, killed (by its own pid) on drop.
-struct Monitor {
+/// A running `feth-loader` command that streams lines (`monitor`, `log follow`), killed (by
+/// its own pid) on drop so a failed assertion leaves no process behind.
+struct Streaming {
     child: std::process::Child,
-    lines: mpsc::Receiver<serde_json::Value>,
+    lines: mpsc::Receiver<String>,
 }
 
-impl Monitor {
-    fn start() -> Monitor {
+impl Streaming {
+    /// Starts `args` and waits until the command says `ready_word` on stderr.
+    fn start(args: &[&str], ready_word: &str) -> Streaming {
         let mut child = Command::new(loader::binary())
-            .args(["monitor", "--json"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start monitor");
+            .expect("start feth-loader");
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut ready = String::new();
-        stderr.read_line(&mut ready).expect("monitor says it is ready");
-        assert!(ready.contains("monitoring"), "{ready}");
+        stderr.read_line(&mut ready).expect("the command says it is ready");
+        assert!(ready.contains(ready_word), "{args:?}: {ready}");
         let (tx, lines) = mpsc::channel();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                let _ = tx.send(serde_json::from_str(&line).expect("monitor line is JSON"));
-            }
-        });
-        Monitor { child, lines }
+        std::thread::spawn(move || stdout.lines().map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+        Streaming { child, lines }
     }
 
-    /// Collects events until `n` arrived for `iface` (or a timeout).
+    /// Collects monitor events until `n` arrived for `iface` (or a timeout).
     fn events_of(&self, seen: &mut Vec<serde_json::Value>, iface: &str, n: usize) -> Vec<String> {
         let mine = |seen: &Vec<serde_json::Value>| seen.iter().filter(|e| e["interface"] == iface).count();
         while mine(seen) < n {
             match self.lines.recv_timeout(WAIT) {
-                Ok(e) => seen.push(e),
+                Ok(line) => seen.push(serde_json::from_str(&line).expect("monitor line is JSON")),
                 Err(_) => break,
             }
         }
@@ -260,7 +258,7 @@ impl Monitor {
     }
 }
 
-impl Drop for Monitor {
+impl Drop for Streaming {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -279,7 +277,7 @@ fn describe(e: &serde_json::Value) -> String {
 fn monitor_streams_peer_unpeer_peer_destroy() {
     let _s = serial();
     let _p = up_pair("tc", &[]);
-    let monitor = Monitor::start();
+    let monitor = Streaming::start(&["monitor", "--json"], "monitoring");
     ok(&["unpeer", "feth0"]);
     ok(&["peer", "feth0", "feth1"]);
     ok(&["destroy", "feth1"]);
@@ -302,7 +300,7 @@ fn monitor_streams_peer_unpeer_peer_destroy() {
 fn monitor_repairs_a_deletion_behind_our_back() {
     let _s = serial();
     let p = up_pair("xdp", &[]);
-    let monitor = Monitor::start();
+    let monitor = Streaming::start(&["monitor", "--json"], "monitoring");
     p.b.delete("feth1");
     let mut seen = Vec::new();
     // Deleting a veth closes it first: its wire end goes down, then away.
@@ -332,4 +330,26 @@ fn bpftool_shows_counter_names() {
         .output()
         .expect("bpftool");
     assert!(String::from_utf8_lossy(&out.stdout).contains("peer_slot"));
+}
+
+#[test]
+fn debug_log_switches_at_runtime_and_streams() {
+    let _s = serial();
+    let p = up_pair("xdp", &[]);
+    let follow = Streaming::start(&["log", "follow"], "following");
+    let lines = &follow.lines;
+
+    // Off (the default): frames cross without a line.
+    send_mix(&p.a, "feth0", &[("raw", 3)]);
+    assert!(lines.recv_timeout(ABSENCE).is_err(), "no log while the switch is off");
+
+    ok(&["log", "on"]);
+    send_mix(&p.a, "feth0", &[("raw", 3)]);
+    let line = lines.recv_timeout(WAIT).expect("a log line per frame while on");
+    assert!(line.contains("xdp slot") && line.contains("len 60"), "{line}");
+
+    ok(&["log", "off"]);
+    while lines.recv_timeout(ABSENCE).is_ok() {}
+    send_mix(&p.a, "feth0", &[("raw", 3)]);
+    assert!(lines.recv_timeout(ABSENCE).is_err(), "no log after the switch is off again");
 }
