@@ -82,10 +82,10 @@ pub fn check_create(state: &State, spec: &PortSpec) -> Result<bool> {
         }
         return Ok(true);
     }
-    if let Some(ns) = &spec.netns {
-        if ns.is_empty() || ns.contains('/') || ns.len() > 255 {
-            return Err(FethError::NoSuchNetns(ns.clone()));
-        }
+    if let Some(ns) = &spec.netns
+        && (ns.is_empty() || ns.contains('/') || ns.len() > 255)
+    {
+        return Err(FethError::NoSuchNetns(ns.clone()));
     }
     if pair::user_link(&spec.name, spec.netns.as_deref())?.is_some() {
         return Err(FethError::NameTaken(spec.name.clone()));

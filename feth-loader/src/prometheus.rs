@@ -7,12 +7,14 @@ fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+/// One sample: interface, an optional extra label (name, value), the value.
+type Sample<'a> = (String, Option<(&'a str, &'a str)>, u64);
+
 struct Family<'a> {
     name: &'a str,
     help: &'a str,
     kind: &'a str,
-    /// Extra label and the value, per port.
-    samples: Vec<(String, Option<(&'a str, &'a str)>, u64)>,
+    samples: Vec<Sample<'a>>,
 }
 
 /// Renders every port's counters; metric names follow Prometheus conventions

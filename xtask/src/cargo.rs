@@ -53,6 +53,51 @@ pub fn install(bin: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// rustfmt, then clippy in two passes: user space, and the eBPF crate for the bpf target.
+pub fn lint() -> Result<(), String> {
+    status(Command::new("cargo").args(["fmt", "--all", "--check"]).current_dir(workspace_root()))?;
+    let clippy = |args: &[&str]| {
+        let mut cmd = Command::new("rustup");
+        cmd.args(["run", crate::setup::LINT_NIGHTLY, "cargo", "clippy"]).args(args).current_dir(workspace_root());
+        for var in ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTC_WRAPPER", "CARGO"] {
+            cmd.env_remove(var);
+        }
+        cmd
+    };
+    status(&mut clippy(&[
+        "--release",
+        "-p",
+        "feth-common",
+        "-p",
+        "feth-loader",
+        "-p",
+        "xtask",
+        "-p",
+        "feth-tests",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    status(
+        clippy(&[
+            "-p",
+            "feth-ebpf",
+            "--release",
+            "--target",
+            "bpfel-unknown-none",
+            "-Z",
+            "build-std=core",
+            "--target-dir",
+            "target/clippy-ebpf",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        .env("CARGO_ENCODED_RUSTFLAGS", "--cfg=bpf_target_arch=\"x86_64\""),
+    )
+}
+
 /// Unit tests of every crate, then the kernel end-to-end suite (serially: the tests share the
 /// loader's pinned state), as root.
 pub fn test(extra: &[String]) -> Result<(), String> {

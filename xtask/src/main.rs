@@ -13,6 +13,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   run -- ARGS...     build, then run feth-loader ARGS as root
   test [-- ARGS...]  build, then every test (unit + kernel end-to-end, as root)
   install            build, then copy feth-loader to /usr/local/bin
+  lint               rustfmt check, then clippy -D warnings on user space and on the eBPF crate
   bench [-- ARGS...] build, then feth-loader bench ARGS";
 
 fn main() -> ExitCode {
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         "build" => setup::run().and_then(|()| cargo::build_loader()).map(drop),
         "run" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::run_as_root(&bin, rest)),
         "test" => setup::run().and_then(|()| setup::test_tools()).and_then(|()| cargo::test(rest)),
+        "lint" => setup::run().and_then(|()| setup::lint_toolchain()).and_then(|()| cargo::lint()),
         "install" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::install(&bin)),
         "bench" => {
             setup::run().and_then(|()| setup::bench_tools()).and_then(|()| cargo::build_loader()).and_then(|bin| {

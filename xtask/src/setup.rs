@@ -106,6 +106,32 @@ fn bpf_linker() -> Result<(), String> {
     )
 }
 
+/// clippy is not published for the pinned nightly; this later one (rustc 1.99) has it and
+/// can check the same code.
+pub const LINT_NIGHTLY: &str = "nightly-2026-07-15";
+
+pub fn lint_toolchain() -> Result<(), String> {
+    let installed =
+        output(Command::new("rustup").args(["component", "list", "--installed", "--toolchain", LINT_NIGHTLY]))
+            .is_some_and(|list| {
+                list.lines().any(|l| l.starts_with("clippy")) && list.lines().any(|l| l.starts_with("rust-src"))
+            });
+    if installed {
+        return Ok(());
+    }
+    status(Command::new("rustup").args([
+        "toolchain",
+        "install",
+        LINT_NIGHTLY,
+        "--profile",
+        "minimal",
+        "--component",
+        "clippy",
+        "--component",
+        "rust-src",
+    ]))
+}
+
 /// Tools only the benchmark uses (iperf3 for the TCP table).
 pub fn bench_tools() -> Result<(), String> {
     apt_install(&["iperf3"])

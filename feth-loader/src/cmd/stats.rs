@@ -61,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    if !(args.interval > 0.0) {
+    if !args.interval.is_finite() || args.interval <= 0.0 {
         anyhow::bail!("--interval must be a positive number of seconds");
     }
     let interval = Duration::from_secs_f64(args.interval);
