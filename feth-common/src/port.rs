@@ -35,6 +35,7 @@ pub struct PortConfig {
     /// in XDP mode and passes frames on otherwise, so a mode switch is one write per port.
     pub mode: u32,
     /// ifindex of the peer's wire end (what the TC program redirects to), 0 when unpeered.
+    /// XDP mode uses `FETH_CROSSOVER` instead (devmaps are for `bpf_redirect_map` only).
     pub peer_ifindex: u32,
 }
 
@@ -48,6 +49,11 @@ impl PortConfig {
     /// True for a slot the loader registered (unused array entries are all zero).
     pub const fn is_registered(&self) -> bool {
         self.mode != 0
+    }
+
+    /// An unpeered port's configuration in `mode`.
+    pub const fn unpeered(slot: u32, mode: Mode) -> Self {
+        PortConfig { slot, peer_slot: NO_PEER, mode: mode as u32, peer_ifindex: 0 }
     }
 }
 

@@ -15,7 +15,8 @@ const MAX: usize = feth_common::MAX_PORTS as usize;
 #[btf_map(name = "FETH_PORTS", pin_by_name)]
 pub static FETH_PORTS: Array<PortConfig, MAX> = Array::new();
 
-/// Own slot -> peer's wire end, for `bpf_redirect_map` in XDP mode.
+/// Own slot -> peer's wire end, for `bpf_redirect_map` in XDP mode (the kernel empties an
+/// entry when its device goes away).
 #[btf_map(name = "FETH_CROSSOVER", pin_by_name)]
 pub static FETH_CROSSOVER: DevMap<MAX> = DevMap::new();
 

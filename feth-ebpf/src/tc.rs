@@ -4,7 +4,7 @@
 use aya_ebpf::{
     EbpfContext as _,
     bindings::{__sk_buff, TC_ACT_OK, TC_ACT_SHOT},
-    helpers::bpf_redirect,
+    helpers::{bpf_check_mtu, bpf_redirect},
     macros::classifier,
     programs::TcContext,
 };
@@ -45,6 +45,15 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     frame_log!(ctx, "tc slot {} -> slot {} len {} segs {}", port.slot, port.peer_slot, len, packets);
     if !port.is_peered() {
         count(port.slot, |s| s.drop_no_peer += packets);
+        return Ok(TC_ACT_SHOT);
+    }
+    // bpf_redirect cannot fail on a missing device (the skb is freed later, uncounted), so
+    // check that the peer's wire end still exists: it may be deleted behind the loader's back.
+    // bpf_check_mtu looks the device up and says -EINVAL when it is gone.
+    let mut mtu = 0u32;
+    // SAFETY: the live skb, a valid out-pointer.
+    if unsafe { bpf_check_mtu(ctx.as_ptr(), port.peer_ifindex, &mut mtu, 0, 0) } < 0 {
+        count(port.slot, |s| s.drop_redirect += packets);
         return Ok(TC_ACT_SHOT);
     }
     // To the peer wire's egress (not bpf_redirect_peer): veth then applies the receiving

@@ -97,6 +97,10 @@ impl Crossover {
         Ok((0..).zip(all).filter(|(_, c)| c.is_registered()).collect())
     }
 
+    pub fn port(&self, slot: u32) -> Result<PortConfig> {
+        self.ports.get(&slot, 0).context(format!("read FETH_PORTS[{slot}]"))
+    }
+
     pub fn set_port(&mut self, config: &PortConfig) -> Result<()> {
         self.ports.set(config.slot, config, 0).context(format!("write FETH_PORTS[{}]", config.slot))
     }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::{
     crossover::Crossover,
     error::{Context as _, Result},
-    names::{wire_name, wire_slot},
+    names::wire_slot,
     pair::parse_wire_alias,
     rtnl::{LinkView, Rtnl},
 };
@@ -54,19 +54,25 @@ fn interface_of(link: &LinkView) -> Option<String> {
     link.alias.as_deref().and_then(parse_wire_alias).map(|(name, _)| name)
 }
 
-/// Name of the port peered with the wire end `ifindex`, read from the pinned map.
-fn peer_name(ifindex: u32, seen: &HashMap<u32, Seen>) -> Option<String> {
-    let crossover = Crossover::open_existing().ok()??;
+/// Name of the port peered with the wire end `ifindex`: one map read, as soon as the event
+/// arrives (a later command may already have changed the pairing; then the last peer this
+/// monitor saw is named).
+fn peer_name(ifindex: u32, seen: &HashMap<u32, Seen>, last_peer: &mut HashMap<u32, String>) -> Option<String> {
     let slot = feth_common::wire_slot_of(ifindex)?;
-    let (_, config) = crossover.ports().ok()?.into_iter().find(|(s, _)| *s == slot)?;
-    let peer_wire = wire_name(config.peer_slot);
-    let rtnl = Rtnl::open().ok()?;
-    let peer = rtnl.link_by_name(&peer_wire).ok()??;
-    seen.get(&peer.index).map(|s| s.interface.clone())
+    let current = Crossover::open_existing()
+        .ok()
+        .flatten()
+        .and_then(|c| c.port(slot).ok())
+        .filter(|c| c.is_peered())
+        .and_then(|c| seen.get(&(feth_common::WIRE_IFINDEX_BASE + c.peer_slot)).map(|s| s.interface.clone()));
+    if let Some(peer) = &current {
+        last_peer.insert(ifindex, peer.clone());
+    }
+    current.or_else(|| last_peer.get(&ifindex).cloned())
 }
 
 /// Events for one new view of a wire end.
-fn diff(link: &LinkView, seen: &mut HashMap<u32, Seen>) -> Vec<Event> {
+fn diff(link: &LinkView, seen: &mut HashMap<u32, Seen>, last_peer: &mut HashMap<u32, String>) -> Vec<Event> {
     let Some(interface) = interface_of(link) else { return vec![] };
     let mut events = Vec::new();
     let before = seen.get(&link.index).cloned();
@@ -77,7 +83,7 @@ fn diff(link: &LinkView, seen: &mut HashMap<u32, Seen>) -> Vec<Event> {
     seen.insert(link.index, Seen { interface: interface.clone(), admin_up: link.admin_up, carrier: link.carrier });
     if link.admin_up != before.admin_up {
         events.push(if link.admin_up {
-            Event::Peered { interface: interface.clone(), peer: peer_name(link.index, seen) }
+            Event::Peered { interface: interface.clone(), peer: peer_name(link.index, seen, last_peer) }
         } else {
             Event::Unpeered { interface: interface.clone() }
         });
@@ -103,17 +109,23 @@ pub fn run(mut ready: impl FnMut(), mut emit: impl FnMut(&Event)) -> Result<()> 
     drop(_guard);
 
     let mut seen: HashMap<u32, Seen> = HashMap::new();
+    let mut last_peer: HashMap<u32, String> = HashMap::new();
     for link in Rtnl::open()?.links()? {
         if let Some(interface) = interface_of(&link) {
             seen.insert(link.index, Seen { interface, admin_up: link.admin_up, carrier: link.carrier });
         }
+    }
+    // Remember the current pairs, so a "peered" event read late still names its peer.
+    let wires: Vec<u32> = seen.keys().copied().collect();
+    for ifindex in wires {
+        peer_name(ifindex, &seen, &mut last_peer);
     }
     ready();
     while let Some((message, _)) = rt.block_on(messages.next()) {
         let NetlinkPayload::InnerMessage(message) = message.payload else { continue };
         match message {
             RouteNetlinkMessage::NewLink(msg) => {
-                for event in diff(&LinkView::from(&msg), &mut seen) {
+                for event in diff(&LinkView::from(&msg), &mut seen, &mut last_peer) {
                     emit(&event);
                 }
             }

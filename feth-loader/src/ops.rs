@@ -112,7 +112,7 @@ pub fn create(state: &mut State, spec: &PortSpec) -> Result<()> {
             return Err(e);
         }
     };
-    let config = PortConfig { slot, peer_slot: NO_PEER, mode: DEFAULT_MODE as u32, peer_ifindex: 0 };
+    let config = PortConfig::unpeered(slot, DEFAULT_MODE);
     let port = Port { name: spec.name.clone(), netns: spec.netns.clone(), slot, wire, config };
     let finish = |state: &mut State| -> Result<()> {
         pair::configure_user(&port.name, port.netns.as_deref(), port.mode(), true)?;

@@ -66,7 +66,16 @@ impl State {
 
     pub fn crossover(&mut self) -> Result<&mut Crossover> {
         if self.crossover.is_none() {
-            self.crossover = Some(Crossover::open_or_load()?);
+            match Crossover::open_or_load() {
+                Ok(c) => self.crossover = Some(c),
+                Err(e) => {
+                    // A load that failed half-way (the verifier, a missing feature) leaves no pins.
+                    if self.ports.is_empty() {
+                        let _ = Crossover::unload();
+                    }
+                    return Err(e);
+                }
+            }
         }
         Ok(self.crossover.as_mut().expect("just loaded"))
     }
@@ -95,10 +104,12 @@ impl State {
         }
 
         let Some(crossover) = self.crossover.as_mut() else {
-            // Wire ends without any pinned state cannot cross anything: a torn-down bench.
+            // Wire ends without the pinned state cannot cross anything, and pins without all of
+            // it are a load cut short: remove both.
             for (_, _, _, wire) in &wires {
                 self.rtnl.del(wire.index, &format!("{}: remove wire end without crossover", wire.name))?;
             }
+            Crossover::unload()?;
             return Ok(());
         };
 
@@ -114,12 +125,7 @@ impl State {
             .map(|(name, netns, slot, wire)| {
                 let config = configs.iter().find(|(s, _)| *s == slot).map(|(_, c)| *c);
                 let registered = config.is_some();
-                let config = config.unwrap_or(PortConfig {
-                    slot,
-                    peer_slot: NO_PEER,
-                    mode: crate::ops::DEFAULT_MODE as u32,
-                    peer_ifindex: 0,
-                });
+                let config = config.unwrap_or(PortConfig::unpeered(slot, crate::ops::DEFAULT_MODE));
                 if !registered {
                     // Created but never registered: start from zeroed counters.
                     crossover.reset_stats(slot)?;

@@ -160,9 +160,18 @@ fn down_of_last_interface_leaves_nothing(mode: &str) {
 fn deleting_one_side_behind_our_back_unpeers_the_other(mode: &str) {
     let p = up_pair(mode, &[]);
     p.b.delete("feth1");
+    // Before any command repairs the pair, feth0 still has carrier: what it sends now is
+    // counted as dropped, not lost.
+    let tx = p.a.run(|| feth_tests::frames::PacketSocket::open("feth0"));
+    for seq in 0..5 {
+        tx.send(&feth_tests::frames::test_frame(feth_tests::bench::mac(&p.a, "feth0"), 100, seq));
+    }
     let show = show_json();
     assert_eq!(port(&show, "feth0")["peer"], serde_json::Value::Null);
     assert!(wait_until(WAIT, || !carrier(&p.a, "feth0")), "feth0 carrier down");
+    let counters = &port(&show, "feth0")["counters"];
+    assert_eq!(counters["tx"]["packets"], 5, "{counters}");
+    assert_eq!(counters["drops"]["tx_redirect_error"], 5, "{counters}");
 }
 
 #[test]
