@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::{
     error::Result,
     pair,
+    rtnl::LinkView,
     state::{Port, State},
 };
 
@@ -89,11 +90,16 @@ impl PortCounters {
 
 /// Reads a port's counters now (fresh kernel reads, not the state's snapshot).
 pub fn read(state: &State, port: &Port) -> Result<PortCounters> {
+    let user = pair::user_link(&port.name, port.netns.as_deref())?;
+    read_with_user(state, port, user.as_ref())
+}
+
+/// Same, with the user end already read by the caller.
+pub fn read_with_user(state: &State, port: &Port, user: Option<&LinkView>) -> Result<PortCounters> {
     let stats = match &state.crossover {
         Some(c) => c.stats(port.slot)?,
         None => PortStats::default(),
     };
-    let user = pair::user_link(&port.name, port.netns.as_deref())?;
     let wire = state.rtnl.link_by_index(port.wire.index)?;
     Ok(PortCounters::from_parts(&stats, user.map_or(0, |u| u.tx_dropped), wire.map_or(0, |w| w.tx_dropped)))
 }

@@ -75,7 +75,7 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
         Some(_) => pair::user_offloads(&port.name, port.netns.as_deref())?,
         None => (false, false),
     };
-    let counters = counters::read(state, port)?;
+    let counters = counters::read_with_user(state, port, user.as_ref())?;
     let media = match &state.crossover {
         Some(c) => c.media(port.slot)?,
         None => crate::media::default_media(),

@@ -276,24 +276,26 @@ fn describe(e: &serde_json::Value) -> String {
 #[test]
 fn monitor_streams_peer_unpeer_peer_destroy() {
     let _s = serial();
-    let _p = up_pair("tc", &[]);
+    let _ports = feth_tests::loader::Ports::new(&["feth0", "feth1"]);
+    let (a, b) = (NetNs::new("a"), NetNs::new("b"));
+    ok(&["create", "feth0", "--netns", &a.name]);
+    ok(&["create", "feth1", "--netns", &b.name]);
+    a.set_up("feth0");
+    b.set_up("feth1");
     let monitor = Streaming::start(&["monitor", "--json"], "monitoring");
+    ok(&["peer", "feth0", "feth1"]);
     ok(&["unpeer", "feth0"]);
     ok(&["peer", "feth0", "feth1"]);
     ok(&["destroy", "feth1"]);
     let mut seen = Vec::new();
-    let feth1 = monitor.events_of(&mut seen, "feth1", 7);
-    let feth0 = monitor.events_of(&mut seen, "feth0", 6);
-    assert_eq!(
-        feth0,
-        ["unpeered", "carrier down", "peered feth1", "carrier up", "unpeered", "carrier down"],
-        "feth0 events"
-    );
-    assert_eq!(
-        feth1,
-        ["unpeered", "carrier down", "peered feth0", "carrier up", "unpeered", "carrier down", "destroyed"],
-        "feth1 events"
-    );
+    let feth1 = monitor.events_of(&mut seen, "feth1", 9);
+    let feth0 = monitor.events_of(&mut seen, "feth0", 8);
+    let cycle = |peer: &str| [format!("peered {peer}"), "carrier up".into(), "unpeered".into(), "carrier down".into()];
+    let expect0: Vec<String> = [cycle("feth1"), cycle("feth1")].concat();
+    let mut expect1: Vec<String> = [cycle("feth0"), cycle("feth0")].concat();
+    expect1.push("destroyed".into());
+    assert_eq!(feth0, expect0, "feth0 events");
+    assert_eq!(feth1, expect1, "feth1 events");
 }
 
 #[test]
