@@ -64,7 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("bench: {total} packet-rate measurements of {}s on CPUs {cpus:?}", args.seconds);
     let rates = bench::packet_rates(&opts, |m| {
         done += 1;
-        eprintln!("bench: [{done}/{total}] {} {}B: {:.2} Mpps", m.row.label(), m.frame_size, m.mpps);
+        let counted =
+            m.feth_delivered.map(|n| format!(", feth counters {n} / sink {}", m.received)).unwrap_or_default();
+        eprintln!("bench: [{done}/{total}] {} {}B: {:.2} Mpps{counted}", m.row.label(), m.frame_size, m.mpps);
     })?;
     let tcp = if args.tcp_seconds > 0 {
         eprintln!("bench: TCP throughput, {}s per setup", args.tcp_seconds);
