@@ -6,6 +6,15 @@ use feth_loader::{
 };
 use serde::Serialize;
 
+/// Progress on stderr that never panics: a closed pipe must not abort the benchmark before it
+/// has removed its namespaces and interfaces.
+macro_rules! progress {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Frame sizes in bytes (without FCS).
@@ -61,20 +70,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let opts = RateOptions { sizes: args.sizes.clone(), seconds: args.seconds, cpus: cpus.clone() };
     let total = Row::ALL.len() * opts.sizes.len();
     let mut done = 0;
-    eprintln!("bench: {total} packet-rate measurements of {}s on CPUs {cpus:?}", args.seconds);
+    progress!("bench: {total} packet-rate measurements of {}s on CPUs {cpus:?}", args.seconds);
     let rates = bench::packet_rates(&opts, |m| {
         done += 1;
         let counted =
             m.feth_delivered.map(|n| format!(", feth counters {n} / sink {}", m.received)).unwrap_or_default();
-        eprintln!("bench: [{done}/{total}] {} {}B: {:.2} Mpps{counted}", m.row.label(), m.frame_size, m.mpps);
+        progress!("bench: [{done}/{total}] {} {}B: {:.2} Mpps{counted}", m.row.label(), m.frame_size, m.mpps);
     })?;
     let tcp = if args.tcp_seconds > 0 {
-        eprintln!("bench: TCP throughput, {}s per setup", args.tcp_seconds);
+        progress!("bench: TCP throughput, {}s per setup", args.tcp_seconds);
         let t = bench::tcp::tcp_throughput(args.tcp_seconds, |r| {
-            eprintln!("bench: tcp {}: {:.2} Gbit/s", r.setup, r.gbps)
+            progress!("bench: tcp {}: {:.2} Gbit/s", r.setup, r.gbps)
         })?;
         if t.is_none() {
-            eprintln!("bench: iperf3 is not installed, TCP table skipped (`cargo xtask bench` installs it)");
+            progress!("bench: iperf3 is not installed, TCP table skipped (`cargo xtask bench` installs it)");
         }
         t
     } else {
@@ -82,7 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let counts: Vec<usize> = args.scale.iter().copied().filter(|&n| n > 0).collect();
     let scale = bench::scale::scale(&counts, |r| {
-        eprintln!("bench: scale {} pairs: up {:.2}s down {:.2}s", r.pairs, r.up_seconds, r.down_seconds)
+        progress!("bench: scale {} pairs: up {:.2}s down {:.2}s", r.pairs, r.up_seconds, r.down_seconds)
     })?;
     let report = Report { machine: machine(&cpus), packet_rates: rates, tcp, scale };
     if args.json {
