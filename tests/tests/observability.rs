@@ -71,6 +71,14 @@ fn frames(src: [u8; 6]) -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// Bytes of the frames `send_mix` sends for `counts`.
+fn mix_bytes(counts: &[(&str, u64)]) -> u64 {
+    frames([0; 6])
+        .iter()
+        .map(|(kind, frame)| counts.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| n * frame.len() as u64))
+        .sum()
+}
+
 /// Sends `counts[kind]` frames of each kind from `ns`/`dev`.
 fn send_mix(ns: &NetNs, dev: &str, counts: &[(&str, u64)]) -> u64 {
     let tx = ns.run(|| PacketSocket::open_all(dev));
@@ -103,8 +111,11 @@ fn protocol_counters_are_exact_per_direction(mode: &str) {
         counters("feth0"),
         counters("feth1")
     );
-    for (name, mix, sent) in [("feth0", a_to_b, sent_a), ("feth1", b_to_a, sent_b)] {
+    for (name, peer, mix, sent) in [("feth0", "feth1", a_to_b, sent_a), ("feth1", "feth0", b_to_a, sent_b)] {
         let c = counters(name);
+        assert_eq!(c["tx"]["bytes"], mix_bytes(&mix), "{name} tx bytes");
+        assert_eq!(counters(peer)["rx"]["bytes"], mix_bytes(&mix), "{peer} rx bytes");
+        assert_eq!(counters(peer)["rx"]["packets"], sent, "{peer} rx packets");
         let n = |k: &str| mix.iter().find(|(kind, _)| *kind == k).unwrap().1;
         let expect = serde_json::json!({
             "arp": n("arp"),
