@@ -12,6 +12,14 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The name users type and read (`--mode xdp|tc`, `show`, `stats`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mode::Xdp => "xdp",
+            Mode::Tc => "tc",
+        }
+    }
+
     pub const fn from_raw(raw: u32) -> Option<Mode> {
         match raw {
             1 => Some(Mode::Xdp),

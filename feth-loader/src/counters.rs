@@ -126,7 +126,7 @@ pub fn snapshot(state: &State, only: Option<&str>) -> Result<Vec<PortSnapshot>> 
             Ok(PortSnapshot {
                 name: p.name.clone(),
                 peer: state.peer_of(p).map(|q| q.name.clone()),
-                mode: crate::report::mode_name(p.mode()),
+                mode: p.mode().name(),
                 link_up: p.config.is_peered(),
                 counters: read(state, p)?,
             })

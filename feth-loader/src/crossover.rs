@@ -38,16 +38,9 @@ fn pin_path(name: &str) -> PathBuf {
     Path::new(PIN_DIR).join(name)
 }
 
-fn link_suffix(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Xdp => "xdp",
-        Mode::Tc => "tc",
-    }
-}
-
 fn link_pin_path(wire: &str, mode: Mode) -> PathBuf {
     // bpffs refuses names with dots.
-    Path::new(PIN_DIR).join(LINK_DIR).join(format!("{wire}_{}", link_suffix(mode)))
+    Path::new(PIN_DIR).join(LINK_DIR).join(format!("{wire}_{}", mode.name()))
 }
 
 pub struct Crossover {
@@ -172,7 +165,7 @@ impl Crossover {
                 FdLink::try_from(link).context(format!("{wire}: TCX link is not a bpf_link"))?
             }
         };
-        link.pin(&path).context(format!("{wire}: pin {} link", link_suffix(mode)))?;
+        link.pin(&path).context(format!("{wire}: pin {} link", mode.name()))?;
         Ok(())
     }
 

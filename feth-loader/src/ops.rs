@@ -108,7 +108,7 @@ pub fn create(state: &mut State, spec: &PortSpec) -> Result<()> {
     let wire = match pair::create(&state.rtnl, slot, &spec.name, spec.netns.as_deref(), mtu) {
         Ok(wire) => wire,
         Err(e) => {
-            rollback_empty(state);
+            let _ = state.unload_if_empty();
             return Err(e);
         }
     };
@@ -128,24 +128,36 @@ pub fn create(state: &mut State, spec: &PortSpec) -> Result<()> {
             Ok(())
         }
         Err(e) => {
-            let _ = remove(state, &port);
-            rollback_empty(state);
+            let _ = state.rtnl.del(port.wire.index, &format!("{}: delete veth pair", port.name));
+            let _ = forget(state, &port);
+            let _ = state.unload_if_empty();
             Err(e)
         }
     }
 }
 
-/// Unloads the pinned state if a failed creation left no port at all.
-fn rollback_empty(state: &mut State) {
-    if state.ports.is_empty() {
-        state.crossover = None;
-        let _ = Crossover::unload();
+/// Creates every spec that does not exist yet (all checked first, so a refusal changes
+/// nothing); on a failure the ones made are destroyed again. Returns the names it made.
+pub fn create_many(state: &mut State, specs: &[PortSpec]) -> Result<Vec<String>> {
+    let mut todo: Vec<&PortSpec> = Vec::new();
+    for spec in specs {
+        if !check_create(state, spec)? && !todo.iter().any(|s| s.name == spec.name) {
+            todo.push(spec);
+        }
     }
+    let mut made = Vec::new();
+    for spec in todo {
+        if let Err(e) = create(state, spec) {
+            let _ = destroy_many(state, &made.iter().map(String::as_str).collect::<Vec<_>>());
+            return Err(e);
+        }
+        made.push(spec.name.clone());
+    }
+    Ok(made)
 }
 
-/// Deletes a port's kernel objects (the pair first: the kernel's truth), no peer handling.
-fn remove(state: &mut State, port: &Port) -> Result<()> {
-    state.rtnl.del(port.wire.index, &format!("{}: delete veth pair", port.name))?;
+/// Removes what feth keeps about a port whose veth pair is gone: its links and its slot.
+fn forget(state: &mut State, port: &Port) -> Result<()> {
     Crossover::detach(&port.wire.name, Mode::Xdp)?;
     Crossover::detach(&port.wire.name, Mode::Tc)?;
     if let Some(crossover) = state.crossover.as_mut() {
@@ -171,18 +183,54 @@ pub fn destroy_many(state: &mut State, names: &[&str]) -> Result<()> {
     }
     state.rtnl.del_group(pair::DOOMED_GROUP, "delete veth pairs")?;
     for p in &doomed {
-        Crossover::detach(&p.wire.name, Mode::Xdp)?;
-        Crossover::detach(&p.wire.name, Mode::Tc)?;
-        if let Some(crossover) = state.crossover.as_mut() {
-            crossover.remove_port(p.slot)?;
-        }
+        forget(state, p)?;
     }
     state.ports.retain(|p| !doomed.iter().any(|d| d.slot == p.slot));
-    if state.ports.is_empty() {
-        state.crossover = None;
-        Crossover::unload()?;
+    state.unload_if_empty()
+}
+
+/// `down`: destroys the named ports; names that do not exist are already down, a name that
+/// exists but is not a feth interface is still refused (before anything is destroyed).
+pub fn down(state: &mut State, names: &[&str]) -> Result<()> {
+    let mut present = Vec::new();
+    for &name in names {
+        match port(state, name) {
+            Ok(_) if !present.contains(&name) => present.push(name),
+            Ok(_) | Err(FethError::NoSuchInterface(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
-    Ok(())
+    destroy_many(state, &present)
+}
+
+/// `up`: creates what is missing, peers, and sets both user ends up. Idempotent; everything
+/// is checked before anything is created, and what this call created goes again on failure.
+pub fn up(state: &mut State, a: &PortSpec, b: &PortSpec, opts: PeerOptions) -> Result<()> {
+    if a.name == b.name {
+        return Err(FethError::SelfPeer(a.name.clone()));
+    }
+    for (spec, other) in [(a, b), (b, a)] {
+        check_create(state, spec)?;
+        check_free_for(state, &spec.name, &other.name)?;
+    }
+    opts.check(&a.name, state.find(&a.name).map_or(DEFAULT_MODE, Port::mode))?;
+    let made = create_many(state, &[a.clone(), b.clone()])?;
+    let result = (|| {
+        for spec in [a, b] {
+            if let (false, Some(mtu)) = (made.contains(&spec.name), spec.mtu) {
+                set_mtu(state, &spec.name, mtu)?;
+            }
+        }
+        peer(state, &a.name, &b.name, opts)?;
+        for name in [&a.name, &b.name] {
+            pair::set_user_up(name, state.find(name).and_then(|p| p.netns.as_deref()))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = destroy_many(state, &made.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    result
 }
 
 /// Checks a peering without doing it. `Ok(true)` when `a` and `b` are already peered.
@@ -194,12 +242,18 @@ pub fn check_peer(state: &State, a: &str, b: &str) -> Result<bool> {
     if pa.config.peer_slot == pb.slot && pb.config.peer_slot == pa.slot {
         return Ok(true);
     }
-    for (p, other) in [(pa, pb), (pb, pa)] {
-        if let Some(current) = state.peer_of(p).filter(|c| c.slot != other.slot) {
-            return Err(FethError::Busy { name: p.name.clone(), peer: current.name.clone() });
-        }
-    }
+    check_free_for(state, a, b)?;
+    check_free_for(state, b, a)?;
     Ok(false)
+}
+
+/// "busy" when `name` exists and is peered with anything but `other`.
+fn check_free_for(state: &State, name: &str, other: &str) -> Result<()> {
+    let current = state.find(name).and_then(|p| state.peer_of(p));
+    match current {
+        Some(peer) if peer.name != other => Err(FethError::Busy { name: name.to_owned(), peer: peer.name.clone() }),
+        _ => Ok(()),
+    }
 }
 
 /// Crosses `a` and `b` over (or, when already peered, applies `opts`). Order: devmap
@@ -230,10 +284,7 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
     crossover.set_port(&cb)?;
     for (p, c) in [(&pa, ca), (&pb, cb)] {
         state.rtnl.set_up(p.wire.index, true, &format!("{}: set wire end up", p.name))?;
-        if let Some(port) = state.ports.iter_mut().find(|x| x.slot == p.slot) {
-            port.config = c;
-            port.wire.admin_up = true;
-        }
+        state.update(p.slot, c, Some(true));
     }
     Ok(())
 }
@@ -254,9 +305,7 @@ pub fn set_mode(state: &mut State, name: &str, mode: Mode, hwcsum: bool) -> Resu
     if old != mode {
         Crossover::detach(&p.wire.name, old)?;
     }
-    if let Some(port) = state.ports.iter_mut().find(|x| x.slot == p.slot) {
-        port.config = config;
-    }
+    state.update(p.slot, config, None);
     Ok(())
 }
 
@@ -278,10 +327,7 @@ pub fn unpeer(state: &mut State, name: &str) -> Result<()> {
         let config = PortConfig { peer_slot: NO_PEER, peer_ifindex: 0, ..p.config };
         state.crossover()?.set_port(&config)?;
         state.rtnl.set_up(p.wire.index, false, &format!("{}: set wire end down", p.name))?;
-        if let Some(port) = state.ports.iter_mut().find(|x| x.slot == p.slot) {
-            port.config = config;
-            port.wire.admin_up = false;
-        }
+        state.update(p.slot, config, Some(false));
     }
     Ok(())
 }

@@ -47,7 +47,7 @@ pub fn parse_wire_alias(alias: &str) -> Option<(String, Option<String>)> {
 
 /// One queue per CPU on both ends, so traffic from several cores does not share one ring
 /// (and veth XDP needs rx queues >= the peer's tx queues).
-fn queues() -> u32 {
+pub fn queues() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
@@ -74,7 +74,7 @@ pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: Option<&str>, mtu: u32) ->
         .set_info_data(InfoData::Veth(InfoVeth::Peer(user.build())))
         .build();
     rtnl.add(msg, &format!("{name}: create veth pair ({wire})"))?;
-    let view = rtnl.link_by_name(&wire)?.ok_or_else(|| crate::error::FethError::NoSuchInterface(wire.clone()))?;
+    let view = rtnl.require(&wire)?;
     // The alias is the kernel's record of which feth interface this wire belongs to; a wire
     // end without it is an unfinished creation. (Setting it raises no link notification; the
     // feature change below does, so `monitor` sees the new interface with its name.)
@@ -109,7 +109,7 @@ pub fn configure_user(name: &str, ns: Option<&str>, mode: Mode, hwcsum: bool) ->
 pub fn set_user_mtu(name: &str, ns: Option<&str>, mtu: u32) -> Result<()> {
     netns::run_in(ns, || {
         let rtnl = Rtnl::open()?;
-        let link = rtnl.link_by_name(name)?.ok_or_else(|| crate::error::FethError::NoSuchInterface(name.to_owned()))?;
+        let link = rtnl.require(name)?;
         if link.mtu != mtu {
             rtnl.set_mtu(link.index, mtu, &format!("{name}: set MTU {mtu}"))?;
         }
@@ -133,7 +133,7 @@ pub fn user_offloads(name: &str, ns: Option<&str>) -> Result<(bool, bool)> {
 pub fn set_user_up(name: &str, ns: Option<&str>) -> Result<()> {
     netns::run_in(ns, || {
         let rtnl = Rtnl::open()?;
-        let link = rtnl.link_by_name(name)?.ok_or_else(|| crate::error::FethError::NoSuchInterface(name.to_owned()))?;
+        let link = rtnl.require(name)?;
         if !link.admin_up {
             rtnl.set_up(link.index, true, &format!("{name}: set up"))?;
         }

@@ -48,13 +48,6 @@ pub struct PortReport {
     pub counters: PortCounters,
 }
 
-pub fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Xdp => "xdp",
-        Mode::Tc => "tc",
-    }
-}
-
 /// Why feth changes each setting (DESIGN.md section 5).
 fn changes(mode: Mode, tx_checksum: bool) -> Vec<String> {
     let mut v = vec!["gro on: a veth needs NAPI to receive XDP-redirected frames".to_owned()];
@@ -90,7 +83,7 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
         admin_up: user.as_ref().is_some_and(|u| u.admin_up),
         link: if port.config.is_peered() && carrier { "up" } else { "down" },
         peer: state.peer_of(port).map(|p| p.name.clone()),
-        mode: mode_name(port.mode()),
+        mode: port.mode().name(),
         wire: port.wire.name.clone(),
         wire_ifindex: port.wire.index,
         slot: port.slot,

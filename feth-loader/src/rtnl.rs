@@ -99,6 +99,11 @@ impl Rtnl {
         not_found_is_none(found.map(|m| m.map(|m| LinkView::from(&m))), name)
     }
 
+    /// A link that must exist: "no such interface" otherwise.
+    pub fn require(&self, name: &str) -> Result<LinkView> {
+        self.link_by_name(name)?.ok_or_else(|| FethError::NoSuchInterface(name.to_owned()))
+    }
+
     pub fn link_by_index(&self, index: u32) -> Result<Option<LinkView>> {
         let found = self.block_on(async { self.handle.link().get().match_index(index).execute().try_next().await });
         not_found_is_none(found.map(|m| m.map(|m| LinkView::from(&m))), &format!("ifindex {index}"))

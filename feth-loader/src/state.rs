@@ -70,14 +70,31 @@ impl State {
                 Ok(c) => self.crossover = Some(c),
                 Err(e) => {
                     // A load that failed half-way (the verifier, a missing feature) leaves no pins.
-                    if self.ports.is_empty() {
-                        let _ = Crossover::unload();
-                    }
+                    let _ = self.unload_if_empty();
                     return Err(e);
                 }
             }
         }
         Ok(self.crossover.as_mut().expect("just loaded"))
+    }
+
+    /// When no port is left, nothing of feth is: every pin goes.
+    pub fn unload_if_empty(&mut self) -> Result<()> {
+        if !self.ports.is_empty() {
+            return Ok(());
+        }
+        self.crossover = None;
+        Crossover::unload()
+    }
+
+    /// Records what a command just wrote for a port, so later steps of the same command see it.
+    pub fn update(&mut self, slot: u32, config: PortConfig, wire_up: Option<bool>) {
+        if let Some(port) = self.ports.iter_mut().find(|p| p.slot == slot) {
+            port.config = config;
+            if let Some(up) = wire_up {
+                port.wire.admin_up = up;
+            }
+        }
     }
 
     fn reconcile(&mut self) -> Result<()> {
@@ -109,8 +126,7 @@ impl State {
             for (_, _, _, wire) in &wires {
                 self.rtnl.del(wire.index, &format!("{}: remove wire end without crossover", wire.name))?;
             }
-            Crossover::unload()?;
-            return Ok(());
+            return self.unload_if_empty();
         };
 
         let mut configs = crossover.ports()?;
@@ -175,10 +191,6 @@ impl State {
             }
         }
 
-        if self.ports.is_empty() {
-            self.crossover = None;
-            Crossover::unload()?;
-        }
-        Ok(())
+        self.unload_if_empty()
     }
 }

@@ -48,17 +48,9 @@ pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result
         netns::ensure(NS)?;
         let before = kernel_memory_kib()?;
         let start = Instant::now();
+        let spec = |name: &str| PortSpec { name: name.into(), netns: Some(NS.into()), mtu: None };
         let up = with_state(|state| {
-            for (a, b) in names(pairs) {
-                for name in [&a, &b] {
-                    let spec = PortSpec { name: name.clone(), netns: Some(NS.into()), mtu: None };
-                    if !ops::check_create(state, &spec)? {
-                        ops::create(state, &spec)?;
-                    }
-                }
-                ops::peer(state, &a, &b, PeerOptions::default())?;
-            }
-            Ok(())
+            names(pairs).iter().try_for_each(|(a, b)| ops::up(state, &spec(a), &spec(b), PeerOptions::default()))
         });
         let up_seconds = start.elapsed().as_secs_f64();
         let after = kernel_memory_kib()?;

@@ -7,13 +7,13 @@ use std::{
 };
 
 use feth_common::Mode;
-use rtnetlink::{LinkUnspec, LinkVeth};
+use rtnetlink::LinkUnspec;
 use serde::Serialize;
 
+use super::topology::{feth_pair, up, veth};
 use crate::{
     error::{Context as _, FethError, Result},
-    netns,
-    ops::{self, PeerOptions, PortSpec},
+    netns, ops,
     rtnl::Rtnl,
     with_state,
 };
@@ -54,10 +54,9 @@ fn in_netns(ns: &str, program: &str) -> Result<Command> {
 fn address(ns: &str, dev: &str, ip: Ipv4Addr) -> Result<()> {
     netns::run_in(Some(ns), || {
         let rtnl = Rtnl::open()?;
-        let link = rtnl.link_by_name(dev)?.ok_or_else(|| FethError::NoSuchInterface(dev.to_owned()))?;
-        rtnl.block_on(rtnl.handle().address().add(link.index, IpAddr::V4(ip), 24).execute())
-            .context(format!("{dev}: add {ip}"))?;
-        rtnl.set_up(link.index, true, &format!("{dev}: set up"))
+        let index = up(&rtnl, dev)?;
+        rtnl.block_on(rtnl.handle().address().add(index, IpAddr::V4(ip), 24).execute())
+            .context(format!("{dev}: add {ip}"))
     })
 }
 
@@ -103,25 +102,10 @@ fn iperf3(seconds: u32) -> Result<f64> {
 fn feth_run(mode: Mode, seconds: u32) -> Result<f64> {
     reset_namespaces()?;
     let (a, b) = ("fbtcp0", "fbtcp1");
-    with_state(|state| {
-        for (name, ns) in [(a, NS_CLIENT), (b, NS_SERVER)] {
-            let spec = PortSpec { name: name.into(), netns: Some(ns.into()), mtu: None };
-            if !ops::check_create(state, &spec)? {
-                ops::create(state, &spec)?;
-            }
-        }
-        ops::peer(state, a, b, PeerOptions { mode: Some(mode), hwcsum: None })
-    })?;
+    feth_pair((a, NS_CLIENT), (b, NS_SERVER), mode)?;
     let result =
         address(NS_CLIENT, a, CLIENT_IP).and_then(|()| address(NS_SERVER, b, SERVER_IP)).and_then(|()| iperf3(seconds));
-    with_state(|state| {
-        for name in [a, b] {
-            if state.find(name).is_some() {
-                ops::destroy(state, name)?;
-            }
-        }
-        Ok(())
-    })?;
+    with_state(|state| ops::down(state, &[a, b]))?;
     result
 }
 
@@ -130,8 +114,8 @@ fn veth_run(seconds: u32) -> Result<f64> {
     let server_ns = netns::open(NS_SERVER)?;
     netns::run_in(Some(NS_CLIENT), || {
         let rtnl = Rtnl::open()?;
-        rtnl.add(LinkVeth::new("vtcp0", "vtcp1").build(), "create veth vtcp0/vtcp1")?;
-        let peer = rtnl.link_by_name("vtcp1")?.ok_or_else(|| FethError::NoSuchInterface("vtcp1".into()))?;
+        veth(&rtnl, "vtcp0", "vtcp1")?;
+        let peer = rtnl.require("vtcp1")?;
         rtnl.set(LinkUnspec::new_with_index(peer.index).setns_by_fd(server_ns.as_raw_fd()).build(), "move vtcp1")
     })?;
     address(NS_CLIENT, "vtcp0", CLIENT_IP)?;

@@ -4,7 +4,7 @@ use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth};
 
 use super::{Row, generator::BenchObject};
 use crate::{
-    error::{FethError, Result},
+    error::Result,
     ethtool::{self, Feature},
     netns,
     ops::{self, PeerOptions, PortSpec},
@@ -29,14 +29,22 @@ pub struct Topology {
     pub sink_mac: Vec<u8>,
 }
 
-fn up(rtnl: &Rtnl, name: &str) -> Result<u32> {
-    let link = rtnl.link_by_name(name)?.ok_or_else(|| FethError::NoSuchInterface(name.to_owned()))?;
-    rtnl.set_up(link.index, true, &format!("{name}: set up"))?;
-    Ok(link.index)
+/// `feth-loader up` of two feth interfaces, each in its namespace, in `mode`.
+pub fn feth_pair((a, ns_a): (&str, &str), (b, ns_b): (&str, &str), mode: Mode) -> Result<()> {
+    let spec = |name: &str, ns: &str| PortSpec { name: name.into(), netns: Some(ns.into()), mtu: None };
+    with_state(|state| ops::up(state, &spec(a, ns_a), &spec(b, ns_b), PeerOptions { mode: Some(mode), hwcsum: None }))
 }
 
-fn veth(rtnl: &Rtnl, a: &str, b: &str) -> Result<()> {
-    let q = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+/// Sets a link up; returns its ifindex.
+pub fn up(rtnl: &Rtnl, name: &str) -> Result<u32> {
+    let index = rtnl.require(name)?.index;
+    rtnl.set_up(index, true, &format!("{name}: set up"))?;
+    Ok(index)
+}
+
+/// A veth pair with a queue per CPU, like feth's own.
+pub fn veth(rtnl: &Rtnl, a: &str, b: &str) -> Result<()> {
+    let q = crate::pair::queues();
     let msg = LinkVeth::new(a, b)
         .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::NumTxQueues(q))
         .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::NumRxQueues(q))
@@ -53,18 +61,7 @@ impl Topology {
         let topo = match row {
             Row::FethXdp | Row::FethTc => {
                 let mode = if row == Row::FethXdp { Mode::Xdp } else { Mode::Tc };
-                with_state(|state| {
-                    for (name, ns) in [(FETH_A, NS_GEN), (FETH_B, NS_SINK)] {
-                        let spec = PortSpec { name: name.into(), netns: Some(ns.into()), mtu: None };
-                        if !ops::check_create(state, &spec)? {
-                            ops::create(state, &spec)?;
-                        }
-                    }
-                    ops::peer(state, FETH_A, FETH_B, PeerOptions { mode: Some(mode), hwcsum: None })
-                })?;
-                for (name, ns) in [(FETH_A, NS_GEN), (FETH_B, NS_SINK)] {
-                    crate::pair::set_user_up(name, Some(ns))?;
-                }
+                feth_pair((FETH_A, NS_GEN), (FETH_B, NS_SINK), mode)?;
                 Topology { row, gen_ns: NS_GEN, gen_dev: FETH_A, sink_ns: NS_SINK, sink_dev: FETH_B, sink_mac: vec![] }
             }
             Row::PlainVeth => {
@@ -85,7 +82,7 @@ impl Topology {
                         rtnl.add(LinkBridge::new("br0").build(), "create bridge br0")?;
                         let br = up(&rtnl, "br0")?;
                         for port in ["a1", "b1"] {
-                            let index = rtnl.link_by_name(port)?.map(|l| l.index).unwrap_or_default();
+                            let index = rtnl.require(port)?.index;
                             rtnl.set(
                                 LinkUnspec::new_with_index(index).controller(br).build(),
                                 &format!("{port}: join br0"),
@@ -108,14 +105,7 @@ impl Topology {
     pub fn teardown(self, objects: &mut BenchObject) -> Result<()> {
         objects.detach_all();
         if matches!(self.row, Row::FethXdp | Row::FethTc) {
-            with_state(|state| {
-                for name in [FETH_A, FETH_B] {
-                    if state.find(name).is_some() {
-                        ops::destroy(state, name)?;
-                    }
-                }
-                Ok(())
-            })?;
+            with_state(|state| ops::down(state, &[FETH_A, FETH_B]))?;
         }
         Self::remove_namespaces();
         Ok(())

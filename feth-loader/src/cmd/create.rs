@@ -18,25 +18,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|name| ops::PortSpec { name: name.clone(), netns: args.netns.clone(), mtu: args.mtu })
         .collect();
-    with_state(|state| {
-        // Check all names first: a refusal leaves the state exactly as it was.
-        let mut todo = Vec::new();
-        for spec in &specs {
-            if !ops::check_create(state, spec)? && !todo.iter().any(|s: &&ops::PortSpec| s.name == spec.name) {
-                todo.push(spec);
-            }
-        }
-        let mut made = Vec::new();
-        for spec in todo {
-            if let Err(e) = ops::create(state, spec) {
-                for name in made {
-                    let _ = ops::destroy(state, name);
-                }
-                return Err(e);
-            }
-            made.push(&spec.name);
-        }
-        Ok(())
-    })?;
+    with_state(|state| ops::create_many(state, &specs))?;
     Ok(())
 }

@@ -24,20 +24,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Idempotent counterpart of `up`: names that do not exist are already down; a name that
-/// exists but is not a feth interface is still refused.
+/// Idempotent counterpart of `up` (see `ops::down`).
 pub fn run_down(args: DownArgs) -> anyhow::Result<()> {
-    with_state(|state| {
-        let mut present = Vec::new();
-        for name in &args.names {
-            match ops::port(state, name) {
-                Ok(_) => present.push(name.as_str()),
-                Err(feth_loader::FethError::NoSuchInterface(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        present.dedup();
-        ops::destroy_many(state, &present)
-    })?;
+    let names: Vec<&str> = args.names.iter().map(String::as_str).collect();
+    with_state(|state| ops::down(state, &names))?;
     Ok(())
 }
