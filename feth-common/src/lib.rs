@@ -2,14 +2,12 @@
 //! that both sides use lives here, once.
 #![no_std]
 
-pub mod media;
 pub mod names;
 pub mod port;
 pub mod settings;
 pub mod stats;
 
-pub use media::PortMedia;
-pub use port::{Mode, PortConfig};
+pub use port::{DEFAULT_MODE, Mode, PortConfig};
 pub use settings::Settings;
 pub use stats::PortStats;
 

@@ -1,8 +1,16 @@
 //! Map, program and pin names. The loader never spells one of these twice.
 
-/// bpffs directory holding every pinned object of feth.
-pub const PIN_DIR: &str = "/sys/fs/bpf/feth";
-/// Sub-directory of [`PIN_DIR`] holding the pinned links, `<wire>_xdp` and `<wire>_tc`.
+/// Default directory of feth's state on bpffs (`--bpffs DIR` or `FETH_BPFFS` choose another).
+/// The directory itself is the lock (flock), as libxdp does with `LIBXDP_BPFFS`.
+pub const DEFAULT_BPFFS_DIR: &str = "/sys/fs/bpf/feth";
+/// Environment variable naming the state directory.
+pub const BPFFS_ENV: &str = "FETH_BPFFS";
+
+/// Version of the pinned layout. Pins live in `<dir>/v<LAYOUT_VERSION>/`; a binary that finds
+/// another version's pins rebuilds the current layout from the interfaces and removes the old.
+/// Layout 1 (before versions) pinned everything directly in `<dir>`.
+pub const LAYOUT_VERSION: u32 = 2;
+/// Sub-directory of the layout directory holding the pinned links, `<wire>_xdp` and `<wire>_tc`.
 pub const LINK_DIR: &str = "links";
 
 /// Per-port configuration indexed by slot (`PortConfig`; all-zero = no port).
@@ -11,15 +19,13 @@ pub const MAP_PORTS: &str = "FETH_PORTS";
 pub const MAP_CROSSOVER: &str = "FETH_CROSSOVER";
 /// Per-CPU counters indexed by a port's slot (`PortStats`).
 pub const MAP_STATS: &str = "FETH_STATS";
-/// Media list and current media indexed by a port's slot (`PortMedia`).
-pub const MAP_MEDIA: &str = "FETH_MEDIA";
 /// Global switches (`Settings`, one entry).
 pub const MAP_SETTINGS: &str = "FETH_SETTINGS";
 /// aya-log's ring buffer; pinned so `feth-loader log --follow` can read it after loading.
 pub const MAP_LOG: &str = "AYA_LOGS";
 
-/// Every map pinned under [`PIN_DIR`].
-pub const MAPS: [&str; 5] = [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_MEDIA, MAP_SETTINGS];
+/// Every map pinned in the layout directory.
+pub const MAPS: [&str; 4] = [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_SETTINGS];
 
 /// XDP program on the wire ends in XDP mode.
 pub const PROG_XDP_WIRE: &str = "feth_xdp_wire";
@@ -29,6 +35,9 @@ pub const PROG_TC_WIRE: &str = "feth_tc_wire";
 /// Prefix of the hidden wire ends in the loader's namespace: `fwire<slot>`.
 /// User-facing names with this prefix are refused so the two can never collide.
 pub const WIRE_PREFIX: &str = "fwire";
-/// `ifalias` prefix on a wire end; the rest names its user end (`feth:<name>`), so the
-/// kernel itself records which feth interface a wire end belongs to.
-pub const WIRE_ALIAS_PREFIX: &str = "feth:";
+/// `ifalias` prefix of a wire end's durable record (layout 2): `feth/2 peer=.. mode=..`.
+/// The kernel keeps the alias exactly as long as the interface, so it is the configuration's
+/// source of truth; the pinned maps are rebuilt from it.
+pub const WIRE_RECORD_PREFIX: &str = "feth/2";
+/// Layout 1's alias, `feth:<name>[@<netns>]`: read once, then upgraded to a record.
+pub const WIRE_ALIAS_V1_PREFIX: &str = "feth:";

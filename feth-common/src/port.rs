@@ -11,6 +11,9 @@ pub enum Mode {
     Tc = 2,
 }
 
+/// Datapath of a new pair when none is asked for (README: "Choosing a mode").
+pub const DEFAULT_MODE: Mode = Mode::Tc;
+
 impl Mode {
     /// The name users type and read (`--mode xdp|tc`, `show`, `stats`).
     pub const fn name(self) -> &'static str {

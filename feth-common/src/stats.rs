@@ -4,20 +4,22 @@
 /// no padding; user space sums the per-CPU copies.
 ///
 /// `tx_*` and the protocol counters describe frames this port's user end transmitted into
-/// the crossover; `rx_*` frames the crossover handed to this port's wire end for delivery.
-/// Frames that never reach a program (sent while the link is down) and frames the receiving
-/// veth refuses are counted by the kernel's own interface counters; the loader adds those.
+/// the crossover; `rx_crossed_*` frames the crossover handed to this port's wire end for
+/// delivery. What the user end then received is its own kernel counter; the loader reports
+/// the difference as frames the receiver refused, so packets and bytes agree.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortStats {
     pub tx_packets: u64,
     pub tx_bytes: u64,
-    pub rx_packets: u64,
-    pub rx_bytes: u64,
+    pub rx_crossed_packets: u64,
+    pub rx_crossed_bytes: u64,
     /// Frames that reached the crossover while this port had no peer.
     pub drop_no_peer: u64,
-    /// Frames the kernel refused to redirect.
+    pub drop_no_peer_bytes: u64,
+    /// Frames the kernel refused to redirect (the peer's wire end is gone).
     pub drop_redirect: u64,
+    pub drop_redirect_bytes: u64,
     pub tx_arp: u64,
     pub tx_ipv4: u64,
     pub tx_ipv6: u64,
@@ -29,17 +31,19 @@ pub struct PortStats {
     pub tx_icmpv6: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<PortStats>() == 14 * 8);
+const _: () = assert!(core::mem::size_of::<PortStats>() == 16 * 8);
 
 impl PortStats {
     /// Adds another CPU's copy into this one.
     pub fn accumulate(&mut self, o: &PortStats) {
         self.tx_packets += o.tx_packets;
         self.tx_bytes += o.tx_bytes;
-        self.rx_packets += o.rx_packets;
-        self.rx_bytes += o.rx_bytes;
+        self.rx_crossed_packets += o.rx_crossed_packets;
+        self.rx_crossed_bytes += o.rx_crossed_bytes;
         self.drop_no_peer += o.drop_no_peer;
         self.drop_redirect += o.drop_redirect;
+        self.drop_no_peer_bytes += o.drop_no_peer_bytes;
+        self.drop_redirect_bytes += o.drop_redirect_bytes;
         self.tx_arp += o.tx_arp;
         self.tx_ipv4 += o.tx_ipv4;
         self.tx_ipv6 += o.tx_ipv6;

@@ -38,11 +38,29 @@ pub fn count_tx(slot: u32, packets: u64, bytes: u64, (l3, l4): (L3, L4)) {
     });
 }
 
+/// Counts a frame that entered the crossover from `slot` and was dropped with no peer.
+#[inline(always)]
+pub fn count_no_peer(slot: u32, bytes: u64) {
+    count(slot, |s| {
+        s.drop_no_peer += 1;
+        s.drop_no_peer_bytes += bytes;
+    });
+}
+
+/// Counts a frame from `slot` the kernel refused to redirect.
+#[inline(always)]
+pub fn count_redirect_error(slot: u32, bytes: u64) {
+    count(slot, |s| {
+        s.drop_redirect += 1;
+        s.drop_redirect_bytes += bytes;
+    });
+}
+
 /// Counts frames handed to `slot`'s wire end for delivery.
 #[inline(always)]
 pub fn count_rx(slot: u32, packets: u64, bytes: u64) {
     count(slot, |s| {
-        s.rx_packets += packets;
-        s.rx_bytes += bytes;
+        s.rx_crossed_packets += packets;
+        s.rx_crossed_bytes += bytes;
     });
 }

@@ -1,12 +1,12 @@
 //! The pinned maps that form the control plane (names from `feth_common::names`).
 //!
 //! BTF-defined maps: the kernel then knows the key and value types, so
-//! `bpftool map dump pinned /sys/fs/bpf/feth/FETH_STATS` prints field names.
+//! `bpftool map dump pinned /sys/fs/bpf/feth/v2/FETH_STATS` prints field names.
 use aya_ebpf::{
     btf_maps::{Array, DevMap, PerCpuArray},
     macros::btf_map,
 };
-use feth_common::{PortConfig, PortMedia, PortStats, Settings, wire_slot_of};
+use feth_common::{PortConfig, PortStats, Settings, wire_slot_of};
 
 // `MAX_PORTS` of feth-common, as the const generic BTF maps take.
 const MAX: usize = feth_common::MAX_PORTS as usize;
@@ -23,10 +23,6 @@ pub static FETH_CROSSOVER: DevMap<MAX> = DevMap::new();
 /// Per-CPU counters by slot: no atomics on the hot path, user space sums the CPUs.
 #[btf_map(name = "FETH_STATS", pin_by_name)]
 pub static FETH_STATS: PerCpuArray<PortStats, MAX> = PerCpuArray::new();
-
-/// Media per slot. Only the control plane reads it; it lives here so it is pinned with the rest.
-#[btf_map(name = "FETH_MEDIA", pin_by_name)]
-pub static FETH_MEDIA: Array<PortMedia, MAX> = Array::new();
 
 /// Global switches.
 #[btf_map(name = "FETH_SETTINGS", pin_by_name)]

@@ -10,7 +10,7 @@ use aya_ebpf::{
 };
 
 use crate::{
-    counters::{count, count_rx, count_tx},
+    counters::{count_no_peer, count_redirect_error, count_rx, count_tx},
     maps::port,
     parsing::{Frame, classify},
 };
@@ -33,18 +33,18 @@ pub fn feth_tc_wire(ctx: TcContext) -> i32 {
 fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     let skb = ctx.as_ptr().cast::<__sk_buff>();
     // SAFETY: the live __sk_buff of this invocation; these fields are readable from TC.
-    let (ifindex, len, gso_segs) = unsafe { ((*skb).ifindex, (*skb).len, (*skb).gso_segs) };
+    let (ifindex, len) = unsafe { ((*skb).ifindex, (*skb).len) };
     let Some(port) = port(ifindex) else {
         return Ok(TC_ACT_OK);
     };
     // Whatever reaches this program is crossed, whatever the mode: in XDP mode only frames the
-    // XDP program passed during a mode switch get here.
-    let packets = u64::from(gso_segs.max(1));
+    // XDP program passed during a mode switch get here. A GSO super-frame counts as one packet,
+    // as in the kernel's own interface counters, so the receiver's counters can be compared.
     let bytes = u64::from(len);
-    count_tx(port.slot, packets, bytes, classify(ctx));
-    frame_log!(ctx, "tc slot {} -> slot {} len {} segs {}", port.slot, port.peer_slot, len, packets);
+    count_tx(port.slot, 1, bytes, classify(ctx));
+    frame_log!(ctx, "tc slot {} -> slot {} len {}", port.slot, port.peer_slot, len);
     if !port.is_peered() {
-        count(port.slot, |s| s.drop_no_peer += packets);
+        count_no_peer(port.slot, bytes);
         return Ok(TC_ACT_SHOT);
     }
     // bpf_redirect cannot fail on a missing device (the skb is freed later, uncounted), so
@@ -53,7 +53,7 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     let mut mtu = 0u32;
     // SAFETY: the live skb, a valid out-pointer.
     if unsafe { bpf_check_mtu(ctx.as_ptr(), port.peer_ifindex, &mut mtu, 0, 0) } < 0 {
-        count(port.slot, |s| s.drop_redirect += packets);
+        count_redirect_error(port.slot, bytes);
         return Ok(TC_ACT_SHOT);
     }
     // To the peer wire's egress (not bpf_redirect_peer): veth then applies the receiving
@@ -61,10 +61,10 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     // SAFETY: plain helper call.
     let action = unsafe { bpf_redirect(port.peer_ifindex, 0) } as i32;
     if action == TC_ACT_REDIRECT {
-        count_rx(port.peer_slot, packets, bytes);
+        count_rx(port.peer_slot, 1, bytes);
         Ok(action)
     } else {
-        count(port.slot, |s| s.drop_redirect += packets);
+        count_redirect_error(port.slot, bytes);
         Ok(TC_ACT_SHOT)
     }
 }

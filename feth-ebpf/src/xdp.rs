@@ -9,7 +9,7 @@ use aya_ebpf::{
 use feth_common::Mode;
 
 use crate::{
-    counters::{count, count_rx, count_tx},
+    counters::{count_no_peer, count_redirect_error, count_rx, count_tx},
     maps::{FETH_CROSSOVER, port},
     parsing::{Frame, classify},
 };
@@ -48,7 +48,7 @@ fn try_crossover(ctx: &XdpContext) -> Result<u32, ()> {
     count_tx(port.slot, 1, len, classify(ctx));
     frame_log!(ctx, "xdp slot {} -> slot {} len {}", port.slot, port.peer_slot, len);
     if !port.is_peered() {
-        count(port.slot, |s| s.drop_no_peer += 1);
+        count_no_peer(port.slot, len);
         return Ok(XDP_DROP);
     }
     match FETH_CROSSOVER.redirect(port.slot, 0) {
@@ -57,7 +57,7 @@ fn try_crossover(ctx: &XdpContext) -> Result<u32, ()> {
             Ok(XDP_REDIRECT)
         }
         _ => {
-            count(port.slot, |s| s.drop_redirect += 1);
+            count_redirect_error(port.slot, len);
             Ok(XDP_DROP)
         }
     }

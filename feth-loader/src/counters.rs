@@ -26,33 +26,36 @@ pub struct Protocols {
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Direction {
     pub packets: u64,
-    /// Bytes of the frames that reached the crossover (frames dropped with the link down
-    /// are counted in packets only: the kernel does not count their bytes).
     pub bytes: u64,
 }
 
-/// Drops by reason. `tx_*` are frames this port sent; `rx_*` frames sent to this port.
+/// Drops by reason, packets and bytes. `tx_*` are frames this port sent; `rx_*` frames sent to
+/// this port.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Drops {
-    /// Sent while the link was down (unpeered): refused by the veth before the crossover.
+    /// Sent while the link was down (unpeered): refused by the user end's veth before the
+    /// crossover, so not part of `tx`. Packets only: the kernel does not count their bytes.
     pub tx_link_down: u64,
     /// Reached the crossover while the port had no peer (a race with unpeer).
-    pub tx_no_peer: u64,
-    /// The kernel refused the redirect.
-    pub tx_redirect_error: u64,
-    /// Crossed toward this port but refused by its veth: larger than its MTU (or its receive
-    /// queue was full).
-    pub rx_too_big: u64,
+    pub tx_no_peer: Direction,
+    /// The kernel refused the redirect (the peer's wire end is gone).
+    pub tx_redirect_error: Direction,
+    /// Crossed toward this port but not received by its user end: larger than its MTU, sent
+    /// while it was administratively down, or its receive queue was full.
+    pub rx_refused: Direction,
 }
 
 impl Drops {
+    /// Packets of this port's frames dropped inside the crossover.
     pub fn tx_total(&self) -> u64 {
-        self.tx_link_down + self.tx_no_peer + self.tx_redirect_error
+        self.tx_no_peer.packets + self.tx_redirect_error.packets
     }
 }
 
-/// Invariant at rest, per direction A -> B:
-/// `A.tx.packets == B.rx.packets + A.drops.tx_total() + B.drops.rx_too_big`.
+/// Invariant at rest, per direction A -> B, for packets and for bytes:
+/// `A.tx == B.rx + A.drops.tx_no_peer + A.drops.tx_redirect_error + B.drops.rx_refused`
+/// (when B receives only from A). `tx` is what entered the crossover, `rx` what the user end
+/// received.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct PortCounters {
     pub tx: Direction,
@@ -62,17 +65,25 @@ pub struct PortCounters {
 }
 
 impl PortCounters {
-    /// `stats`: the data path's counters; `user_tx_dropped`: the user end's kernel tx_dropped;
-    /// `wire_tx_dropped`: the wire end's kernel tx_dropped.
-    pub fn from_parts(s: &PortStats, user_tx_dropped: u64, wire_tx_dropped: u64) -> Self {
+    /// `stats`: the data path's counters; `user`: the user end's kernel counters.
+    pub fn from_parts(s: &PortStats, user: Option<&LinkView>) -> Self {
+        let (delivered, link_down) = user.map_or((Direction::default(), 0), |u| {
+            (Direction { packets: u.rx_packets, bytes: u.rx_bytes }, u.tx_dropped)
+        });
+        // Delivered frames are a subset of crossed ones; a user end that already had counters
+        // (reused slot, reloaded maps) cannot make this negative.
+        let rx_refused = Direction {
+            packets: s.rx_crossed_packets.saturating_sub(delivered.packets),
+            bytes: s.rx_crossed_bytes.saturating_sub(delivered.bytes),
+        };
         PortCounters {
-            tx: Direction { packets: s.tx_packets + user_tx_dropped, bytes: s.tx_bytes },
-            rx: Direction { packets: s.rx_packets.saturating_sub(wire_tx_dropped), bytes: s.rx_bytes },
+            tx: Direction { packets: s.tx_packets, bytes: s.tx_bytes },
+            rx: delivered,
             drops: Drops {
-                tx_link_down: user_tx_dropped,
-                tx_no_peer: s.drop_no_peer,
-                tx_redirect_error: s.drop_redirect,
-                rx_too_big: wire_tx_dropped,
+                tx_link_down: link_down,
+                tx_no_peer: Direction { packets: s.drop_no_peer, bytes: s.drop_no_peer_bytes },
+                tx_redirect_error: Direction { packets: s.drop_redirect, bytes: s.drop_redirect_bytes },
+                rx_refused,
             },
             tx_protocols: Protocols {
                 arp: s.tx_arp,
@@ -88,20 +99,18 @@ impl PortCounters {
     }
 }
 
-/// Reads a port's counters now (fresh kernel reads, not the state's snapshot).
+/// Reads a port's counters now: the data path's (zero when the pins are missing) and the
+/// user end's own.
 pub fn read(state: &State, port: &Port) -> Result<PortCounters> {
-    let user = pair::user_link(&port.name, port.netns.as_deref())?;
-    read_with_user(state, port, user.as_ref())
-}
-
-/// Same, with the user end already read by the caller.
-pub fn read_with_user(state: &State, port: &Port, user: Option<&LinkView>) -> Result<PortCounters> {
     let stats = match &state.crossover {
         Some(c) => c.stats(port.slot)?,
         None => PortStats::default(),
     };
-    let wire = state.rtnl.link_by_index(port.wire.index)?;
-    Ok(PortCounters::from_parts(&stats, user.map_or(0, |u| u.tx_dropped), wire.map_or(0, |w| w.tx_dropped)))
+    let user = match &port.user {
+        Some(u) => pair::link_in(&u.name, &port.netns).unwrap_or(None),
+        None => None,
+    };
+    Ok(PortCounters::from_parts(&stats, user.as_ref()))
 }
 
 /// One port's counters with what identifies it, as `stats` prints them.
@@ -124,10 +133,10 @@ pub fn snapshot(state: &State, only: Option<&str>) -> Result<Vec<PortSnapshot>> 
         .into_iter()
         .map(|p| {
             Ok(PortSnapshot {
-                name: p.name.clone(),
-                peer: state.peer_of(p).map(|q| q.name.clone()),
+                name: p.name(),
+                peer: state.peer_of(p).map(Port::name),
                 mode: p.mode().name(),
-                link_up: p.config.is_peered(),
+                link_up: state.peer_of(p).is_some(),
                 counters: read(state, p)?,
             })
         })

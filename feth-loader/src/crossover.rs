@@ -1,8 +1,9 @@
 //! The crossover's kernel objects: the pinned maps, programs and per-wire links on bpffs.
 //!
-//! Maps are pinned by name by the object itself (`pinned(...)` in feth-ebpf); the programs
-//! and the links (`links/<wire>_xdp`, `links/<wire>_tc`) are pinned here, so the crossover
-//! keeps working after the loader exits and every later command finds the same state.
+//! Maps are pinned by name by the object itself (`pin_by_name` in feth-ebpf); the programs
+//! and the links (`links/<wire>_xdp`, `links/<wire>_tc`) are pinned here, all in the layout
+//! directory (`bpffs::layout_dir`), so the crossover keeps working after the loader exits.
+//! Everything here is a cache of the wire ends' records and can be rebuilt from them.
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -20,41 +21,49 @@ use aya::{
 };
 use aya_obj::programs::XdpAttachType;
 use feth_common::{
-    Mode, PortConfig, PortMedia, PortStats, Settings,
-    names::{
-        LINK_DIR, MAP_CROSSOVER, MAP_MEDIA, MAP_PORTS, MAP_SETTINGS, MAP_STATS, MAPS, PIN_DIR, PROG_TC_WIRE,
-        PROG_XDP_WIRE,
-    },
+    Mode, PortConfig, PortStats, Settings,
+    names::{MAP_CROSSOVER, MAP_PORTS, MAP_SETTINGS, MAP_STATS, MAPS, PROG_TC_WIRE, PROG_XDP_WIRE},
 };
 
-use crate::error::{Context as _, FethError, Result};
+use crate::{
+    bpffs::{self, link_dir, pin_path},
+    error::{Context as _, FethError, Result},
+};
 
 /// The eBPF object built by build.rs with aya-build.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/feth"));
 
-const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
-
-fn pin_path(name: &str) -> PathBuf {
-    Path::new(PIN_DIR).join(name)
-}
-
 fn link_pin_path(wire: &str, mode: Mode) -> PathBuf {
     // bpffs refuses names with dots.
-    Path::new(PIN_DIR).join(LINK_DIR).join(format!("{wire}_{}", mode.name()))
+    link_dir().join(format!("{wire}_{}", mode.name()))
+}
+
+/// Every pin a complete layout has, programs and maps.
+fn pins() -> impl Iterator<Item = &'static str> {
+    [PROG_XDP_WIRE, PROG_TC_WIRE].into_iter().chain(MAPS)
 }
 
 pub struct Crossover {
     ports: Array<MapData, PortConfig>,
     crossover: DevMap<MapData>,
     stats: PerCpuArray<MapData, PortStats>,
-    media: Array<MapData, PortMedia>,
     settings: Array<MapData, Settings>,
 }
 
 impl Crossover {
-    /// True when the maps and programs are pinned (some feth interface exists or existed).
+    /// True when every map and program of this layout is pinned.
     pub fn is_loaded() -> bool {
-        [PROG_XDP_WIRE, PROG_TC_WIRE].into_iter().chain(MAPS).all(|name| pin_path(name).exists())
+        pins().all(|name| pin_path(name).exists())
+    }
+
+    /// True when anything of this layout is pinned.
+    pub fn any_pinned() -> bool {
+        pins().any(|name| pin_path(name).exists()) || !Self::attached_links().is_empty()
+    }
+
+    /// Pins of this layout that are missing (empty when loaded).
+    pub fn missing_pins() -> Vec<&'static str> {
+        pins().filter(|name| !pin_path(name).exists()).collect()
     }
 
     /// Opens the pinned state, loading and pinning it first if absent.
@@ -79,7 +88,6 @@ impl Crossover {
             ports: Array::try_from(pinned(MAP_PORTS)?).context(MAP_PORTS)?,
             crossover: DevMap::try_from(pinned(MAP_CROSSOVER)?).context(MAP_CROSSOVER)?,
             stats: PerCpuArray::try_from(pinned(MAP_STATS)?).context(MAP_STATS)?,
-            media: Array::try_from(pinned(MAP_MEDIA)?).context(MAP_MEDIA)?,
             settings: Array::try_from(pinned(MAP_SETTINGS)?).context(MAP_SETTINGS)?,
         })
     }
@@ -124,14 +132,6 @@ impl Crossover {
         self.stats.set(slot, zero, 0).context(format!("reset FETH_STATS[{slot}]"))
     }
 
-    pub fn media(&self, slot: u32) -> Result<PortMedia> {
-        self.media.get(&slot, 0).context(format!("read FETH_MEDIA[{slot}]"))
-    }
-
-    pub fn set_media(&mut self, slot: u32, media: &PortMedia) -> Result<()> {
-        self.media.set(slot, media, 0).context(format!("write FETH_MEDIA[{slot}]"))
-    }
-
     pub fn settings(&self) -> Result<Settings> {
         self.settings.get(&0, 0).context("read FETH_SETTINGS")
     }
@@ -158,9 +158,7 @@ impl Crossover {
                 let mut prog = SchedClassifier::from_pin(pin_path(PROG_TC_WIRE))
                     .context(format!("open pinned program {PROG_TC_WIRE}"))?;
                 let tcx = TcAttach::Tcx { attach_type: TcAttachType::Ingress, order: LinkOrder::default() };
-                let id = prog.attach(wire_ifindex, tcx).map_err(|e| {
-                    FethError::KernelFeature(format!("{wire}: TCX ingress attach failed (kernel 6.6+ needed): {e}"))
-                })?;
+                let id = prog.attach(wire_ifindex, tcx).context(format!("{wire}: attach TCX ingress"))?;
                 let link = prog.take_link(id).context(format!("{wire}: take TCX link"))?;
                 FdLink::try_from(link).context(format!("{wire}: TCX link is not a bpf_link"))?
             }
@@ -175,28 +173,12 @@ impl Crossover {
 
     /// Unpins a wire end's link; the kernel detaches it once no fd holds it.
     pub fn detach(wire: &str, mode: Mode) -> Result<()> {
-        let path = link_pin_path(wire, mode);
-        if !path.exists() {
-            return Ok(());
-        }
-        let link = PinnedLink::from_pin(&path).context(format!("{wire}: open pinned link"))?;
-        link.unpin().context(format!("{wire}: unpin link"))?;
-        Ok(())
+        unpin_link(&link_pin_path(wire, mode))
     }
 
     /// Wire ends and modes that have a pinned link.
     pub fn attached_links() -> Vec<(String, Mode)> {
-        let names: Vec<String> = fs::read_dir(Path::new(PIN_DIR).join(LINK_DIR))
-            .map(|dir| dir.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
-            .unwrap_or_default();
-        names
-            .into_iter()
-            .filter_map(|n| match n.rsplit_once('_')? {
-                (wire, "xdp") => Some((wire.to_owned(), Mode::Xdp)),
-                (wire, "tc") => Some((wire.to_owned(), Mode::Tc)),
-                _ => None,
-            })
-            .collect()
+        links_in(&link_dir())
     }
 
     /// Id of the pinned XDP program (aya-log finds its log buffer through it).
@@ -206,52 +188,120 @@ impl Crossover {
         Ok(vec![xdp.info().context(PROG_XDP_WIRE)?.id(), tc.info().context(PROG_TC_WIRE)?.id()])
     }
 
-    /// Removes every pin of feth. Only called when no feth interface is left.
+    /// Removes every pin of this layout. Only called when no feth interface is left.
     pub fn unload() -> Result<()> {
         for (wire, mode) in Self::attached_links() {
             Self::detach(&wire, mode)?;
         }
-        for name in [PROG_XDP_WIRE, PROG_TC_WIRE].into_iter().chain(MAPS) {
-            match fs::remove_file(pin_path(name)) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                other => other.context(format!("unpin {name}"))?,
-            }
+        for name in pins() {
+            remove_pin(&pin_path(name))?;
         }
-        let _ = fs::remove_dir(Path::new(PIN_DIR).join(LINK_DIR));
-        let _ = fs::remove_dir(PIN_DIR);
+        bpffs::remove_if_empty();
         Ok(())
     }
 }
 
-/// Mounts bpffs at /sys/fs/bpf if something else (or nothing) is there.
-fn ensure_bpffs() -> Result<()> {
-    let root = c"/sys/fs/bpf";
-    // SAFETY: zeroed statfs is a valid out-value.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid C string and out-pointer.
-    let ok = unsafe { libc::statfs(root.as_ptr(), &mut st) } == 0;
-    if ok && st.f_type == BPF_FS_MAGIC {
+/// `(wire, mode)` of every link pinned in `dir`.
+fn links_in(dir: &Path) -> Vec<(String, Mode)> {
+    let names: Vec<String> = fs::read_dir(dir)
+        .map(|dir| dir.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    names
+        .into_iter()
+        .filter_map(|n| match n.rsplit_once('_')? {
+            (wire, "xdp") => Some((wire.to_owned(), Mode::Xdp)),
+            (wire, "tc") => Some((wire.to_owned(), Mode::Tc)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn unpin_link(path: &Path) -> Result<()> {
+    if !path.exists() {
         return Ok(());
     }
-    fs::create_dir_all("/sys/fs/bpf").context("create /sys/fs/bpf")?;
-    // SAFETY: constant C strings.
-    let rc = unsafe { libc::mount(c"bpf".as_ptr(), root.as_ptr(), c"bpf".as_ptr(), 0, std::ptr::null()) };
-    if rc != 0 {
-        return Err(FethError::KernelFeature(format!(
-            "cannot mount bpffs on /sys/fs/bpf: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
+    let link = PinnedLink::from_pin(path).context(format!("open pinned link {}", path.display()))?;
+    link.unpin().context(format!("unpin link {}", path.display()))?;
     Ok(())
 }
 
-/// Loads the object (maps pin themselves by name under PIN_DIR, reusing existing pins) and pins
+fn remove_pin(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other.context(format!("unpin {}", path.display())),
+    }
+}
+
+/// An older layout's pins: its links (in `links/`) and the rest. Old links are detached first,
+/// so the wire end is free for the current layout's XDP link.
+pub struct OldLayout {
+    pub path: PathBuf,
+}
+
+impl OldLayout {
+    /// Every older layout found in the state directory (layout 1's pins lie directly in it).
+    pub fn find() -> Vec<OldLayout> {
+        let others = bpffs::other_layouts();
+        let mut found: Vec<OldLayout> =
+            others.iter().filter(|p| is_versioned(p)).map(|p| OldLayout { path: p.clone() }).collect();
+        if others.iter().any(|p| !is_versioned(p)) {
+            found.push(OldLayout { path: bpffs::dir().to_path_buf() });
+        }
+        found
+    }
+
+    /// Links of wire ends that this layout still holds.
+    pub fn links(&self) -> Vec<(String, Mode)> {
+        links_in(&self.path.join(feth_common::names::LINK_DIR))
+    }
+
+    pub fn detach(&self, wire: &str, mode: Mode) -> Result<()> {
+        unpin_link(&self.path.join(feth_common::names::LINK_DIR).join(format!("{wire}_{}", mode.name())))
+    }
+
+    /// Removes every pin of this layout (never another layout's).
+    pub fn remove(&self) -> Result<()> {
+        for (wire, mode) in self.links() {
+            self.detach(&wire, mode)?;
+        }
+        let _ = fs::remove_dir(self.path.join(feth_common::names::LINK_DIR));
+        let root = self.path == bpffs::dir();
+        let entries: Vec<PathBuf> =
+            fs::read_dir(&self.path).map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect()).unwrap_or_default();
+        for entry in entries {
+            if root && is_versioned(&entry) {
+                continue;
+            }
+            if entry.is_dir() {
+                let _ = fs::remove_dir(&entry);
+            } else {
+                remove_pin(&entry)?;
+            }
+        }
+        if !root {
+            let _ = fs::remove_dir(&self.path);
+        }
+        Ok(())
+    }
+}
+
+/// `v<N>`: a layout directory.
+fn is_versioned(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix('v'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Loads the object (maps pin themselves by name in the layout directory, reusing existing pins) and pins
 /// the programs. A load killed half-way leaves pins the next load reuses.
 fn load_and_pin() -> Result<()> {
-    ensure_bpffs()?;
-    fs::create_dir_all(Path::new(PIN_DIR).join(LINK_DIR)).context(format!("create {PIN_DIR}"))?;
-    let mut ebpf =
-        EbpfLoader::new().default_map_pin_directory(PIN_DIR).load(EBPF_OBJECT).context("load the feth eBPF object")?;
+    bpffs::ensure_mounted()?;
+    fs::create_dir_all(link_dir()).context(format!("create {}", link_dir().display()))?;
+    let mut ebpf = EbpfLoader::new()
+        .default_map_pin_directory(bpffs::layout_dir())
+        .load(EBPF_OBJECT)
+        .context("load the feth eBPF object")?;
     let missing = |name: &str| FethError::KernelFeature(format!("program {name} missing from the object"));
     let prog = ebpf.program_mut(PROG_XDP_WIRE).ok_or_else(|| missing(PROG_XDP_WIRE))?;
     let xdp = <&mut Xdp>::try_from(prog).context(PROG_XDP_WIRE)?;

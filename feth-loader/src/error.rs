@@ -31,16 +31,34 @@ pub enum FethError {
     NoPorts,
     #[error("{0}: no such network namespace")]
     NoSuchNetns(String),
+    #[error("network namespace {0} has no name or process that leads to it, so feth cannot enter it")]
+    UnreachableNetns(String),
+    #[error("{name}: ambiguous: interfaces of this name are feth interfaces in {a} and in {b}; rename one")]
+    Ambiguous { name: String, a: String, b: String },
+    #[error("{0}: not on a bpffs mount (mount -t bpf bpf DIR, or choose a directory below /sys/fs/bpf)")]
+    NotBpffs(std::path::PathBuf),
     #[error("all {0} feth slots are in use")]
     NoFreeSlot(u32),
     #[error("the kernel lacks a feature feth needs: {0}")]
     KernelFeature(String),
     #[error("{context}: {cause}")]
-    Netlink { context: String, cause: rtnetlink::Error },
+    Netlink {
+        context: String,
+        #[source]
+        cause: rtnetlink::Error,
+    },
     #[error("{context}: {cause}")]
-    Bpf { context: String, cause: Box<dyn std::error::Error + Send + Sync> },
+    Bpf {
+        context: String,
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("{context}: {cause}")]
-    Io { context: String, cause: std::io::Error },
+    Io {
+        context: String,
+        #[source]
+        cause: std::io::Error,
+    },
 }
 
 pub type Result<T, E = FethError> = std::result::Result<T, E>;

@@ -1,11 +1,12 @@
-//! feth control plane: creates veth pairs, loads and pins the crossover, and keeps the pinned
-//! maps, the wire ends and their link state consistent.
+//! feth control plane: creates veth pairs, records each port's configuration on its wire end,
+//! and keeps the pinned maps, programs and links (a cache of those records) in step.
 pub mod bench;
+pub mod bpffs;
 pub mod counters;
 pub mod crossover;
 pub mod error;
 pub mod ethtool;
-pub mod lock;
+pub mod fault;
 pub mod media;
 pub mod monitor;
 pub mod names;
@@ -13,6 +14,8 @@ pub mod netns;
 pub mod ops;
 pub mod pair;
 pub mod prometheus;
+pub mod record;
+pub mod repair;
 pub mod report;
 pub mod rtnl;
 pub mod state;
@@ -22,17 +25,50 @@ pub use state::State;
 
 /// Refuses to run without root before anything is touched.
 pub fn require_root() -> Result<()> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         return Err(FethError::NotRoot);
     }
     Ok(())
 }
 
-/// Runs `f` on freshly loaded state while holding the exclusive lock.
+/// Runs a changing command: exclusive lock, then the state read and repaired (a killed
+/// command's leftovers, lost pins, an older layout), then `f`.
 pub fn with_state<T>(f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
     require_root()?;
-    let _lock = lock::exclusive()?;
-    let mut state = State::load()?;
+    let _lock = bpffs::lock_exclusive()?;
+    let mut state = State::read()?;
+    repair::everything(&mut state, &mut repair::Run::all(true))?;
     f(&mut state)
+}
+
+/// Runs a reading command: shared lock, the state as it is, nothing written. Says on stderr
+/// (once) when the state needs a repair, without doing it.
+pub fn read_state<T>(f: impl FnOnce(&State) -> Result<T>) -> Result<T> {
+    require_root()?;
+    let _lock = bpffs::lock_shared()?;
+    let state = State::read()?;
+    warn_if_needs_repair();
+    f(&state)
+}
+
+/// The repairs a changing command would make now, without making them.
+pub fn pending_repairs() -> Result<Vec<String>> {
+    let mut state = State::read()?;
+    let mut run = repair::Run::all(false);
+    repair::everything(&mut state, &mut run)?;
+    Ok(run.changes)
+}
+
+fn warn_if_needs_repair() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(changes) = pending_repairs()
+            && let Some(first) = changes.first()
+        {
+            eprintln!(
+                "feth-loader: note: the state needs {} repair(s) (first: {first}); `feth-loader repair` makes them",
+                changes.len()
+            );
+        }
+    });
 }

@@ -10,9 +10,18 @@ fn main() -> ExitCode {
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // One sentence: the outermost context plus its cause chain.
-            let chain: Vec<String> = err.chain().map(|e| e.to_string()).collect();
-            eprintln!("feth-loader: {}", chain.join(": "));
+            // One sentence: the outermost context plus its cause chain (a cause a message
+            // already ends with is not repeated).
+            let mut text = String::new();
+            for cause in err.chain().map(|e| e.to_string()) {
+                if !text.ends_with(&cause) {
+                    if !text.is_empty() {
+                        text.push_str(": ");
+                    }
+                    text.push_str(&cause);
+                }
+            }
+            eprintln!("feth-loader: {text}");
             ExitCode::FAILURE
         }
     }

@@ -1,5 +1,4 @@
 //! feth media words (SET_MEDIA / SIOCGIFMEDIA), spelled as ifconfig and ethtool users know them.
-use feth_common::{PortMedia, media::MEDIA_MAX};
 
 use crate::error::{FethError, Result};
 
@@ -25,6 +24,23 @@ const SUBTYPES: &[(u32, &str, &[&str])] = &[
     (22, "2500Base-T", &["2500BaseT", "2500baseT"]),
     (23, "5000Base-T", &["5000BaseT", "5000baseT"]),
 ];
+
+/// feth keeps at most this many media words per interface (if_fake.c: FAKE_MEDIA_MAX).
+pub const MEDIA_MAX: usize = 27;
+
+/// An interface's media list and current media. Words are BSD ifmedia words
+/// (`IFM_ETHER | subtype | options`); they are kept in the wire end's record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortMedia {
+    pub current: u32,
+    pub list: Vec<u32>,
+}
+
+impl PortMedia {
+    pub fn words(&self) -> &[u32] {
+        &self.list
+    }
+}
 
 fn bad(name: &str, why: String) -> FethError {
     FethError::BadMedia { name: name.to_owned(), reason: why }
@@ -71,15 +87,13 @@ pub fn format_word(word: u32) -> String {
 
 /// feth's defaults: autoselect, 10GbaseT, 2500BaseT, 5000BaseT (full duplex); current autoselect.
 pub fn default_media() -> PortMedia {
-    let words = [IFM_ETHER, IFM_ETHER | 21 | IFM_FDX, IFM_ETHER | 22 | IFM_FDX, IFM_ETHER | 23 | IFM_FDX];
-    let mut list = [0; MEDIA_MAX];
-    list[..words.len()].copy_from_slice(&words);
-    PortMedia { count: words.len() as u32, current: IFM_ETHER, list, _pad: 0 }
+    let list = vec![IFM_ETHER, IFM_ETHER | 21 | IFM_FDX, IFM_ETHER | 22 | IFM_FDX, IFM_ETHER | 23 | IFM_FDX];
+    PortMedia { current: IFM_ETHER, list }
 }
 
 /// Applies `--list` and `--current` to `media`, refusing anything out of feth's rules.
 pub fn apply(port: &str, media: &PortMedia, list: Option<&[String]>, current: Option<&str>) -> Result<PortMedia> {
-    let mut next = *media;
+    let mut next = media.clone();
     if let Some(words) = list {
         if words.is_empty() {
             return Err(bad(port, "the media list is empty".into()));
@@ -87,10 +101,7 @@ pub fn apply(port: &str, media: &PortMedia, list: Option<&[String]>, current: Op
         if words.len() > MEDIA_MAX {
             return Err(bad(port, format!("{} media words given, at most {MEDIA_MAX} allowed", words.len())));
         }
-        let parsed = words.iter().map(|w| parse_word(port, w)).collect::<Result<Vec<_>>>()?;
-        next.list = [0; MEDIA_MAX];
-        next.list[..parsed.len()].copy_from_slice(&parsed);
-        next.count = parsed.len() as u32;
+        next.list = words.iter().map(|w| parse_word(port, w)).collect::<Result<Vec<_>>>()?;
     }
     if let Some(word) = current {
         next.current = parse_word(port, word)?;

@@ -14,9 +14,8 @@ use serde::Serialize;
 use crate::{
     crossover::Crossover,
     error::{Context as _, Result},
-    names::wire_slot,
-    pair::parse_wire_alias,
-    rtnl::{LinkView, Rtnl},
+    rtnl::{LinkView, runtime},
+    state::State,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -49,9 +48,15 @@ struct Seen {
     carrier: bool,
 }
 
+/// The current name of the user end of wire end `link`, read from the kernel (the user end may
+/// have been renamed or moved since the monitor started).
 fn interface_of(link: &LinkView) -> Option<String> {
-    wire_slot(&link.name)?;
-    link.alias.as_deref().and_then(parse_wire_alias).map(|(name, _)| name)
+    if !link.is_veth {
+        return None;
+    }
+    let slot = feth_common::wire_slot_of(link.index)?;
+    let state = State::read().ok()?;
+    Some(state.by_slot(slot).map_or_else(|| format!("{}-user", link.name), |p| p.name()))
 }
 
 /// Name of the port peered with the wire end `ifindex`: one map read, as soon as the event
@@ -73,10 +78,13 @@ fn peer_name(ifindex: u32, seen: &HashMap<u32, Seen>, last_peer: &mut HashMap<u3
 
 /// Events for one new view of a wire end.
 fn diff(link: &LinkView, seen: &mut HashMap<u32, Seen>, last_peer: &mut HashMap<u32, String>) -> Vec<Event> {
-    let Some(interface) = interface_of(link) else { return vec![] };
+    if feth_common::wire_slot_of(link.index).is_none() {
+        return vec![];
+    }
+    let known = seen.get(&link.index).map(|s| s.interface.clone());
+    let Some(interface) = known.or_else(|| interface_of(link)) else { return vec![] };
     let mut events = Vec::new();
-    let before = seen.get(&link.index).cloned();
-    let before = before.unwrap_or_else(|| {
+    let before = seen.get(&link.index).cloned().unwrap_or_else(|| {
         events.push(Event::Created { interface: interface.clone() });
         Seen { interface: interface.clone(), admin_up: false, carrier: false }
     });
@@ -97,7 +105,7 @@ fn diff(link: &LinkView, seen: &mut HashMap<u32, Seen>, last_peer: &mut HashMap<
 /// Streams events to `emit` until the process is stopped. `ready` is called once the
 /// subscription is in place (nothing that happens after it is missed).
 pub fn run(mut ready: impl FnMut(), mut emit: impl FnMut(&Event)) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
+    let rt = runtime();
     let _guard = rt.enter();
     let (mut connection, _handle, mut messages) = rtnetlink::new_connection().context("open rtnetlink socket")?;
     connection
@@ -110,10 +118,9 @@ pub fn run(mut ready: impl FnMut(), mut emit: impl FnMut(&Event)) -> Result<()> 
 
     let mut seen: HashMap<u32, Seen> = HashMap::new();
     let mut last_peer: HashMap<u32, String> = HashMap::new();
-    for link in Rtnl::open()?.links()? {
-        if let Some(interface) = interface_of(&link) {
-            seen.insert(link.index, Seen { interface, admin_up: link.admin_up, carrier: link.carrier });
-        }
+    for port in State::read()?.ports {
+        let interface = port.name();
+        seen.insert(port.wire.index, Seen { interface, admin_up: port.wire.admin_up, carrier: port.wire.carrier });
     }
     // Remember the current pairs, so a "peered" event read late still names its peer.
     let wires: Vec<u32> = seen.keys().copied().collect();

@@ -29,16 +29,24 @@ pub fn validate(name: &str) -> Result<()> {
 }
 
 /// feth's MAC: the bytes "feth" followed by the unit number as two big-endian bytes
-/// (`feth3` -> 66:65:74:68:00:03). Names without a `feth<unit>` form use `fallback_unit` (the
-/// port's slot) so addresses stay unique.
-pub fn mac_address(name: &str, fallback_unit: u32) -> [u8; 6] {
+/// (`feth3` -> 66:65:74:68:00:03). Any other name, or a `feth<unit>` whose address another
+/// port already has (it was renamed), gets "fetH" and the port's slot instead
+/// (66:65:74:48:HI:LO): slots are unique, and no `feth<unit>` address has that fourth byte.
+pub fn mac_address(name: &str, slot: u32, taken: &[Vec<u8>]) -> [u8; 6] {
     let unit = name
         .strip_prefix("feth")
-        .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|digits| digits.parse::<u16>().ok())
-        .unwrap_or(fallback_unit as u16);
-    let [hi, lo] = unit.to_be_bytes();
-    [b'f', b'e', b't', b'h', hi, lo]
+        // Canonical digits only: feth07 must not get feth7's address.
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) && (d == &"0" || !d.starts_with('0')))
+        .and_then(|digits| digits.parse::<u16>().ok());
+    if let Some(unit) = unit {
+        let [hi, lo] = unit.to_be_bytes();
+        let mac = [b'f', b'e', b't', b'h', hi, lo];
+        if !taken.iter().any(|t| t[..] == mac[..]) {
+            return mac;
+        }
+    }
+    let [hi, lo] = (slot as u16).to_be_bytes();
+    [b'f', b'e', b't', b'H', hi, lo]
 }
 
 pub fn format_mac(mac: &[u8]) -> String {
@@ -61,10 +69,14 @@ mod tests {
 
     #[test]
     fn mac_follows_feth_unit() {
-        assert_eq!(format_mac(&mac_address("feth3", 9)), "66:65:74:68:00:03");
-        assert_eq!(format_mac(&mac_address("feth258", 9)), "66:65:74:68:01:02");
-        assert_eq!(format_mac(&mac_address("bench", 7)), "66:65:74:68:00:07");
-        assert_eq!(format_mac(&mac_address("feth", 5)), "66:65:74:68:00:05");
+        assert_eq!(format_mac(&mac_address("feth3", 9, &[])), "66:65:74:68:00:03");
+        assert_eq!(format_mac(&mac_address("feth258", 9, &[])), "66:65:74:68:01:02");
+        assert_eq!(format_mac(&mac_address("bench", 7, &[])), "66:65:74:48:00:07");
+        assert_eq!(format_mac(&mac_address("feth", 5, &[])), "66:65:74:48:00:05");
+        assert_eq!(format_mac(&mac_address("feth07", 5, &[])), "66:65:74:48:00:05");
+        assert_eq!(format_mac(&mac_address("feth70000", 5, &[])), "66:65:74:48:00:05");
+        let feth7 = mac_address("feth7", 1, &[]).to_vec();
+        assert_eq!(format_mac(&mac_address("feth7", 2, &[feth7])), "66:65:74:48:00:02");
     }
 
     #[test]

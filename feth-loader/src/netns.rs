@@ -1,57 +1,180 @@
-//! Named network namespaces (`ip netns` style: bind mounts under /run/netns).
-use std::{fs::File, os::fd::AsRawFd, path::PathBuf};
+//! Network namespaces: named ones (`ip netns` style: bind mounts under /run/netns), and the one
+//! a user end is in now, found from its wire end's link-netnsid.
+use std::{
+    collections::HashMap,
+    fmt,
+    fs::File,
+    os::{fd::AsFd as _, unix::fs::MetadataExt as _},
+    path::{Path, PathBuf},
+};
 
-use crate::error::{Context as _, FethError, Result};
+use nix::sched::{CloneFlags, setns};
+
+use crate::{
+    error::{Context as _, FethError, Result},
+    rtnl::{Rtnl, runtime},
+};
 
 pub const NETNS_DIR: &str = "/run/netns";
 
-fn path(name: &str) -> PathBuf {
-    PathBuf::from(NETNS_DIR).join(name)
+/// Where a user end lives, as something the loader can enter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Netns {
+    /// The loader's own namespace (where the wire ends are).
+    Own,
+    /// A named namespace, `/run/netns/NAME`.
+    Named(String),
+    /// A namespace no name leads to, held by a process: `/proc/PID/ns/net`.
+    Process(u32),
+    /// A namespace with this id (relative to the loader's) that neither a name nor a process
+    /// leads to: it cannot be entered.
+    Unreachable(i32),
 }
 
-pub fn exists(name: &str) -> bool {
-    path(name).exists()
-}
-
-pub fn open(name: &str) -> Result<File> {
-    File::open(path(name)).map_err(|_| FethError::NoSuchNetns(name.to_owned()))
-}
-
-/// Creates the named namespace unless it exists.
-pub fn ensure(name: &str) -> Result<()> {
-    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        return Err(FethError::NoSuchNetns(name.to_owned()));
+impl Netns {
+    /// From a `--netns` argument: `None` is the loader's own.
+    pub fn from_arg(name: Option<&str>) -> Netns {
+        name.map_or(Netns::Own, |n| Netns::Named(n.to_owned()))
     }
-    if exists(name) {
-        return Ok(());
+
+    /// The name users read (`show`): `None` for the loader's own.
+    pub fn label(&self) -> Option<String> {
+        match self {
+            Netns::Own => None,
+            Netns::Named(n) => Some(n.clone()),
+            Netns::Process(pid) => Some(format!("pid:{pid}")),
+            Netns::Unreachable(id) => Some(format!("nsid:{id}")),
+        }
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
-    rt.block_on(rtnetlink::NetworkNamespace::add(name.to_owned()))
-        .map_err(|source| FethError::Netlink { context: format!("create network namespace {name}"), cause: source })
+
+    fn path(&self) -> Option<PathBuf> {
+        match self {
+            Netns::Own | Netns::Unreachable(_) => None,
+            Netns::Named(n) => Some(Path::new(NETNS_DIR).join(n)),
+            Netns::Process(pid) => Some(PathBuf::from(format!("/proc/{pid}/ns/net"))),
+        }
+    }
+
+    /// Runs `f` on a thread inside this namespace (directly for the loader's own). Netlink and
+    /// ioctl sockets opened inside `f` belong to that namespace.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+        match self.path() {
+            None if *self == Netns::Own => f(),
+            None => Err(FethError::UnreachableNetns(self.label().unwrap_or_default())),
+            Some(path) => {
+                let file = File::open(&path).map_err(|_| FethError::NoSuchNetns(self.label().unwrap_or_default()))?;
+                run_in_file(&file, f)
+            }
+        }
+    }
 }
 
-/// Removes a named namespace (and every interface still in it).
-pub fn delete(name: &str) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
-    rt.block_on(rtnetlink::NetworkNamespace::del(name.to_owned()))
-        .map_err(|source| FethError::Netlink { context: format!("delete network namespace {name}"), cause: source })
+impl fmt::Display for Netns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label().unwrap_or_else(|| "the loader's namespace".into()))
+    }
 }
 
-/// Runs `f` on a thread that has entered namespace `ns` (or in the loader's own namespace for
-/// `None`). Netlink and ioctl sockets opened inside `f` belong to that namespace.
-pub fn run_in<T: Send>(ns: Option<&str>, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    let Some(ns) = ns else { return f() };
-    let file = open(ns)?;
+/// Moves the calling thread into the network namespace open as `ns`: the one place feth calls
+/// setns. Async-signal-safe, so usable between fork and exec.
+pub fn enter(ns: &File) -> std::io::Result<()> {
+    setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)
+}
+
+/// Runs `f` on a scoped thread that has entered the network namespace open as `ns`.
+pub fn run_in_file<T: Send>(ns: &File, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                // SAFETY: setns on an fd we own, affecting only this thread.
-                if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                    return Err(std::io::Error::last_os_error()).context(format!("enter network namespace {ns}"));
-                }
+                enter(ns).context("enter network namespace")?;
                 f()
             })
             .join()
             .expect("namespace thread panicked")
     })
+}
+
+/// Opens a named namespace.
+pub fn open(name: &str) -> Result<File> {
+    File::open(Path::new(NETNS_DIR).join(name)).map_err(|_| FethError::NoSuchNetns(name.to_owned()))
+}
+
+/// Runs `f` inside the named namespace, or in the loader's own for `None`.
+pub fn run_in<T: Send>(name: Option<&str>, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    Netns::from_arg(name).run(f)
+}
+
+pub fn exists(name: &str) -> bool {
+    Path::new(NETNS_DIR).join(name).exists()
+}
+
+pub fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." || name.len() > 255 {
+        return Err(FethError::NoSuchNetns(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// Creates the named namespace unless it exists.
+pub fn ensure(name: &str) -> Result<()> {
+    check_name(name)?;
+    if exists(name) {
+        return Ok(());
+    }
+    runtime()
+        .block_on(rtnetlink::NetworkNamespace::add(name.to_owned()))
+        .map_err(|source| FethError::Netlink { context: format!("create network namespace {name}"), cause: source })
+}
+
+/// Removes a named namespace (and every interface still in it).
+pub fn delete(name: &str) -> Result<()> {
+    runtime()
+        .block_on(rtnetlink::NetworkNamespace::del(name.to_owned()))
+        .map_err(|source| FethError::Netlink { context: format!("delete network namespace {name}"), cause: source })
+}
+
+/// Turns link-netnsids (relative to the loader's namespace) into namespaces the loader can
+/// enter: named namespaces first, then any process's. An id is not a handle, so each
+/// candidate is asked for its id (`RTM_GETNSID`).
+pub fn resolve(rtnl: &Rtnl, ids: &[i32]) -> HashMap<i32, Netns> {
+    let mut found = HashMap::new();
+    if ids.is_empty() {
+        return found;
+    }
+    let mut seen_inodes = std::collections::HashSet::new();
+    let mut consider = |candidate: Netns, found: &mut HashMap<i32, Netns>| {
+        let Some(path) = candidate.path() else { return };
+        let Ok(file) = File::open(&path) else { return };
+        if !file.metadata().is_ok_and(|m| seen_inodes.insert((m.dev(), m.ino()))) {
+            return;
+        }
+        if let Ok(Some(id)) = rtnl.nsid_of(file.as_fd())
+            && ids.contains(&id)
+        {
+            found.entry(id).or_insert(candidate);
+        }
+    };
+    let mut names: Vec<String> = std::fs::read_dir(NETNS_DIR)
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    names.sort();
+    for name in names {
+        consider(Netns::Named(name), &mut found);
+    }
+    if found.len() < ids.len() {
+        let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+            .unwrap_or_default();
+        pids.sort();
+        for pid in pids {
+            if found.len() == ids.len() {
+                break;
+            }
+            consider(Netns::Process(pid), &mut found);
+        }
+    }
+    for id in ids {
+        found.entry(*id).or_insert(Netns::Unreachable(*id));
+    }
+    found
 }

@@ -1,17 +1,21 @@
-//! State changes of the feth bench. Each checks everything before it touches anything, and
-//! orders its steps so that a command killed half-way leaves what `State::load` repairs.
-use feth_common::{Mode, PortConfig, port::NO_PEER};
+//! State changes of the feth bench. Each checks everything before it touches anything, writes
+//! the records (the wire ends' aliases) first and then lets `repair::converge` bring the data
+//! path in line, so a command killed half-way leaves what the next one finishes or rolls back.
+use feth_common::{DEFAULT_MODE, Mode};
 
 use crate::{
     crossover::Crossover,
     error::{FethError, Result},
-    media, names, netns, pair,
+    fault,
+    media::PortMedia,
+    names, netns,
+    netns::Netns,
+    pair,
     pair::{MTU_MAX, MTU_MIN},
-    state::{Port, State},
+    record::Record,
+    repair::{self, Run},
+    state::{Port, Recorded, State},
 };
-
-/// Datapath of a new pair when none is asked for (README: "Choosing a mode").
-pub const DEFAULT_MODE: Mode = Mode::Tc;
 
 /// How a pair is to be crossed over: `None` keeps what the ports have.
 #[derive(Clone, Copy, Debug, Default)]
@@ -61,9 +65,10 @@ pub fn not_a_port(state: &State, name: &str) -> FethError {
     }
 }
 
+/// The port whose user end is now called `name`.
 pub fn port<'a>(state: &'a State, name: &str) -> Result<&'a Port> {
     names::validate(name).map_err(|_| not_a_port(state, name))?;
-    state.find(name).ok_or_else(|| not_a_port(state, name))
+    state.find(name)?.ok_or_else(|| not_a_port(state, name))
 }
 
 /// Checks a creation without doing it. `Ok(true)` when the port already exists as asked.
@@ -72,22 +77,21 @@ pub fn check_create(state: &State, spec: &PortSpec) -> Result<bool> {
     if let Some(mtu) = spec.mtu {
         check_mtu(&spec.name, mtu)?;
     }
-    if let Some(existing) = state.find(&spec.name) {
-        if spec.netns.is_some() && existing.netns != spec.netns {
+    if let Some(ns) = &spec.netns {
+        netns::check_name(ns)?;
+    }
+    let wanted = Netns::from_arg(spec.netns.as_deref());
+    if let Some(existing) = state.find(&spec.name)? {
+        if spec.netns.is_some() && existing.netns != wanted {
             return Err(FethError::WrongNetns {
                 name: spec.name.clone(),
-                actual: existing.netns.clone().unwrap_or_else(|| "(the loader's)".into()),
-                wanted: spec.netns.clone().unwrap_or_default(),
+                actual: existing.netns.to_string(),
+                wanted: wanted.to_string(),
             });
         }
         return Ok(true);
     }
-    if let Some(ns) = &spec.netns
-        && (ns.is_empty() || ns.contains('/') || ns.len() > 255)
-    {
-        return Err(FethError::NoSuchNetns(ns.clone()));
-    }
-    if pair::user_link(&spec.name, spec.netns.as_deref())?.is_some() {
+    if pair::link_in(&spec.name, &wanted)?.is_some() {
         return Err(FethError::NameTaken(spec.name.clone()));
     }
     if state.free_slot().is_none() {
@@ -96,44 +100,31 @@ pub fn check_create(state: &State, spec: &PortSpec) -> Result<bool> {
     Ok(false)
 }
 
-/// Creates a port (after [`check_create`] said it does not exist). On failure, whatever this
-/// call made is removed again.
-pub fn create(state: &mut State, spec: &PortSpec) -> Result<()> {
+/// Creates a port (after [`check_create`] said it does not exist) and registers it. On
+/// failure, whatever this call made is removed again.
+pub fn create(state: &mut State, spec: &PortSpec) -> Result<u32> {
     let slot = state.free_slot().ok_or(FethError::NoFreeSlot(feth_common::MAX_PORTS))?;
-    if let Some(ns) = &spec.netns {
-        netns::ensure(ns)?;
+    let ns = Netns::from_arg(spec.netns.as_deref());
+    if let Some(name) = &spec.netns {
+        netns::ensure(name)?;
     }
-    state.crossover()?;
+    let taken: Vec<Vec<u8>> = state.ports.iter().filter_map(|p| p.user.as_ref().map(|u| u.mac.clone())).collect();
+    let mac = names::mac_address(&spec.name, slot, &taken);
     let mtu = spec.mtu.unwrap_or(pair::MTU_DEFAULT);
-    let wire = match pair::create(&state.rtnl, slot, &spec.name, spec.netns.as_deref(), mtu) {
-        Ok(wire) => wire,
-        Err(e) => {
-            let _ = state.unload_if_empty();
-            return Err(e);
+    let made = pair::create(&state.rtnl, slot, &spec.name, &ns, mtu, mac).and_then(|wire| {
+        let user = pair::link_in(&spec.name, &ns)?;
+        state.ports.push(Port { slot, wire, record: Record::default(), recorded: Recorded::Current, netns: ns, user });
+        repair::converge(state, &mut Run::ports(&[slot]))
+    });
+    if let Err(e) = made {
+        if let Some(p) = state.by_slot(slot) {
+            let _ = state.rtnl.del(p.wire.index, &format!("{}: delete veth pair", spec.name));
         }
-    };
-    let config = PortConfig::unpeered(slot, DEFAULT_MODE);
-    let port = Port { name: spec.name.clone(), netns: spec.netns.clone(), slot, wire, config };
-    let finish = |state: &mut State| -> Result<()> {
-        pair::configure_user(&port.name, port.netns.as_deref(), port.mode(), true)?;
-        let crossover = state.crossover()?;
-        crossover.reset_stats(slot)?;
-        crossover.set_media(slot, &media::default_media())?;
-        crossover.set_port(&port.config)?;
-        crossover.attach(&port.wire.name, port.wire.index, port.mode())
-    };
-    match finish(state) {
-        Ok(()) => {
-            state.ports.push(port);
-            Ok(())
-        }
-        Err(e) => {
-            let _ = state.rtnl.del(port.wire.index, &format!("{}: delete veth pair", port.name));
-            let _ = forget(state, &port);
-            let _ = state.unload_if_empty();
-            Err(e)
-        }
+        state.ports.retain(|p| p.slot != slot);
+        let _ = repair::unload_if_empty(state, &mut Run::all(true));
+        return Err(e);
     }
+    Ok(slot)
 }
 
 /// Creates every spec that does not exist yet (all checked first, so a refusal changes
@@ -156,16 +147,6 @@ pub fn create_many(state: &mut State, specs: &[PortSpec]) -> Result<Vec<String>>
     Ok(made)
 }
 
-/// Removes what feth keeps about a port whose veth pair is gone: its links and its slot.
-fn forget(state: &mut State, port: &Port) -> Result<()> {
-    Crossover::detach(&port.wire.name, Mode::Xdp)?;
-    Crossover::detach(&port.wire.name, Mode::Tc)?;
-    if let Some(crossover) = state.crossover.as_mut() {
-        crossover.remove_port(port.slot)?;
-    }
-    Ok(())
-}
-
 /// Destroys a port, unpeering first; the last port takes the pinned state with it.
 pub fn destroy(state: &mut State, name: &str) -> Result<()> {
     destroy_many(state, &[name])
@@ -176,17 +157,23 @@ pub fn destroy(state: &mut State, name: &str) -> Result<()> {
 pub fn destroy_many(state: &mut State, names: &[&str]) -> Result<()> {
     let doomed: Vec<Port> = names.iter().map(|n| port(state, n).cloned()).collect::<Result<_>>()?;
     for p in &doomed {
-        unpeer(state, &p.name)?;
+        unpeer_slot(state, p.slot)?;
     }
     for p in &doomed {
-        state.rtnl.set_group(p.wire.index, pair::DOOMED_GROUP, &format!("{}: mark for deletion", p.name))?;
+        state.rtnl.set_group(p.wire.index, pair::DOOMED_GROUP, &format!("{}: mark for deletion", p.name()))?;
     }
+    fault::point("destroy:marked");
     state.rtnl.del_group(pair::DOOMED_GROUP, "delete veth pairs")?;
+    fault::point("destroy:deleted");
     for p in &doomed {
-        forget(state, p)?;
+        Crossover::detach(&p.wire.name, Mode::Xdp)?;
+        Crossover::detach(&p.wire.name, Mode::Tc)?;
+        if let Some(crossover) = state.crossover.as_mut() {
+            crossover.remove_port(p.slot)?;
+        }
     }
     state.ports.retain(|p| !doomed.iter().any(|d| d.slot == p.slot));
-    state.unload_if_empty()
+    repair::unload_if_empty(state, &mut Run::all(true))
 }
 
 /// `down`: destroys the named ports; names that do not exist are already down, a name that
@@ -213,7 +200,7 @@ pub fn up(state: &mut State, a: &PortSpec, b: &PortSpec, opts: PeerOptions) -> R
         check_create(state, spec)?;
         check_free_for(state, &spec.name, &other.name)?;
     }
-    opts.check(&a.name, state.find(&a.name).map_or(DEFAULT_MODE, Port::mode))?;
+    opts.check(&a.name, state.find(&a.name)?.map_or(DEFAULT_MODE, Port::mode))?;
     let made = create_many(state, &[a.clone(), b.clone()])?;
     let result = (|| {
         for spec in [a, b] {
@@ -223,7 +210,8 @@ pub fn up(state: &mut State, a: &PortSpec, b: &PortSpec, opts: PeerOptions) -> R
         }
         peer(state, &a.name, &b.name, opts)?;
         for name in [&a.name, &b.name] {
-            pair::set_user_up(name, state.find(name).and_then(|p| p.netns.as_deref()))?;
+            let p = port(state, name)?;
+            pair::set_user_up(name, &p.netns)?;
         }
         Ok(())
     })();
@@ -239,7 +227,10 @@ pub fn check_peer(state: &State, a: &str, b: &str) -> Result<bool> {
         return Err(FethError::SelfPeer(a.to_owned()));
     }
     let (pa, pb) = (port(state, a)?, port(state, b)?);
-    if pa.config.peer_slot == pb.slot && pb.config.peer_slot == pa.slot {
+    if pa.slot == pb.slot {
+        return Err(FethError::SelfPeer(a.to_owned()));
+    }
+    if state.peer_of(pa).is_some_and(|p| p.slot == pb.slot) {
         return Ok(true);
     }
     check_free_for(state, a, b)?;
@@ -249,85 +240,67 @@ pub fn check_peer(state: &State, a: &str, b: &str) -> Result<bool> {
 
 /// "busy" when `name` exists and is peered with anything but `other`.
 fn check_free_for(state: &State, name: &str, other: &str) -> Result<()> {
-    let current = state.find(name).and_then(|p| state.peer_of(p));
-    match current {
-        Some(peer) if peer.name != other => Err(FethError::Busy { name: name.to_owned(), peer: peer.name.clone() }),
+    let Some(port) = state.find(name)? else { return Ok(()) };
+    match state.peer_of(port) {
+        Some(peer) if peer.user.as_ref().is_none_or(|u| u.name != other) => {
+            Err(FethError::Busy { name: name.to_owned(), peer: peer.name() })
+        }
         _ => Ok(()),
     }
 }
 
-/// Crosses `a` and `b` over (or, when already peered, applies `opts`). Order: devmap
-/// entries (unused until configured), then each side's config, then the wire ends up (link
-/// state). A half-done peering is one-sided and is rolled back by `State::load`.
+/// Crosses `a` and `b` over (or, when already peered, applies `opts`). Both records are
+/// written first (a peering cut short between them is one-sided and rolled back), then the
+/// data path follows.
 pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()> {
-    let already = check_peer(state, a, b)?;
+    check_peer(state, a, b)?;
     let (pa, pb) = (port(state, a)?.clone(), port(state, b)?.clone());
     opts.check(a, pa.mode())?;
     // Both sides of a pair share one mode: the asked one, else the one A has (a new port
-    // starts in DEFAULT_MODE, an unpeered one keeps its last).
+    // starts in DEFAULT_MODE, an unpeered one keeps its last). hwcsum is kept per port unless
+    // asked.
     let mode = opts.mode.unwrap_or(pa.mode());
-    for p in [&pa, &pb] {
-        if p.mode() != mode || opts.hwcsum.is_some() {
-            set_mode(state, &p.name, mode, opts.hwcsum.unwrap_or(true))?;
+    for (me, other) in [(&pa, &pb), (&pb, &pa)] {
+        let record =
+            Record { peer: Some(other.slot), mode, hwcsum: opts.hwcsum.unwrap_or(me.record.hwcsum), ..me.record.clone() };
+        if record != me.record {
+            state.write_record(me.slot, record)?;
+            fault::point("peer:first-record");
         }
     }
-    if already {
-        return Ok(());
-    }
-    let (pa, pb) = (port(state, a)?.clone(), port(state, b)?.clone());
-    let crossover = state.crossover()?;
-    crossover.set_crossover(pa.slot, pb.wire.index)?;
-    crossover.set_crossover(pb.slot, pa.wire.index)?;
-    let ca = PortConfig { peer_slot: pb.slot, peer_ifindex: pb.wire.index, ..pa.config };
-    let cb = PortConfig { peer_slot: pa.slot, peer_ifindex: pa.wire.index, ..pb.config };
-    crossover.set_port(&ca)?;
-    crossover.set_port(&cb)?;
-    for (p, c) in [(&pa, ca), (&pb, cb)] {
-        state.rtnl.set_up(p.wire.index, true, &format!("{}: set wire end up", p.name))?;
-        state.update(p.slot, c, Some(true));
-    }
-    Ok(())
-}
-
-/// Moves one port to `mode` without losing frames: the new program is attached before the
-/// mode flips (the XDP program passes frames to TC while the mode says TC), the old one is
-/// detached after. The wire ends keep NAPI through GRO, so no ring is purged on the way.
-pub fn set_mode(state: &mut State, name: &str, mode: Mode, hwcsum: bool) -> Result<()> {
-    let p = port(state, name)?.clone();
-    let old = p.mode();
-    let crossover = state.crossover()?;
-    crossover.attach(&p.wire.name, p.wire.index, mode)?;
-    // Offloads change before the flip: checksums must be complete before a frame can take
-    // the XDP path.
-    pair::configure_user(&p.name, p.netns.as_deref(), mode, hwcsum)?;
-    let config = PortConfig { mode: mode as u32, ..p.config };
-    crossover.set_port(&config)?;
-    if old != mode {
-        Crossover::detach(&p.wire.name, old)?;
-    }
-    state.update(p.slot, config, None);
-    Ok(())
+    repair::converge(state, &mut Run::ports(&[pa.slot, pb.slot]))
 }
 
 /// Sets the MTU of a port's user end, within feth's range.
 pub fn set_mtu(state: &State, name: &str, mtu: u32) -> Result<()> {
     check_mtu(name, mtu)?;
     let p = port(state, name)?;
-    pair::set_user_mtu(&p.name, p.netns.as_deref(), mtu)
+    pair::set_user_mtu(name, &p.netns, mtu)
 }
 
 /// Disconnects `name` and its peer (both sides), links go down. No-op when not peered.
 pub fn unpeer(state: &mut State, name: &str) -> Result<()> {
-    let pa = port(state, name)?.clone();
-    let sides: Vec<Port> = std::iter::once(pa.clone()).chain(state.peer_of(&pa).cloned()).collect();
-    if !pa.config.is_peered() {
+    let slot = port(state, name)?.slot;
+    unpeer_slot(state, slot)
+}
+
+fn unpeer_slot(state: &mut State, slot: u32) -> Result<()> {
+    let port = state.by_slot(slot).expect("a port").clone();
+    let sides: Vec<Port> = std::iter::once(port.clone()).chain(state.peer_of(&port).cloned()).collect();
+    if port.record.peer.is_none() {
         return Ok(());
     }
     for p in &sides {
-        let config = PortConfig { peer_slot: NO_PEER, peer_ifindex: 0, ..p.config };
-        state.crossover()?.set_port(&config)?;
-        state.rtnl.set_up(p.wire.index, false, &format!("{}: set wire end down", p.name))?;
-        state.update(p.slot, config, Some(false));
+        state.write_record(p.slot, Record { peer: None, ..p.record.clone() })?;
+        fault::point("unpeer:first-record");
     }
-    Ok(())
+    let slots: Vec<u32> = sides.iter().map(|p| p.slot).collect();
+    repair::converge(state, &mut Run::ports(&slots))
+}
+
+/// Replaces a port's media (already checked by `media::apply`).
+pub fn set_media(state: &mut State, name: &str, media: PortMedia) -> Result<()> {
+    let port = port(state, name)?;
+    let record = Record { media, ..port.record.clone() };
+    state.write_record(port.slot, record)
 }

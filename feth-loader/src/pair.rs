@@ -2,7 +2,6 @@
 //! namespace) and the hidden wire end `fwire<slot>` that stays in the loader's namespace.
 use std::os::fd::AsRawFd as _;
 
-use feth_common::{Mode, names::WIRE_ALIAS_PREFIX};
 use rtnetlink::{
     LinkMessageBuilder, LinkUnspec, LinkVeth,
     packet_route::link::{InfoData, InfoVeth, LinkAttribute},
@@ -11,13 +10,14 @@ use rtnetlink::{
 use crate::{
     error::{Context as _, Result},
     ethtool::{self, Feature},
-    names::{mac_address, wire_name},
-    netns,
+    names::wire_name,
+    netns::Netns,
+    record::Record,
     rtnl::{LinkView, Rtnl},
 };
 
 /// Interface group wire ends join just before a batched deletion ("feth" in ASCII). Only
-/// ever set under the lock; `State::load` takes leftovers back to group 0.
+/// ever set under the lock; the repair takes leftovers back to group 0.
 pub const DOOMED_GROUP: u32 = 0x6665_7468;
 
 /// feth's MTU range (if_fake.c: FETH_MTU_MIN .. FETH_MTU_MAX).
@@ -28,38 +28,28 @@ pub const MTU_DEFAULT: u32 = 1500;
 /// The wire end never limits a frame: the user ends' MTUs are what count.
 const WIRE_MTU: u32 = MTU_MAX;
 
-/// What the kernel records on the wire end about its user end: `feth:<name>[@<netns>]`.
-pub fn wire_alias(name: &str, netns: Option<&str>) -> String {
-    match netns {
-        Some(ns) => format!("{WIRE_ALIAS_PREFIX}{name}@{ns}"),
-        None => format!("{WIRE_ALIAS_PREFIX}{name}"),
-    }
-}
-
-/// Inverse of [`wire_alias`].
-pub fn parse_wire_alias(alias: &str) -> Option<(String, Option<String>)> {
-    let rest = alias.strip_prefix(WIRE_ALIAS_PREFIX)?;
-    Some(match rest.split_once('@') {
-        Some((name, ns)) => (name.to_owned(), Some(ns.to_owned())),
-        None => (rest.to_owned(), None),
-    })
-}
-
 /// One queue per CPU on both ends, so traffic from several cores does not share one ring
 /// (and veth XDP needs rx queues >= the peer's tx queues).
 pub fn queues() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
-/// Creates the veth pair in one netlink request; the user end is born in its namespace with
-/// feth's MAC and MTU. Returns the wire end.
-pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: Option<&str>, mtu: u32) -> Result<LinkView> {
+/// Creates the veth pair in one netlink request (the user end is born in its namespace with
+/// its MAC and MTU), then writes the record on the wire end. A wire end without a record is a
+/// creation cut short, which the repair finishes. Returns the wire end.
+pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: &Netns, mtu: u32, mac: [u8; 6]) -> Result<LinkView> {
     let wire = wire_name(slot);
-    let ns_file = ns.map(netns::open).transpose()?;
+    let ns_file = match ns {
+        Netns::Named(n) => Some(
+            std::fs::File::open(std::path::Path::new(crate::netns::NETNS_DIR).join(n))
+                .map_err(|_| crate::error::FethError::NoSuchNetns(n.clone()))?,
+        ),
+        _ => None,
+    };
     let q = queues();
     let mut user = LinkMessageBuilder::<LinkUnspec>::new()
         .name(name.to_owned())
-        .address(mac_address(name, slot).to_vec())
+        .address(mac.to_vec())
         .mtu(mtu)
         .append_extra_attribute(LinkAttribute::NumTxQueues(q))
         .append_extra_attribute(LinkAttribute::NumRxQueues(q));
@@ -74,15 +64,14 @@ pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: Option<&str>, mtu: u32) ->
         .set_info_data(InfoData::Veth(InfoVeth::Peer(user.build())))
         .build();
     rtnl.add(msg, &format!("{name}: create veth pair ({wire})"))?;
-    let view = rtnl.require(&wire)?;
-    // The alias is the kernel's record of which feth interface this wire belongs to; a wire
-    // end without it is an unfinished creation. (Setting it raises no link notification; the
-    // feature change below does, so `monitor` sees the new interface with its name.)
-    rtnl.set(
-        LinkUnspec::new_with_index(view.index).alias(wire_alias(name, ns)).build(),
-        &format!("{wire}: set alias"),
-    )?;
+    let mut view = rtnl.require(&wire)?;
+    crate::fault::point("create:veth-made");
     configure_wire(&wire)?;
+    // (Setting the alias raises no link notification; the feature change above does, so
+    // `monitor` sees the new interface.)
+    let record = Record::default();
+    rtnl.set_alias(view.index, record.encode(), &format!("{wire}: record the configuration"))?;
+    view.alias = Some(record.encode());
     Ok(view)
 }
 
@@ -97,17 +86,17 @@ fn configure_wire(wire: &str) -> Result<()> {
     ethtool::set(wire, Feature::Gro, true)
 }
 
-/// Offload settings the datapath needs on the user end. `hwcsum` is feth's simulated
-/// hardware checksum: transmit checksum offload, which XDP mode cannot keep.
-pub fn configure_user(name: &str, ns: Option<&str>, mode: Mode, hwcsum: bool) -> Result<()> {
-    netns::run_in(ns, || {
+/// Offload settings the datapath needs on the user end: GRO on, transmit checksum offload as
+/// the mode and feth's hwcsum allow (XDP mode cannot keep it).
+pub fn configure_user(name: &str, ns: &Netns, tx_checksum: bool) -> Result<()> {
+    ns.run(|| {
         ethtool::set(name, Feature::Gro, true)?;
-        ethtool::set(name, Feature::TxChecksum, hwcsum && mode != Mode::Xdp)
+        ethtool::set(name, Feature::TxChecksum, tx_checksum)
     })
 }
 
-pub fn set_user_mtu(name: &str, ns: Option<&str>, mtu: u32) -> Result<()> {
-    netns::run_in(ns, || {
+pub fn set_user_mtu(name: &str, ns: &Netns, mtu: u32) -> Result<()> {
+    ns.run(|| {
         let rtnl = Rtnl::open()?;
         let link = rtnl.require(name)?;
         if link.mtu != mtu {
@@ -117,21 +106,23 @@ pub fn set_user_mtu(name: &str, ns: Option<&str>, mtu: u32) -> Result<()> {
     })
 }
 
-/// The user end as seen in its namespace.
-pub fn user_link(name: &str, ns: Option<&str>) -> Result<Option<LinkView>> {
-    if ns.is_some_and(|ns| !netns::exists(ns)) {
+/// A link by name in a named namespace (`None` when either does not exist).
+pub fn link_in(name: &str, ns: &Netns) -> Result<Option<LinkView>> {
+    if let Netns::Named(n) = ns
+        && !crate::netns::exists(n)
+    {
         return Ok(None);
     }
-    netns::run_in(ns, || Rtnl::open()?.link_by_name(name))
+    ns.run(|| Rtnl::open()?.link_by_name(name))
 }
 
 /// Offloads as the user end reports them: (tx checksum, gro).
-pub fn user_offloads(name: &str, ns: Option<&str>) -> Result<(bool, bool)> {
-    netns::run_in(ns, || Ok((ethtool::get(name, Feature::TxChecksum)?, ethtool::get(name, Feature::Gro)?)))
+pub fn user_offloads(name: &str, ns: &Netns) -> Result<(bool, bool)> {
+    ns.run(|| Ok((ethtool::get(name, Feature::TxChecksum)?, ethtool::get(name, Feature::Gro)?)))
 }
 
-pub fn set_user_up(name: &str, ns: Option<&str>) -> Result<()> {
-    netns::run_in(ns, || {
+pub fn set_user_up(name: &str, ns: &Netns) -> Result<()> {
+    ns.run(|| {
         let rtnl = Rtnl::open()?;
         let link = rtnl.require(name)?;
         if !link.admin_up {

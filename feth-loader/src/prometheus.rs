@@ -76,9 +76,9 @@ pub fn render(ports: &[PortSnapshot]) -> String {
         push(3, None, c.rx.bytes);
         for (reason, v) in [
             ("link_down", c.drops.tx_link_down),
-            ("no_peer", c.drops.tx_no_peer),
-            ("redirect_error", c.drops.tx_redirect_error),
-            ("too_big", c.drops.rx_too_big),
+            ("no_peer", c.drops.tx_no_peer.packets),
+            ("redirect_error", c.drops.tx_redirect_error.packets),
+            ("rx_refused", c.drops.rx_refused.packets),
         ] {
             push(4, Some(("reason", reason)), v);
         }

@@ -28,7 +28,8 @@ pub struct Media {
 #[derive(Debug, Serialize)]
 pub struct PortReport {
     pub name: String,
-    /// Named network namespace of the user end; null for the loader's own.
+    /// Network namespace of the user end now: a name, `pid:N` for one only a process holds,
+    /// `nsid:N` for one feth cannot enter; null for the loader's own.
     pub netns: Option<String>,
     pub ifindex: Option<u32>,
     pub mac: String,
@@ -38,6 +39,8 @@ pub struct PortReport {
     pub link: &'static str,
     pub peer: Option<String>,
     pub mode: &'static str,
+    /// feth's hwcsum as recorded (honoured in TC mode).
+    pub hwcsum: bool,
     pub wire: String,
     pub wire_ifindex: u32,
     pub slot: u32,
@@ -48,52 +51,53 @@ pub struct PortReport {
     pub counters: PortCounters,
 }
 
-/// Why feth changes each setting (DESIGN.md section 5).
-fn changes(mode: Mode, tx_checksum: bool) -> Vec<String> {
+/// Why feth changes each setting (ARCHITECTURE.md, "Datapaths"), judged from what the user
+/// end reports now.
+fn changes(mode: Mode, hwcsum: bool, tx_checksum: bool) -> Vec<String> {
     let mut v = vec!["gro on: a veth needs NAPI to receive XDP-redirected frames".to_owned()];
-    match (mode, tx_checksum) {
-        (Mode::Xdp, _) => v.push(
+    match (mode, hwcsum, tx_checksum) {
+        (_, _, true) => {}
+        (Mode::Xdp, _, false) => v.push(
             "tx-checksumming off: XDP_REDIRECT loses CHECKSUM_PARTIAL, so the stack must checksum TCP/UDP itself (GSO is off too)"
                 .to_owned(),
         ),
-        (Mode::Tc, false) => v.push("tx-checksumming off: hwcsum off was asked".to_owned()),
-        (Mode::Tc, true) => {}
+        (Mode::Tc, false, false) => v.push("tx-checksumming off: hwcsum off was asked".to_owned()),
+        (Mode::Tc, true, false) => {}
     }
     v
 }
 
 pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
-    let user = pair::user_link(&port.name, port.netns.as_deref())?;
-    let (tx_checksum, gro) = match &user {
-        Some(_) => pair::user_offloads(&port.name, port.netns.as_deref())?,
+    let user = port.user.as_ref();
+    let (tx_checksum, gro) = match user {
+        Some(u) => pair::user_offloads(&u.name, &port.netns).unwrap_or((false, false)),
         None => (false, false),
     };
-    let counters = counters::read_with_user(state, port, user.as_ref())?;
-    let media = match &state.crossover {
-        Some(c) => c.media(port.slot)?,
-        None => crate::media::default_media(),
-    };
-    let carrier = user.as_ref().is_some_and(|u| u.carrier);
+    let counters = counters::read(state, port)?;
+    let media = &port.record.media;
+    let carrier = user.is_some_and(|u| u.carrier);
+    let peered = state.peer_of(port).is_some();
     Ok(PortReport {
-        name: port.name.clone(),
-        netns: port.netns.clone(),
-        ifindex: user.as_ref().map(|u| u.index),
-        mac: user.as_ref().map(|u| format_mac(&u.mac)).unwrap_or_default(),
-        mtu: user.as_ref().map_or(0, |u| u.mtu),
-        admin_up: user.as_ref().is_some_and(|u| u.admin_up),
-        link: if port.config.is_peered() && carrier { "up" } else { "down" },
-        peer: state.peer_of(port).map(|p| p.name.clone()),
+        name: port.name(),
+        netns: port.netns.label(),
+        ifindex: user.map(|u| u.index),
+        mac: user.map(|u| format_mac(&u.mac)).unwrap_or_default(),
+        mtu: user.map_or(0, |u| u.mtu),
+        admin_up: user.is_some_and(|u| u.admin_up),
+        link: if peered && carrier { "up" } else { "down" },
+        peer: state.peer_of(port).map(Port::name),
         mode: port.mode().name(),
+        hwcsum: port.record.hwcsum,
         wire: port.wire.name.clone(),
         wire_ifindex: port.wire.index,
         slot: port.slot,
         media: Media {
             current: format_word(media.current),
             list: media.words().iter().map(|w| format_word(*w)).collect(),
-            active: port.config.is_peered(),
+            active: peered,
         },
         offloads: Offloads { tx_checksum, gro },
-        changed: changes(port.mode(), tx_checksum),
+        changed: if user.is_some() { changes(port.mode(), port.record.hwcsum, tx_checksum) } else { vec![] },
         counters,
     })
 }

@@ -1,8 +1,18 @@
 //! A blocking rtnetlink connection bound to the namespace of the thread that opened it.
-use futures::TryStreamExt as _;
+//!
+//! One tokio runtime drives every connection of the process (a socket keeps the namespace it
+//! was opened in, whichever thread polls it).
+use std::sync::LazyLock;
+
+use futures::{StreamExt as _, TryStreamExt as _};
 use rtnetlink::{
     Handle,
-    packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkXdp, State},
+    packet_core::{NLM_F_REQUEST, NetlinkMessage, NetlinkPayload},
+    packet_route::{
+        RouteNetlinkMessage,
+        link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkXdp, State},
+        nsid::{NsidAttribute, NsidMessage},
+    },
 };
 
 use crate::error::{Context as _, FethError, Result};
@@ -21,12 +31,18 @@ pub struct LinkView {
     pub is_veth: bool,
     /// ifindex of a veth's other end (in its own namespace).
     pub link: Option<u32>,
+    /// Namespace of the other end, as an id relative to this link's namespace; `None` when
+    /// both ends share a namespace.
+    pub link_netnsid: Option<i32>,
     pub xdp_prog_id: Option<u32>,
     /// The kernel's count of frames this interface failed to transmit (for a veth: what its
     /// other end refused, or what was sent while that end was down).
     pub tx_dropped: u64,
     /// Interface group (IFLA_GROUP).
     pub group: u32,
+    /// What the kernel says this interface received.
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
 }
 
 impl From<&LinkMessage> for LinkView {
@@ -46,7 +62,12 @@ impl From<&LinkMessage> for LinkView {
                 LinkAttribute::Carrier(c) => view.carrier = *c != 0,
                 LinkAttribute::OperState(s) => view.oper_up = *s == State::Up,
                 LinkAttribute::Link(l) => view.link = Some(*l),
-                LinkAttribute::Stats64(st) => view.tx_dropped = st.tx_dropped,
+                LinkAttribute::Stats64(st) => {
+                    view.tx_dropped = st.tx_dropped;
+                    view.rx_packets = st.rx_packets;
+                    view.rx_bytes = st.rx_bytes;
+                }
+                LinkAttribute::LinkNetNsId(id) => view.link_netnsid = Some(*id),
                 LinkAttribute::Group(g) => view.group = *g,
                 LinkAttribute::LinkInfo(infos) => {
                     view.is_veth = infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Veth)));
@@ -64,20 +85,25 @@ impl From<&LinkMessage> for LinkView {
     }
 }
 
+/// The process's one runtime.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime (no I/O driver?)")
+    });
+    &RUNTIME
+}
+
 pub struct Rtnl {
-    rt: tokio::runtime::Runtime,
     handle: Handle,
 }
 
 impl Rtnl {
     /// Opens a connection in the calling thread's network namespace.
     pub fn open() -> Result<Self> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("tokio runtime")?;
-        let _guard = rt.enter();
+        let _guard = runtime().enter();
         let (connection, handle, _) = rtnetlink::new_connection().context("open rtnetlink socket")?;
-        rt.spawn(connection);
-        drop(_guard);
-        Ok(Rtnl { rt, handle })
+        runtime().spawn(connection);
+        Ok(Rtnl { handle })
     }
 
     pub fn handle(&self) -> &Handle {
@@ -85,7 +111,38 @@ impl Rtnl {
     }
 
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.rt.block_on(f)
+        runtime().block_on(f)
+    }
+
+    /// The id this namespace gives the namespace open as `fd` (`RTM_GETNSID`), if any.
+    pub fn nsid_of(&self, fd: std::os::fd::BorrowedFd<'_>) -> Result<Option<i32>> {
+        use std::os::fd::AsRawFd as _;
+        let mut msg = NsidMessage::default();
+        msg.attributes.push(NsidAttribute::Fd(fd.as_raw_fd() as u32));
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::GetNsId(msg));
+        req.header.flags = NLM_F_REQUEST;
+        let mut replies = self.handle.clone().request(req).context("ask the namespace id")?;
+        self.block_on(async {
+            while let Some(reply) = replies.next().await {
+                match reply.payload {
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNsId(m)) => {
+                        let id = m.attributes.iter().find_map(|a| match a {
+                            NsidAttribute::Id(id) if *id >= 0 => Some(*id),
+                            _ => None,
+                        });
+                        return Ok(id);
+                    }
+                    NetlinkPayload::Error(e) if e.code.is_some() => {
+                        return Err(FethError::Netlink {
+                            context: "ask the namespace id".into(),
+                            cause: rtnetlink::Error::NetlinkError(e),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            Ok(None)
+        })
     }
 
     pub fn links(&self) -> Result<Vec<LinkView>> {
@@ -119,6 +176,10 @@ impl Rtnl {
 
     pub fn set_mtu(&self, index: u32, mtu: u32, what: &str) -> Result<()> {
         self.set(rtnetlink::LinkUnspec::new_with_index(index).mtu(mtu).build(), what)
+    }
+
+    pub fn set_alias(&self, index: u32, alias: String, what: &str) -> Result<()> {
+        self.set(rtnetlink::LinkUnspec::new_with_index(index).alias(alias).build(), what)
     }
 
     pub fn set_up(&self, index: u32, up: bool, what: &str) -> Result<()> {

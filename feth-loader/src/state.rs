@@ -1,30 +1,59 @@
-//! The feth bench as the kernel knows it: wire ends (with their aliases) plus the pinned maps.
+//! The feth bench as the kernel knows it, read without changing anything.
 //!
-//! Every command starts by reading this state and repairing what a killed command or a
-//! deletion behind our back left half-done, so the kernel objects stay the only truth.
-use feth_common::{MAX_PORTS, Mode, PortConfig, port::NO_PEER, wire_slot_of};
+//! A port *is* its wire end: a veth in the loader's namespace with ifindex
+//! `WIRE_IFINDEX_BASE + slot`. Its configuration is the record in the wire end's alias; its
+//! user end is found through the veth link (ifindex and link-netnsid), wherever it has been
+//! renamed or moved to. The pinned maps are a cache of the records (ARCHITECTURE.md, "State");
+//! `repair` makes them agree.
+use std::collections::HashMap;
+
+use feth_common::{Mode, PortConfig, wire_slot_of};
 
 use crate::{
     crossover::Crossover,
-    error::Result,
-    names::wire_slot,
-    pair::parse_wire_alias,
+    error::{FethError, Result},
+    netns::{self, Netns},
+    record::{Parsed, Record},
     rtnl::{LinkView, Rtnl},
 };
+
+/// How a wire end's record was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// A record of this layout.
+    Current,
+    /// Layout 1's alias: the record is to be rebuilt (upgrade).
+    V1,
+    /// None: a creation cut short before the record was written.
+    Missing,
+}
 
 /// A feth interface.
 #[derive(Clone, Debug)]
 pub struct Port {
-    pub name: String,
-    pub netns: Option<String>,
     pub slot: u32,
     pub wire: LinkView,
-    pub config: PortConfig,
+    pub record: Record,
+    pub recorded: Recorded,
+    /// Where the user end is now.
+    pub netns: Netns,
+    /// The user end as its namespace reports it, if that namespace can be entered.
+    pub user: Option<LinkView>,
 }
 
 impl Port {
+    /// The user end's current name (what every command accepts).
+    pub fn name(&self) -> String {
+        self.user.as_ref().map_or_else(|| format!("{}-user", self.wire.name), |u| u.name.clone())
+    }
+
     pub fn mode(&self) -> Mode {
-        Mode::from_raw(self.config.mode).unwrap_or(Mode::Xdp)
+        self.record.mode
+    }
+
+    /// Transmit checksum offload the user end should have.
+    pub fn wants_tx_checksum(&self) -> bool {
+        self.record.hwcsum && self.mode() == Mode::Tc
     }
 }
 
@@ -32,165 +61,123 @@ pub struct State {
     /// rtnetlink in the loader's namespace, where the wire ends live.
     pub rtnl: Rtnl,
     pub crossover: Option<Crossover>,
+    /// Every port, by slot.
     pub ports: Vec<Port>,
 }
 
 impl State {
-    /// Reads and repairs the state. Call with the lock held.
-    pub fn load() -> Result<State> {
+    /// Reads the state; writes nothing.
+    pub fn read() -> Result<State> {
         let rtnl = Rtnl::open()?;
         let crossover = Crossover::open_existing()?;
-        let mut state = State { rtnl, crossover, ports: Vec::new() };
-        state.reconcile()?;
-        Ok(state)
+        let ports = read_ports(&rtnl)?;
+        Ok(State { rtnl, crossover, ports })
     }
 
-    pub fn find(&self, name: &str) -> Option<&Port> {
-        self.ports.iter().find(|p| p.name == name)
+    /// Reads again after a change made behind the state's back (the kernel is the truth).
+    pub fn reread(&mut self) -> Result<()> {
+        self.ports = read_ports(&self.rtnl)?;
+        Ok(())
+    }
+
+    /// The port whose user end is now called `name`. Two ports whose user ends share a name
+    /// (in different namespaces) make the name ambiguous.
+    pub fn find(&self, name: &str) -> Result<Option<&Port>> {
+        let mut found = self.ports.iter().filter(|p| p.user.as_ref().is_some_and(|u| u.name == name));
+        let first = found.next();
+        if let (Some(a), Some(b)) = (first, found.next()) {
+            return Err(FethError::Ambiguous { name: name.to_owned(), a: a.netns.to_string(), b: b.netns.to_string() });
+        }
+        Ok(first)
     }
 
     pub fn by_slot(&self, slot: u32) -> Option<&Port> {
         self.ports.iter().find(|p| p.slot == slot)
     }
 
+    pub fn by_slot_mut(&mut self, slot: u32) -> Option<&mut Port> {
+        self.ports.iter_mut().find(|p| p.slot == slot)
+    }
+
+    /// The peer, when both records name each other (a one-sided record is a peering cut
+    /// short, which counts as unpeered until repaired).
     pub fn peer_of(&self, port: &Port) -> Option<&Port> {
-        port.config.is_peered().then(|| self.by_slot(port.config.peer_slot)).flatten()
+        let peer = self.by_slot(port.record.peer?)?;
+        (peer.record.peer == Some(port.slot)).then_some(peer)
+    }
+
+    /// What the data path should hold for `port`.
+    pub fn config_of(&self, port: &Port) -> PortConfig {
+        let mut config = PortConfig::unpeered(port.slot, port.mode());
+        if let Some(peer) = self.peer_of(port) {
+            config.peer_slot = peer.slot;
+            config.peer_ifindex = peer.wire.index;
+        }
+        config
     }
 
     /// Lowest slot no wire end uses.
     pub fn free_slot(&self) -> Option<u32> {
-        let mut used = vec![false; MAX_PORTS as usize];
+        let mut used = vec![false; feth_common::MAX_PORTS as usize];
         self.ports.iter().for_each(|p| used[p.slot as usize] = true);
         used.iter().position(|u| !u).map(|s| s as u32)
     }
 
+    /// Opens the pinned state, loading and pinning it first when it is missing or partial.
     pub fn crossover(&mut self) -> Result<&mut Crossover> {
         if self.crossover.is_none() {
-            match Crossover::open_or_load() {
-                Ok(c) => self.crossover = Some(c),
-                Err(e) => {
-                    // A load that failed half-way (the verifier, a missing feature) leaves no pins.
-                    let _ = self.unload_if_empty();
-                    return Err(e);
-                }
-            }
+            self.crossover = Some(Crossover::open_or_load()?);
         }
         Ok(self.crossover.as_mut().expect("just loaded"))
     }
 
-    /// When no port is left, nothing of feth is: every pin goes.
-    pub fn unload_if_empty(&mut self) -> Result<()> {
-        if !self.ports.is_empty() {
-            return Ok(());
-        }
-        self.crossover = None;
-        Crossover::unload()
+    /// Writes a port's record to its wire end's alias, and keeps the in-memory copy in step.
+    pub fn write_record(&mut self, slot: u32, record: Record) -> Result<()> {
+        let port = self.by_slot(slot).ok_or_else(|| FethError::NoSuchInterface(format!("slot {slot}")))?;
+        let what = format!("{}: record the configuration on {}", port.name(), port.wire.name);
+        self.rtnl.set_alias(port.wire.index, record.encode(), &what)?;
+        let port = self.by_slot_mut(slot).expect("found above");
+        port.record = record;
+        port.recorded = Recorded::Current;
+        Ok(())
     }
+}
 
-    /// Records what a command just wrote for a port, so later steps of the same command see it.
-    pub fn update(&mut self, slot: u32, config: PortConfig, wire_up: Option<bool>) {
-        if let Some(port) = self.ports.iter_mut().find(|p| p.slot == slot) {
-            port.config = config;
-            if let Some(up) = wire_up {
-                port.wire.admin_up = up;
-            }
+/// Every wire end in the loader's namespace, with its record and its user end.
+fn read_ports(rtnl: &Rtnl) -> Result<Vec<Port>> {
+    let links = rtnl.links()?;
+    let own: HashMap<u32, &LinkView> = links.iter().map(|l| (l.index, l)).collect();
+    let wires: Vec<&LinkView> = links.iter().filter(|l| l.is_veth && wire_slot_of(l.index).is_some()).collect();
+    let mut ids: Vec<i32> = wires.iter().filter_map(|w| w.link_netnsid).collect();
+    ids.sort();
+    ids.dedup();
+    let spaces = netns::resolve(rtnl, &ids);
+    // One link dump per namespace that holds user ends.
+    let mut users: HashMap<Netns, HashMap<u32, LinkView>> = HashMap::new();
+    for space in spaces.values() {
+        if matches!(space, Netns::Unreachable(_)) {
+            continue;
         }
+        let links = space.run(|| Rtnl::open()?.links()).unwrap_or_default();
+        users.insert(space.clone(), links.into_iter().map(|l| (l.index, l)).collect());
     }
-
-    fn reconcile(&mut self) -> Result<()> {
-        let links = self.rtnl.links()?;
-        let mut wires = Vec::new();
-        for mut link in links {
-            let Some(slot) = wire_slot(&link.name) else { continue };
-            if link.group == crate::pair::DOOMED_GROUP {
-                // A destroy killed between marking and deleting: the port stays.
-                self.rtnl.set_group(link.index, 0, &format!("{}: unmark", link.name))?;
-                link.group = 0;
-            }
-            match link.alias.as_deref().and_then(parse_wire_alias) {
-                Some((name, netns)) if link.is_veth && wire_slot_of(link.index) == Some(slot) => {
-                    wires.push((name, netns, slot, link))
-                }
-                // A wire end whose creation was cut short before it got its alias (or one the
-                // data path could not find): finish the rollback by deleting the pair.
-                _ if link.is_veth => {
-                    self.rtnl.del(link.index, &format!("{}: remove unfinished wire end", link.name))?
-                }
-                _ => {}
-            }
-        }
-
-        let Some(crossover) = self.crossover.as_mut() else {
-            // Wire ends without the pinned state cannot cross anything, and pins without all of
-            // it are a load cut short: remove both.
-            for (_, _, _, wire) in &wires {
-                self.rtnl.del(wire.index, &format!("{}: remove wire end without crossover", wire.name))?;
-            }
-            return self.unload_if_empty();
-        };
-
-        let mut configs = crossover.ports()?;
-        // Map entries whose wire end is gone (interface deleted behind our back).
-        for (slot, _) in configs.iter().filter(|(s, _)| !wires.iter().any(|w| w.2 == *s)) {
-            crossover.remove_port(*slot)?;
-        }
-        configs.retain(|(s, _)| wires.iter().any(|w| w.2 == *s));
-
-        self.ports = wires
-            .into_iter()
-            .map(|(name, netns, slot, wire)| {
-                let config = configs.iter().find(|(s, _)| *s == slot).map(|(_, c)| *c);
-                let registered = config.is_some();
-                let config = config.unwrap_or(PortConfig::unpeered(slot, crate::ops::DEFAULT_MODE));
-                if !registered {
-                    // Created but never registered: start from zeroed counters.
-                    crossover.reset_stats(slot)?;
-                    crossover.set_media(slot, &crate::media::default_media())?;
-                    crossover.set_port(&config)?;
-                }
-                Ok(Port { name, netns, slot, wire, config })
-            })
-            .collect::<Result<_>>()?;
-
-        // Peering must be mutual; a one-sided entry is a peer command cut short: roll it back.
-        let slots: Vec<(u32, u32)> = self.ports.iter().map(|p| (p.slot, p.config.peer_slot)).collect();
-        for port in &mut self.ports {
-            let peer = port.config.peer_slot;
-            let mutual = slots.iter().any(|(s, p)| *s == peer && *p == port.slot);
-            if port.config.is_peered() && !mutual {
-                port.config.peer_slot = NO_PEER;
-                port.config.peer_ifindex = 0;
-                crossover.set_port(&port.config)?;
-            }
-        }
-
-        // Links pinned for wire ends that no longer exist, or for the mode a port left (a mode
-        // switch cut short before its last step).
-        for (wire, mode) in Crossover::attached_links() {
-            if self.ports.iter().any(|p| p.wire.name == wire && p.mode() == mode) {
-                continue;
-            }
-            Crossover::detach(&wire, mode)?;
-            // The switch may have changed the user end's offloads already: set them back for
-            // the mode the port is in.
-            if let Some(p) = self.ports.iter().find(|p| p.wire.name == wire) {
-                crate::pair::configure_user(&p.name, p.netns.as_deref(), p.mode(), true)?;
-            }
-        }
-        for port in &mut self.ports {
-            crossover.attach(&port.wire.name, port.wire.index, port.mode())?;
-            // Link state follows peering: the user end has carrier only while its wire end is up.
-            let want_up = port.config.is_peered();
-            if port.wire.admin_up != want_up {
-                self.rtnl.set_up(
-                    port.wire.index,
-                    want_up,
-                    &format!("{}: set wire end {}", port.name, if want_up { "up" } else { "down" }),
-                )?;
-                port.wire.admin_up = want_up;
-            }
-        }
-
-        self.unload_if_empty()
-    }
+    let mut ports: Vec<Port> = wires
+        .into_iter()
+        .map(|wire| {
+            let slot = wire_slot_of(wire.index).expect("filtered");
+            let (record, recorded) = match Record::parse(wire.alias.as_deref()) {
+                Parsed::Current(r) => (r, Recorded::Current),
+                Parsed::V1 => (Record::default(), Recorded::V1),
+                Parsed::Missing => (Record::default(), Recorded::Missing),
+            };
+            let netns = wire.link_netnsid.map_or(Netns::Own, |id| spaces[&id].clone());
+            let user = wire.link.and_then(|index| match &netns {
+                Netns::Own => own.get(&index).map(|l| (*l).clone()),
+                other => users.get(other).and_then(|m| m.get(&index)).cloned(),
+            });
+            Port { slot, wire: wire.clone(), record, recorded, netns, user }
+        })
+        .collect();
+    ports.sort_by_key(|p| p.slot);
+    Ok(ports)
 }

@@ -122,7 +122,7 @@ fn pin_to_cpu(cpu: usize) {
 
 /// Frames delivered to the feth sink side by the product's own counters.
 fn feth_delivered() -> Result<u64> {
-    crate::with_state(|state| {
+    crate::read_state(|state| {
         let snap = crate::counters::snapshot(state, Some(super::topology::FETH_B))?;
         Ok(snap.first().map_or(0, |p| p.counters.rx.packets))
     })
@@ -144,10 +144,7 @@ pub fn measure(objects: &BenchObject, topo: &Topology, size: usize, opts: &RateO
                 let (data, stop) = (&data, &stop);
                 scope.spawn(move || {
                     let file = netns::open(topo.gen_ns)?;
-                    // SAFETY: setns on an fd we own, for this thread only.
-                    if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) } != 0 {
-                        return Err(std::io::Error::last_os_error()).context(format!("enter {}", topo.gen_ns));
-                    }
+                    netns::enter(&file).context(format!("enter {}", topo.gen_ns))?;
                     pin_to_cpu(cpu);
                     let mut ctx = [0u32; 6];
                     ctx[1] = data.len() as u32; // data_end

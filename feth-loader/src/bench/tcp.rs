@@ -42,10 +42,7 @@ fn in_netns(ns: &str, program: &str) -> Result<Command> {
     // SAFETY: setns is async-signal-safe; the fd stays open in the closure until exec.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
+            netns::enter(&file)
         });
     }
     Ok(cmd)

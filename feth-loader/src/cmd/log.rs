@@ -1,6 +1,6 @@
 use std::os::fd::AsRawFd as _;
 
-use feth_loader::{crossover::Crossover, with_state};
+use feth_loader::{crossover::Crossover, read_state, with_state};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Action {
@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
         Action::Follow => {
-            let ids = with_state(|state| {
+            let ids = read_state(|state| {
                 state.crossover.as_ref().ok_or(feth_loader::FethError::NoPorts)?;
                 Crossover::program_ids()
             })?;

@@ -1,4 +1,4 @@
-use feth_loader::{media, ops, with_state};
+use feth_loader::{media, ops, read_state, with_state};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,17 +14,22 @@ pub struct Args {
 
 /// Without --list/--current it prints the media, like `ifconfig -m`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (current, list, active) = with_state(|state| {
-        let port = ops::port(state, &args.name)?.clone();
-        let (slot, peered) = (port.slot, port.config.is_peered());
-        let crossover = state.crossover()?;
-        let mut m = crossover.media(slot)?;
-        if args.list.is_some() || args.current.is_some() {
-            m = media::apply(&args.name, &m, args.list.as_deref(), args.current.as_deref())?;
-            crossover.set_media(slot, &m)?;
-        }
-        Ok((m.current, m.words().to_vec(), peered))
-    })?;
+    let changing = args.list.is_some() || args.current.is_some();
+    let read = |state: &feth_loader::State| {
+        let port = ops::port(state, &args.name)?;
+        Ok((port.record.media.clone(), state.peer_of(port).is_some()))
+    };
+    let (m, active) = if changing {
+        with_state(|state| {
+            let (m, active) = read(state)?;
+            let m = media::apply(&args.name, &m, args.list.as_deref(), args.current.as_deref())?;
+            ops::set_media(state, &args.name, m.clone())?;
+            Ok((m, active))
+        })?
+    } else {
+        read_state(read)?
+    };
+    let (current, list) = (m.current, m.list);
     println!(
         "{}: media {} status {}",
         args.name,

@@ -9,6 +9,7 @@ mod media;
 mod monitor;
 mod options;
 mod peer;
+mod repair;
 mod show;
 mod stats;
 mod up;
@@ -16,6 +17,9 @@ mod up;
 #[derive(Parser)]
 #[command(name = "feth-loader", version, about = "feth: fake-ethernet crossover interfaces for Linux, on eBPF")]
 pub struct Cli {
+    /// Directory of feth's pinned state and lock on bpffs [env: FETH_BPFFS] [default: /sys/fs/bpf/feth].
+    #[arg(long, global = true, value_name = "DIR")]
+    bpffs: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,7 +44,11 @@ enum Command {
     Media(media::Args),
     /// Counters: totals, or rates with --watch; text, JSON or Prometheus.
     Stats(stats::Args),
-    /// Stream link events (created, peered, unpeered, carrier, destroyed) as they happen.
+    /// Rebuild the pinned state from the interfaces and finish or roll back whatever a killed
+    /// command left; prints each change (--dry-run only lists them).
+    Repair(repair::Args),
+    /// Stream link events (created, peered, unpeered, carrier, destroyed) as they happen; also
+    /// repairs, live, what a deletion behind feth's back leaves (a peer unpeered).
     Monitor(monitor::Args),
     /// feth's debug log: per-frame logs from the data path, switched at runtime.
     Log(log::Args),
@@ -50,7 +58,9 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    feth_loader::bpffs::choose(cli.bpffs);
     match cli.command {
+        Command::Repair(args) => repair::run(args),
         Command::Up(args) => up::run(args),
         Command::Down(args) => destroy::run_down(args),
         Command::Create(args) => create::run(args),

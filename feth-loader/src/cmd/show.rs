@@ -1,4 +1,4 @@
-use feth_loader::{ops, report, with_state};
+use feth_loader::{ops, read_state, report};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -10,7 +10,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let reports = with_state(|state| {
+    let reports = read_state(|state| {
         let ports = match &args.name {
             Some(name) => vec![ops::port(state, name)?.clone()],
             None => state.ports.clone(),
@@ -25,10 +25,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let ns = r.netns.as_deref().map(|n| format!(" netns {n}")).unwrap_or_default();
         println!("{}: {}{} mtu {} mac {}", r.name, if r.admin_up { "UP" } else { "DOWN" }, ns, r.mtu, r.mac);
         println!(
-            "\tpeer {} link {} mode {} wire {} (slot {})",
+            "\tpeer {} link {} mode {} hwcsum {} wire {} (slot {})",
             r.peer.as_deref().unwrap_or("-"),
             r.link,
             r.mode,
+            on_off(r.hwcsum),
             r.wire,
             r.slot
         );
@@ -44,13 +45,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         let c = &r.counters;
         println!(
-            "\ttx {} pkts {} bytes  rx {} pkts {} bytes  drops tx {} rx {}",
+            "\ttx {} pkts {} bytes  rx {} pkts {} bytes  drops tx {} rx {} link-down {}",
             c.tx.packets,
             c.tx.bytes,
             c.rx.packets,
             c.rx.bytes,
             c.drops.tx_total(),
-            c.drops.rx_too_big
+            c.drops.rx_refused.packets,
+            c.drops.tx_link_down
         );
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::{
 
 use feth_loader::{
     counters::{PortSnapshot, snapshot},
-    prometheus, with_state,
+    prometheus, read_state,
 };
 use serde::Serialize;
 
@@ -47,7 +47,7 @@ struct Rate {
 }
 
 fn read(name: Option<&str>) -> anyhow::Result<Vec<PortSnapshot>> {
-    Ok(with_state(|state| snapshot(state, name))?)
+    Ok(read_state(|state| snapshot(state, name))?)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -110,7 +110,7 @@ fn rate(now: &PortSnapshot, before: Option<&PortSnapshot>, secs: f64) -> Rate {
         tx_bps: 8.0 * d(|p| p.counters.tx.bytes),
         rx_pps: d(|p| p.counters.rx.packets),
         rx_bps: 8.0 * d(|p| p.counters.rx.bytes),
-        drops_per_s: d(|p| p.counters.drops.tx_total() + p.counters.drops.rx_too_big),
+        drops_per_s: d(|p| p.counters.drops.tx_total() + p.counters.drops.rx_refused.packets),
     }
 }
 
@@ -136,8 +136,11 @@ fn print_totals(ports: &[PortSnapshot]) {
         println!("\ttx {} packets {} bytes", c.tx.packets, c.tx.bytes);
         println!("\trx {} packets {} bytes", c.rx.packets, c.rx.bytes);
         println!(
-            "\tdrops tx link-down {} no-peer {} redirect-error {}  rx too-big {}",
-            c.drops.tx_link_down, c.drops.tx_no_peer, c.drops.tx_redirect_error, c.drops.rx_too_big
+            "\tdrops tx link-down {} no-peer {} redirect-error {}  rx refused {}",
+            c.drops.tx_link_down,
+            c.drops.tx_no_peer.packets,
+            c.drops.tx_redirect_error.packets,
+            c.drops.rx_refused.packets
         );
         let pr = &c.tx_protocols;
         println!(

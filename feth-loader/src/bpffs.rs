@@ -1,0 +1,126 @@
+//! Where feth's pinned state lives, and the lock that orders commands.
+//!
+//! One directory on bpffs (`--bpffs DIR`, `FETH_BPFFS`, default `/sys/fs/bpf/feth`) holds the
+//! layout directory `v<N>/` with the maps, programs and links. The directory itself is the lock
+//! (flock, as libxdp locks `LIBXDP_BPFFS`): changing commands hold it exclusively, reading
+//! commands shared. flock is released by the kernel when the holder dies, so a killed command
+//! never leaves a stale lock. See ARCHITECTURE.md, "State".
+use std::{
+    fs::File,
+    os::unix::fs::MetadataExt as _,
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
+
+use feth_common::names::{BPFFS_ENV, DEFAULT_BPFFS_DIR, LAYOUT_VERSION, LINK_DIR};
+use nix::sys::statfs::{BPF_FS_MAGIC, statfs};
+
+use crate::error::{Context as _, FethError, Result};
+
+static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Chooses the state directory for this process: the flag, else `FETH_BPFFS`, else the default.
+/// Call once, before any command runs.
+pub fn choose(flag: Option<PathBuf>) {
+    let dir = flag
+        .or_else(|| std::env::var_os(BPFFS_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_BPFFS_DIR));
+    let _ = DIR.set(dir);
+}
+
+/// The state directory.
+pub fn dir() -> &'static Path {
+    DIR.get_or_init(|| PathBuf::from(DEFAULT_BPFFS_DIR))
+}
+
+/// The directory of this binary's layout, `<dir>/v<LAYOUT_VERSION>`.
+pub fn layout_dir() -> PathBuf {
+    dir().join(format!("v{LAYOUT_VERSION}"))
+}
+
+pub fn pin_path(name: &str) -> PathBuf {
+    layout_dir().join(name)
+}
+
+pub fn link_dir() -> PathBuf {
+    layout_dir().join(LINK_DIR)
+}
+
+/// Pins of layouts other than this binary's: `v<N>` directories and, for layout 1, the
+/// objects pinned directly in the state directory.
+pub fn other_layouts() -> Vec<PathBuf> {
+    let own = format!("v{LAYOUT_VERSION}");
+    let Ok(entries) = std::fs::read_dir(dir()) else { return Vec::new() };
+    entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.file_name().is_some_and(|n| *n != *own)).collect()
+}
+
+pub fn is_bpffs(path: &Path) -> bool {
+    statfs(path).is_ok_and(|st| st.filesystem_type() == BPF_FS_MAGIC)
+}
+
+/// Makes sure the state directory can hold pins: mounts bpffs at /sys/fs/bpf when the
+/// directory is below it and nothing is mounted there; refuses a directory on another
+/// filesystem.
+pub fn ensure_mounted() -> Result<()> {
+    let dir = dir();
+    let existing = dir.ancestors().find(|p| p.exists()).unwrap_or(Path::new("/"));
+    if is_bpffs(existing) {
+        return Ok(());
+    }
+    let root = Path::new("/sys/fs/bpf");
+    if !dir.starts_with(root) {
+        return Err(FethError::NotBpffs(dir.to_path_buf()));
+    }
+    std::fs::create_dir_all(root).context("create /sys/fs/bpf")?;
+    nix::mount::mount(Some("bpf"), root, Some("bpf"), nix::mount::MsFlags::empty(), None::<&str>)
+        .map_err(|e| FethError::KernelFeature(format!("cannot mount bpffs on /sys/fs/bpf: {e}")))
+}
+
+/// A held lock on the state directory.
+pub struct Lock {
+    _dir: File,
+}
+
+/// Shared lock for commands that only read. `None` when the directory does not exist: there
+/// is then no pinned state to protect, and reading must not create it.
+pub fn lock_shared() -> Result<Option<Lock>> {
+    loop {
+        let Ok(file) = File::open(dir()) else { return Ok(None) };
+        file.lock_shared().context(format!("lock {}", dir().display()))?;
+        if still_current(&file) {
+            return Ok(Some(Lock { _dir: file }));
+        }
+    }
+}
+
+/// Exclusive lock for commands that change state; creates the directory (on bpffs) first.
+pub fn lock_exclusive() -> Result<Lock> {
+    loop {
+        if !dir().exists() {
+            ensure_mounted()?;
+            std::fs::create_dir_all(dir()).context(format!("create {}", dir().display()))?;
+        }
+        let file = File::open(dir()).context(format!("open {}", dir().display()))?;
+        file.lock().context(format!("lock {}", dir().display()))?;
+        if still_current(&file) {
+            return Ok(Lock { _dir: file });
+        }
+    }
+}
+
+/// The last command of a bench removes the directory while holding the lock; a waiter that
+/// opened it before then holds a lock on a removed directory and must start again.
+fn still_current(file: &File) -> bool {
+    match (file.metadata(), std::fs::metadata(dir())) {
+        (Ok(held), Ok(now)) => held.ino() == now.ino() && held.dev() == now.dev(),
+        _ => false,
+    }
+}
+
+/// Removes the state directory when nothing is left in it (called with the exclusive lock,
+/// after the last port is gone).
+pub fn remove_if_empty() {
+    let _ = std::fs::remove_dir(link_dir());
+    let _ = std::fs::remove_dir(layout_dir());
+    let _ = std::fs::remove_dir(dir());
+}

@@ -1,0 +1,37 @@
+use feth_loader::{pending_repairs, repair};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// List what would be repaired without changing anything.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Brings the pinned state and the data path in line with the interfaces' records, printing
+/// one line per change (every changing command does the same silently first).
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let changes = if args.dry_run {
+        feth_loader::require_root()?;
+        let _lock = feth_loader::bpffs::lock_shared()?;
+        pending_repairs()?
+    } else {
+        repair_now()?
+    };
+    for change in &changes {
+        println!("{change}");
+    }
+    if changes.is_empty() {
+        println!("nothing to repair");
+    }
+    Ok(())
+}
+
+/// `with_state` repairs silently before running a command; here the repair is the command.
+fn repair_now() -> anyhow::Result<Vec<String>> {
+    feth_loader::require_root()?;
+    let _lock = feth_loader::bpffs::lock_exclusive()?;
+    let mut state = feth_loader::State::read()?;
+    let mut run = repair::Run::all(true);
+    repair::everything(&mut state, &mut run)?;
+    Ok(run.changes)
+}

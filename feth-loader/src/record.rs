@@ -1,0 +1,127 @@
+//! The durable record of a port, kept in its wire end's `ifalias`.
+//!
+//! The kernel keeps an alias exactly as long as the interface, so what a user configured
+//! (peer, mode, hwcsum, media) survives the loss of every pin and is the truth the pinned maps
+//! are rebuilt from (ARCHITECTURE.md, "State"). Names are not recorded: the user end is found
+//! through the veth link, so renames and namespace moves need no update.
+//!
+//! Format (at most 255 bytes, `IFALIASZ - 1`):
+//! `feth/2 peer=<slot>|- mode=xdp|tc csum=0|1 media=<current>/<word>,<word>,...` (hex words).
+use feth_common::{
+    DEFAULT_MODE, Mode,
+    names::{WIRE_ALIAS_V1_PREFIX, WIRE_RECORD_PREFIX},
+};
+
+use crate::media::{PortMedia, default_media};
+
+/// `IFALIASZ` minus the terminating NUL.
+pub const ALIAS_MAX: usize = 255;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Slot of the peer port (its wire end is `WIRE_IFINDEX_BASE + slot`), if peered.
+    pub peer: Option<u32>,
+    pub mode: Mode,
+    /// feth's hwcsum: transmit checksum offload on the user end, honoured in TC mode.
+    pub hwcsum: bool,
+    pub media: PortMedia,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record { peer: None, mode: DEFAULT_MODE, hwcsum: true, media: default_media() }
+    }
+}
+
+/// What a wire end's alias says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    Current(Record),
+    /// Layout 1 recorded only the user end's name; everything else lived in the pins.
+    V1,
+    /// No alias, or one feth did not write: a creation cut short before the record was set.
+    Missing,
+}
+
+impl Record {
+    pub fn encode(&self) -> String {
+        let peer = self.peer.map_or("-".to_owned(), |p| p.to_string());
+        let words: Vec<String> = self.media.list.iter().map(|w| format!("{w:x}")).collect();
+        let text = format!(
+            "{WIRE_RECORD_PREFIX} peer={peer} mode={} csum={} media={:x}/{}",
+            self.mode.name(),
+            u8::from(self.hwcsum),
+            self.media.current,
+            words.join(",")
+        );
+        debug_assert!(text.len() <= ALIAS_MAX, "record too long: {text}");
+        text
+    }
+
+    pub fn parse(alias: Option<&str>) -> Parsed {
+        let Some(alias) = alias else { return Parsed::Missing };
+        if alias.starts_with(WIRE_ALIAS_V1_PREFIX) {
+            return Parsed::V1;
+        }
+        match alias.strip_prefix(WIRE_RECORD_PREFIX).and_then(parse_fields) {
+            Some(record) => Parsed::Current(record),
+            None => Parsed::Missing,
+        }
+    }
+}
+
+fn parse_fields(text: &str) -> Option<Record> {
+    let mut record = Record::default();
+    for field in text.split_whitespace() {
+        let (key, value) = field.split_once('=')?;
+        match key {
+            "peer" => record.peer = if value == "-" { None } else { Some(value.parse().ok()?) },
+            "mode" => record.mode = [Mode::Xdp, Mode::Tc].into_iter().find(|m| m.name() == value)?,
+            "csum" => record.hwcsum = value == "1",
+            "media" => {
+                let (current, list) = value.split_once('/')?;
+                let word = |w: &str| u32::from_str_radix(w, 16).ok();
+                record.media.current = word(current)?;
+                record.media.list = list.split(',').map(word).collect::<Option<_>>()?;
+            }
+            // A later layout may add fields; an older reader keeps what it knows.
+            _ => {}
+        }
+    }
+    Some(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::{MEDIA_MAX, parse_word};
+
+    #[test]
+    fn round_trip() {
+        let mut r = Record { peer: Some(4095), mode: Mode::Xdp, hwcsum: false, ..Record::default() };
+        assert_eq!(Record::parse(Some(&r.encode())), Parsed::Current(r.clone()));
+        r.peer = None;
+        assert_eq!(Record::parse(Some(&r.encode())), Parsed::Current(r));
+    }
+
+    #[test]
+    fn longest_record_fits_an_alias() {
+        let widest = parse_word("p", "5000Base-T/half").unwrap();
+        let r = Record {
+            peer: Some(u32::MAX - 1),
+            mode: Mode::Xdp,
+            hwcsum: false,
+            media: PortMedia { current: widest, list: vec![widest; MEDIA_MAX] },
+        };
+        assert!(r.encode().len() <= ALIAS_MAX, "{} bytes", r.encode().len());
+        assert_eq!(Record::parse(Some(&r.encode())), Parsed::Current(r));
+    }
+
+    #[test]
+    fn other_aliases() {
+        assert_eq!(Record::parse(Some("feth:feth0@ns")), Parsed::V1);
+        assert_eq!(Record::parse(None), Parsed::Missing);
+        assert_eq!(Record::parse(Some("my uplink")), Parsed::Missing);
+        assert_eq!(Record::parse(Some("feth/2 peer=x")), Parsed::Missing);
+    }
+}

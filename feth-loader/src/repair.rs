@@ -1,0 +1,324 @@
+//! Bringing every kernel object in line with the wire ends' records: the one way state changes
+//! reach the data path, and the repair of whatever a killed command, a lost pin or a deletion
+//! behind our back left (ARCHITECTURE.md, "Repair").
+//!
+//! Each step is named and reports what it changes; in a dry run it changes the in-memory state
+//! only, so later steps list what they would do after the earlier ones. Nothing here deletes an
+//! interface.
+use feth_common::{Mode, PortConfig};
+
+use crate::{
+    crossover::{Crossover, OldLayout},
+    error::Result,
+    pair,
+    record::Record,
+    state::{Recorded, State},
+};
+
+/// One pass of repairs.
+pub struct Run {
+    /// Make the changes (false: only list them).
+    pub apply: bool,
+    /// Restrict the data-path steps to these slots (a command's own ports); `None` for all.
+    pub only: Option<Vec<u32>>,
+    /// What was (or would be) changed, one sentence each.
+    pub changes: Vec<String>,
+}
+
+impl Run {
+    pub fn all(apply: bool) -> Run {
+        Run { apply, only: None, changes: Vec::new() }
+    }
+
+    pub fn ports(slots: &[u32]) -> Run {
+        Run { apply: true, only: Some(slots.to_vec()), changes: Vec::new() }
+    }
+
+    fn wants(&self, slot: u32) -> bool {
+        self.only.as_ref().is_none_or(|s| s.contains(&slot))
+    }
+}
+
+/// Every repair, in order. Commands that change state run this first; `repair` runs it alone.
+pub fn everything(state: &mut State, run: &mut Run) -> Result<()> {
+    finish_records(state, run)?;
+    roll_back_one_sided_peers(state, run)?;
+    converge(state, run)
+}
+
+/// The data-path steps: what `peer`, `unpeer`, a mode switch or `create` use after writing
+/// records. Order keeps every frame accounted: the new program is attached (and the user end's
+/// offloads set) before the map flips to it, the old one detached after, carrier last.
+pub fn converge(state: &mut State, run: &mut Run) -> Result<()> {
+    retire_old_layouts(state, run)?;
+    load_pins(state, run)?;
+    attach_programs(state, run)?;
+    crate::fault::point("converge:attached");
+    sync_maps(state, run)?;
+    crate::fault::point("converge:maps");
+    detach_stale_links(state, run)?;
+    sync_carrier(state, run)?;
+    unload_if_empty(state, run)
+}
+
+fn note(run: &mut Run, text: String) {
+    run.changes.push(text);
+}
+
+/// A wire end without a record is a creation cut short after the veth pair was made: finish it
+/// with the defaults. Layout 1's alias is upgraded to a record, keeping the peer and mode the
+/// old pins hold. A batched destroy cut short leaves wire ends in the doomed group: they stay.
+pub fn finish_records(state: &mut State, run: &mut Run) -> Result<()> {
+    let old = old_layout_configs();
+    let slots: Vec<u32> = state.ports.iter().map(|p| p.slot).collect();
+    for slot in slots {
+        let port = state.by_slot(slot).expect("listed").clone();
+        if port.wire.group == pair::DOOMED_GROUP {
+            note(run, format!("{}: keep {} (a destroy was cut short before deleting it)", port.name(), port.wire.name));
+            if run.apply {
+                state.rtnl.set_group(port.wire.index, 0, &format!("{}: unmark", port.wire.name))?;
+            }
+            state.by_slot_mut(slot).expect("listed").wire.group = 0;
+        }
+        let record = match port.recorded {
+            Recorded::Current => continue,
+            Recorded::Missing => {
+                note(run, format!("{}: finish a creation cut short (record defaults on {})", port.name(), port.wire.name));
+                Record::default()
+            }
+            Recorded::V1 => {
+                note(run, format!("{}: upgrade {}'s record from layout 1", port.name(), port.wire.name));
+                let mut record = Record::default();
+                if let Some(c) = old.iter().find(|c| c.slot == slot && c.is_registered()) {
+                    record.mode = Mode::from_raw(c.mode).unwrap_or(record.mode);
+                    record.peer = c.is_peered().then_some(c.peer_slot);
+                }
+                // Layout 1 kept hwcsum nowhere but on the user end itself.
+                if record.mode == Mode::Tc
+                    && let Some(user) = &port.user
+                {
+                    record.hwcsum = pair::user_offloads(&user.name, &port.netns).map_or(true, |(csum, _)| csum);
+                }
+                record
+            }
+        };
+        set_record(state, run, slot, record)?;
+    }
+    Ok(())
+}
+
+/// Peering must be mutual; a one-sided record is a `peer` or `unpeer` cut short between its two
+/// record writes: it is rolled back (which also finishes an `unpeer`).
+pub fn roll_back_one_sided_peers(state: &mut State, run: &mut Run) -> Result<()> {
+    let one_sided: Vec<u32> =
+        state.ports.iter().filter(|p| p.record.peer.is_some() && state.peer_of(p).is_none()).map(|p| p.slot).collect();
+    for slot in one_sided {
+        let port = state.by_slot(slot).expect("listed");
+        note(run, format!("{}: roll back a one-sided peering", port.name()));
+        let record = Record { peer: None, ..port.record.clone() };
+        set_record(state, run, slot, record)?;
+    }
+    Ok(())
+}
+
+fn set_record(state: &mut State, run: &mut Run, slot: u32, record: Record) -> Result<()> {
+    if run.apply {
+        state.write_record(slot, record)
+    } else {
+        state.by_slot_mut(slot).expect("listed").record = record;
+        Ok(())
+    }
+}
+
+/// Peers and modes layout 1 kept in its `FETH_PORTS` (same value layout as today's).
+fn old_layout_configs() -> Vec<PortConfig> {
+    let path = crate::bpffs::dir().join(feth_common::names::MAP_PORTS);
+    let Ok(data) = aya::maps::MapData::from_pin(&path) else { return Vec::new() };
+    let Ok(map) = aya::maps::Array::<_, PortConfig>::try_from(aya::maps::Map::Array(data)) else { return Vec::new() };
+    map.iter().filter_map(|c| c.ok()).collect()
+}
+
+/// Pins of another layout: their links are detached (an XDP link would keep the current
+/// layout's off the wire end) and their maps and programs unpinned. The records already hold
+/// what they knew.
+fn retire_old_layouts(state: &mut State, run: &mut Run) -> Result<()> {
+    if run.only.is_some() {
+        return Ok(());
+    }
+    for old in OldLayout::find() {
+        note(run, format!("remove the pins of an older layout in {}", old.path.display()));
+        if run.apply {
+            old.remove()?;
+        }
+    }
+    let _ = state;
+    Ok(())
+}
+
+/// Missing pins (removed, bpffs remounted, a load cut short) are loaded again; maps that still
+/// exist are reused with their contents.
+fn load_pins(state: &mut State, run: &mut Run) -> Result<()> {
+    if state.ports.is_empty() {
+        return Ok(());
+    }
+    let missing = Crossover::missing_pins();
+    if missing.is_empty() && state.crossover.is_some() {
+        return Ok(());
+    }
+    if !missing.is_empty() {
+        note(run, format!("load and pin {} in {}", missing.join(", "), crate::bpffs::layout_dir().display()));
+    }
+    if run.apply {
+        state.crossover()?;
+    }
+    Ok(())
+}
+
+/// Each port's program for its recorded mode is attached, and its user end's offloads set for
+/// that mode, before the map can send frames that way.
+fn attach_programs(state: &mut State, run: &mut Run) -> Result<()> {
+    let ports: Vec<_> = state.ports.iter().filter(|p| run.wants(p.slot)).cloned().collect();
+    for port in ports {
+        if !Crossover::is_attached(&port.wire.name, port.mode()) {
+            note(run, format!("{}: attach the {} program to {}", port.name(), port.mode().name(), port.wire.name));
+            if run.apply {
+                state.crossover()?.attach(&port.wire.name, port.wire.index, port.mode())?;
+            }
+        }
+        let Some(user) = &port.user else { continue };
+        let want = (port.wants_tx_checksum(), true);
+        let have = pair::user_offloads(&user.name, &port.netns)?;
+        if have != want {
+            note(
+                run,
+                format!(
+                    "{}: set tx-checksumming {} and gro on for {} mode",
+                    port.name(),
+                    on_off(want.0),
+                    port.mode().name()
+                ),
+            );
+            if run.apply {
+                pair::configure_user(&user.name, &port.netns, want.0)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `FETH_PORTS` and the devmap follow the records; entries of slots without a wire end go.
+/// A slot registered now starts with zeroed counters, so it never inherits an old port's.
+fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
+    if state.crossover.is_none() && !run.apply {
+        let listed: Vec<String> = state
+            .ports
+            .iter()
+            .filter(|p| run.wants(p.slot))
+            .map(|p| format!("{}: register slot {} in the data path", p.name(), p.slot))
+            .collect();
+        run.changes.extend(listed);
+        return Ok(());
+    }
+    if state.ports.is_empty() && state.crossover.is_none() {
+        return Ok(());
+    }
+    let wanted: Vec<(String, PortConfig)> =
+        state.ports.iter().filter(|p| run.wants(p.slot)).map(|p| (p.name(), state.config_of(p))).collect();
+    let existing = state.ports.iter().map(|p| p.slot).collect::<Vec<_>>();
+    let crossover = state.crossover()?;
+    let registered = crossover.ports()?;
+    for (name, config) in wanted {
+        let now = registered.iter().find(|(s, _)| *s == config.slot).map(|(_, c)| *c);
+        if now == Some(config) {
+            continue;
+        }
+        run.changes.push(match (now, config.is_peered()) {
+            (None, _) => format!("{name}: register slot {} in the data path", config.slot),
+            (Some(_), true) => format!("{name}: data path crosses to slot {} in {} mode", config.peer_slot, mode_name(&config)),
+            (Some(_), false) => format!("{name}: data path unpeered in {} mode", mode_name(&config)),
+        });
+        if run.apply {
+            if now.is_none() {
+                crossover.reset_stats(config.slot)?;
+            }
+            if config.is_peered() {
+                // Devmap entry first: it is unused until the config says peered.
+                crossover.set_crossover(config.slot, config.peer_ifindex)?;
+            }
+            crossover.set_port(&config)?;
+        }
+    }
+    if run.only.is_none() {
+        for (slot, _) in registered.iter().filter(|(s, _)| !existing.contains(s)) {
+            run.changes.push(format!("forget slot {slot}: its wire end is gone"));
+            if run.apply {
+                crossover.remove_port(*slot)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mode_name(config: &PortConfig) -> &'static str {
+    Mode::from_raw(config.mode).map_or("?", Mode::name)
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+/// Links for a mode a port left (after the map flipped), and links of wire ends that are gone.
+fn detach_stale_links(state: &mut State, run: &mut Run) -> Result<()> {
+    for (wire, mode) in Crossover::attached_links() {
+        let port = state.ports.iter().find(|p| p.wire.name == wire);
+        match port {
+            Some(p) if p.mode() == mode || !run.wants(p.slot) => continue,
+            Some(p) => note(run, format!("{}: detach the {} program from {wire}", p.name(), mode.name())),
+            None if run.only.is_some() => continue,
+            None => note(run, format!("detach the {} program of {wire}, which is gone", mode.name())),
+        }
+        if run.apply {
+            Crossover::detach(&wire, mode)?;
+        }
+    }
+    Ok(())
+}
+
+/// Link state follows peering: a wire end is up exactly while its port is peered, and the user
+/// end's carrier follows it.
+fn sync_carrier(state: &mut State, run: &mut Run) -> Result<()> {
+    let changes: Vec<(u32, u32, String, bool)> = state
+        .ports
+        .iter()
+        .filter(|p| run.wants(p.slot))
+        .map(|p| (p.slot, p.wire.index, p.name(), state.peer_of(p).is_some()))
+        .filter(|(slot, _, _, up)| state.by_slot(*slot).is_some_and(|p| p.wire.admin_up != *up))
+        .collect();
+    for (slot, index, name, up) in changes {
+        note(run, format!("{name}: carrier {}", if up { "on (peered)" } else { "off (unpeered)" }));
+        if run.apply {
+            state.rtnl.set_up(index, up, &format!("{name}: set wire end {}", if up { "up" } else { "down" }))?;
+        }
+        state.by_slot_mut(slot).expect("listed").wire.admin_up = up;
+    }
+    Ok(())
+}
+
+/// When no port is left, nothing of feth is: every pin and the state directory go.
+pub fn unload_if_empty(state: &mut State, run: &mut Run) -> Result<()> {
+    if !state.ports.is_empty() {
+        return Ok(());
+    }
+    if Crossover::any_pinned() || !OldLayout::find().is_empty() {
+        note(run, "no feth interface is left: remove every pin".into());
+    }
+    if run.apply {
+        state.crossover = None;
+        Crossover::unload()?;
+        for old in OldLayout::find() {
+            old.remove()?;
+        }
+        crate::bpffs::remove_if_empty();
+    }
+    Ok(())
+}
