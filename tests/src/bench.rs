@@ -109,15 +109,23 @@ pub fn port<'a>(show: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
 }
 
 /// Runs each listed `fn name(mode: &str)` as two tests, `xdp::name` and `tc::name`,
-/// serialised with every other kernel test.
+/// each in a world of its own.
 #[macro_export]
 macro_rules! both_modes {
     ($($name:ident),* $(,)?) => {
         mod xdp {
-            $( #[test] fn $name() { let _s = $crate::serial(); super::$name("xdp") } )*
+            $( #[test] fn $name() { let _w = $crate::world(); super::$name("xdp") } )*
         }
         mod tc {
-            $( #[test] fn $name() { let _s = $crate::serial(); super::$name("tc") } )*
+            $( #[test] fn $name() { let _w = $crate::world(); super::$name("tc") } )*
         }
     };
+}
+
+/// The invariant at rest for A -> B, in `field` ("packets" or "bytes"): what A sent into the
+/// crossover was delivered to B or counted under a drop reason.
+pub fn crossed_or_counted(a: &serde_json::Value, b: &serde_json::Value, field: &str) -> bool {
+    let n = |v: &serde_json::Value| v[field].as_u64().unwrap();
+    let drops = n(&a["drops"]["tx_no_peer"]) + n(&a["drops"]["tx_redirect_error"]) + n(&b["drops"]["rx_refused"]);
+    n(&a["tx"]) == n(&b["rx"]) + drops
 }

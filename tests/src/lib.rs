@@ -6,13 +6,13 @@ pub mod bench;
 pub mod frames;
 pub mod loader;
 pub mod netns;
+pub mod world;
 
 use std::time::{Duration, Instant};
 
-/// Serialises the kernel tests of one binary: they share the loader's pinned state.
-pub fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+/// The test's own world (loader namespace, bpffs, lock); kernel tests start with this.
+pub fn world() -> world::World {
+    world::World::new()
 }
 
 /// Polls `cond` until it holds or `timeout` passes; returns whether it held. Never a fixed sleep.

@@ -7,13 +7,22 @@ use std::{
 /// Path of the binary under test: `FETH_LOADER` (set by `cargo xtask test`), else the release
 /// build in this workspace.
 pub fn binary() -> PathBuf {
-    std::env::var_os("FETH_LOADER")
+    let path = std::env::var_os("FETH_LOADER")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/feth-loader"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/feth-loader"));
+    // Absolute: entering a world's mount namespace moves the working directory to its root.
+    std::path::absolute(path).expect("absolute path of feth-loader")
+}
+
+/// `feth-loader` as the current test's world runs it (its namespaces, its bpffs).
+pub fn command() -> Command {
+    let mut cmd = Command::new(binary());
+    crate::world::enter_current(&mut cmd);
+    cmd
 }
 
 pub fn run(args: &[&str]) -> Output {
-    Command::new(binary()).args(args).output().expect("run feth-loader")
+    command().args(args).output().expect("run feth-loader")
 }
 
 /// Runs and expects success; returns stdout.
@@ -59,6 +68,7 @@ impl Drop for Ports {
     fn drop(&mut self) {
         let mut args = vec!["down"];
         args.extend(self.0.iter().map(String::as_str));
-        let _ = run(&args);
+        // Never panic here: this may run while a failed assertion unwinds.
+        let _ = command().args(&args).output();
     }
 }

@@ -13,6 +13,7 @@ const NETNS_DIR: &str = "/run/netns";
 /// A named namespace (`ip netns` style) created for one test.
 pub struct NetNs {
     pub name: String,
+    owned: bool,
 }
 
 impl NetNs {
@@ -23,7 +24,7 @@ impl NetNs {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!("ft{}-{}{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), tag);
         block_on(rtnetlink::NetworkNamespace::add(name.clone())).expect("create test namespace");
-        let ns = NetNs { name };
+        let ns = NetNs { name, owned: true };
         ns.run(|| {
             block_on(async {
                 let (conn, handle, _) = rtnetlink::new_connection().expect("rtnetlink");
@@ -42,6 +43,11 @@ impl NetNs {
             }
         });
         ns
+    }
+
+    /// A handle on a namespace someone else owns (not deleted on drop).
+    pub fn existing(name: &str) -> NetNs {
+        NetNs { name: name.to_owned(), owned: false }
     }
 
     /// Runs `f` on a thread inside this namespace; sockets made there stay in it.
@@ -136,6 +142,9 @@ impl NetNs {
 
 impl Drop for NetNs {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let _ = block_on(rtnetlink::NetworkNamespace::del(self.name.clone()));
     }
 }

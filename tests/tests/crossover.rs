@@ -1,13 +1,12 @@
 //! End-to-end: real namespaces, real veth pairs, real frames through the pinned crossover,
 //! in both datapaths. Run as root (`cargo xtask test`).
-use std::path::Path;
 
 use feth_tests::{
     bench::{WAIT, assert_blocked, assert_crosses, carrier, port, tcp_transfer, up_pair},
     both_modes,
     loader::{Ports, fails, ok, show_json, show_state},
     netns::NetNs,
-    serial, wait_until,
+    world, wait_until,
 };
 
 both_modes!(
@@ -44,9 +43,9 @@ fn frames_do_not_cross_while_unpeered(mode: &str) {
 fn crossover_survives_loader_exit(mode: &str) {
     let p = up_pair(mode, &[]);
     // Every command is a process that has exited by now; the programs and links stay pinned.
-    let links = Path::new("/sys/fs/bpf/feth/links");
     for wire in ["fwire0", "fwire1"] {
-        assert!(links.join(format!("{wire}_{mode}")).exists(), "{wire}'s {mode} link is pinned");
+        let link = format!("/sys/fs/bpf/feth/v2/links/{wire}_{mode}");
+        assert!(feth_tests::world::exists(&link), "{wire}'s {mode} link is pinned");
     }
     assert_crosses(&p.a, "feth0", &p.b, "feth1", 20);
     assert_crosses(&p.b, "feth1", &p.a, "feth0", 21);
@@ -132,7 +131,7 @@ fn bad_peers_are_refused_without_change(mode: &str) {
 
 #[test]
 fn long_names_are_refused_before_anything_is_created() {
-    let _s = serial();
+    let _w = world();
     let a = NetNs::new("a");
     let long = "feth0123456789ab"; // 16 bytes
     let err = fails(&["up", long, "feth1", "--netns-a", &a.name]);
@@ -141,18 +140,26 @@ fn long_names_are_refused_before_anything_is_created() {
     assert!(err.contains("longer than 15 bytes"), "{err}");
     assert!(fails(&["create", "feth1", long]).contains("longer than 15 bytes"));
     assert_eq!(show_json(), serde_json::json!([]), "nothing was created");
-    assert!(!Path::new("/sys/fs/bpf/feth").exists(), "nothing pinned");
+    assert!(!feth_tests::world::exists("/sys/fs/bpf/feth"), "nothing pinned");
 }
 
 fn down_of_last_interface_leaves_nothing(mode: &str) {
     let p = up_pair(mode, &[]);
+    // The ids of this world's programs (other worlds, and the machine's own feth, have theirs).
+    let ids: Vec<u32> = feth_tests::world::sh_out(
+        "for p in /sys/fs/bpf/feth/v2/feth_*; do bpftool prog show pinned $p | head -n1 | cut -d: -f1; done",
+    )
+    .lines()
+    .map(|l| l.trim().parse().expect("a program id"))
+    .collect();
+    assert_eq!(ids.len(), 2, "both programs are pinned");
     ok(&["down", "feth0", "feth1"]);
-    assert!(!Path::new("/sys/fs/bpf/feth").exists(), "pin directory removed");
-    let links = feth_tests::netns::link_names_here();
+    assert!(!feth_tests::world::exists("/sys/fs/bpf/feth"), "pin directory removed");
+    let world_net = feth_tests::world::current_net();
+    let links = world_net.run(feth_tests::netns::link_names_here);
     assert!(!links.iter().any(|l| l.starts_with("fwire")), "a wire end is left: {links:?}");
-    let programs: Vec<String> =
-        aya::programs::loaded_programs().filter_map(|p| p.ok()?.name_as_str().map(str::to_owned)).collect();
-    assert!(!programs.iter().any(|n| n.starts_with("feth_")), "a feth program is still loaded: {programs:?}");
+    let still: Vec<u32> = aya::programs::loaded_programs().filter_map(|p| Some(p.ok()?.id())).collect();
+    assert!(!ids.iter().any(|id| still.contains(id)), "a feth program is still loaded: {ids:?}");
     assert!(p.a.link("feth0").is_none() && p.b.link("feth1").is_none());
     assert_eq!(show_json(), serde_json::json!([]));
 }
@@ -168,15 +175,20 @@ fn deleting_one_side_behind_our_back_unpeers_the_other(mode: &str) {
     }
     let show = show_json();
     assert_eq!(port(&show, "feth0")["peer"], serde_json::Value::Null);
-    assert!(wait_until(WAIT, || !carrier(&p.a, "feth0")), "feth0 carrier down");
     let counters = &port(&show, "feth0")["counters"];
     assert_eq!(counters["tx"]["packets"], 5, "{counters}");
-    assert_eq!(counters["drops"]["tx_redirect_error"], 5, "{counters}");
+    assert_eq!(counters["drops"]["tx_redirect_error"]["packets"], 5, "{counters}");
+    assert_eq!(counters["drops"]["tx_redirect_error"]["bytes"], 500, "{counters}");
+    // Reading changed nothing: the repair is a changing command's (or `repair`'s) job.
+    assert!(carrier(&p.a, "feth0"), "show does not repair");
+    let repaired = ok(&["repair"]);
+    assert!(repaired.contains("feth0: roll back a one-sided peering"), "{repaired}");
+    assert!(wait_until(WAIT, || !carrier(&p.a, "feth0")), "feth0 carrier down");
 }
 
 #[test]
 fn mac_follows_feth_unit_number() {
-    let _s = serial();
+    let _w = world();
     let ns = NetNs::new("m");
     let _ports = Ports::new(&["feth3", "feth258"]);
     ok(&["create", "feth3", "feth258", "--netns", &ns.name]);

@@ -2,8 +2,7 @@
 use feth_tests::{
     bench::{port, up_pair},
     loader::{fails, ok, show_json, show_state},
-    serial,
-};
+    world, };
 
 fn media() -> serde_json::Value {
     port(&show_json(), "feth0")["media"].clone()
@@ -11,7 +10,7 @@ fn media() -> serde_json::Value {
 
 #[test]
 fn defaults_limits_and_refusals() {
-    let _s = serial();
+    let _w = world();
     let _p = up_pair("tc", &[]);
     let m = media();
     assert_eq!(m["list"], serde_json::json!(["autoselect", "10Gbase-T/full", "2500Base-T/full", "5000Base-T/full"]));

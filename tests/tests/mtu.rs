@@ -43,11 +43,14 @@ fn frames_over_the_receivers_mtu_are_counted(mode: &str) {
     assert!(got.is_none(), "a frame over feth1's MTU must not arrive");
     let counted = wait_until(WAIT, || {
         let show = show_json();
-        port(&show, "feth1")["counters"]["drops"]["rx_too_big"] == 1
+        port(&show, "feth1")["counters"]["drops"]["rx_refused"]["packets"] == 1
     });
     assert!(counted, "the refused frame is counted on feth1: {:#}", show_json());
     let show = show_json();
     let (a, b) = (&port(&show, "feth0")["counters"], &port(&show, "feth1")["counters"]);
     assert_eq!(a["tx"]["packets"], 1);
     assert_eq!(b["rx"]["packets"], 0);
+    // Packets and bytes move together: nothing delivered, the whole frame counted as refused.
+    assert_eq!(b["rx"]["bytes"], 0);
+    assert_eq!(b["drops"]["rx_refused"]["bytes"], a["tx"]["bytes"]);
 }

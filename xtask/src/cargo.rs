@@ -98,8 +98,7 @@ pub fn lint() -> Result<(), String> {
     )
 }
 
-/// Unit tests of every crate, then the kernel end-to-end suite (serially: the tests share the
-/// loader's pinned state), as root.
+/// Unit tests of every crate, then the kernel end-to-end suite, as root.
 pub fn test(extra: &[String]) -> Result<(), String> {
     let bin = build_loader()?;
     if !is_root() {
@@ -110,7 +109,8 @@ pub fn test(extra: &[String]) -> Result<(), String> {
         // suite that ran.
         .args(["test", "--release", "--workspace", "--exclude", "xtask", "--no-fail-fast", "--lib", "--tests"])
         .env("FETH_LOADER", &bin)
-        .args(["--", "--test-threads=1"])
+        // Each kernel test owns a world (namespaces, bpffs, lock): they run in parallel.
+        .arg("--")
         .args(extra)
         .stdout(Stdio::piped())
         .spawn()
