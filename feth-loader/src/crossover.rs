@@ -61,6 +61,18 @@ impl Crossover {
         pins().any(|name| pin_path(name).exists()) || !Self::attached_links().is_empty()
     }
 
+    /// Unpins the programs and every link (the kernel detaches each link as its pin goes),
+    /// keeping the maps: the first step of reloading a partial layout.
+    pub fn unpin_programs_and_links() -> Result<()> {
+        for (wire, mode) in Self::attached_links() {
+            Self::detach(&wire, mode)?;
+        }
+        for name in [PROG_XDP_WIRE, PROG_TC_WIRE] {
+            remove_pin(&pin_path(name))?;
+        }
+        Ok(())
+    }
+
     /// Pins of this layout that are missing (empty when loaded).
     pub fn missing_pins() -> Vec<&'static str> {
         pins().filter(|name| !pin_path(name).exists()).collect()
@@ -115,6 +127,11 @@ impl Crossover {
     /// Points `slot`'s crossover entry at the peer's wire end.
     pub fn set_crossover(&mut self, slot: u32, peer_wire_ifindex: u32) -> Result<()> {
         self.crossover.set(slot, peer_wire_ifindex, None, 0).context(format!("write FETH_CROSSOVER[{slot}]"))
+    }
+
+    /// The peer wire end `slot`'s devmap entry points at (0 when empty).
+    pub fn crossover_of(&self, slot: u32) -> u32 {
+        self.crossover.get(slot, 0).map_or(0, |v| v.if_index)
     }
 
     pub fn stats(&self, slot: u32) -> Result<PortStats> {

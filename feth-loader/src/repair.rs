@@ -53,12 +53,19 @@ pub fn converge(state: &mut State, run: &mut Run) -> Result<()> {
     retire_old_layouts(state, run)?;
     load_pins(state, run)?;
     attach_programs(state, run)?;
-    crate::fault::point("converge:attached");
+    fault_point(run, "converge:attached");
     sync_maps(state, run)?;
-    crate::fault::point("converge:maps");
+    fault_point(run, "converge:maps");
     detach_stale_links(state, run)?;
     sync_carrier(state, run)?;
     unload_if_empty(state, run)
+}
+
+/// Fault points of a command's own changes (not of the repair every command starts with).
+fn fault_point(run: &Run, name: &str) {
+    if run.only.is_some() {
+        crate::fault::point(name);
+    }
 }
 
 fn note(run: &mut Run, text: String) {
@@ -156,7 +163,9 @@ fn retire_old_layouts(state: &mut State, run: &mut Run) -> Result<()> {
 }
 
 /// Missing pins (removed, bpffs remounted, a load cut short) are loaded again; maps that still
-/// exist are reused with their contents.
+/// exist are reused with their contents. Programs keep the maps they were loaded with, so when
+/// any pin is missing the programs are reloaded and every wire end re-attached to them (frames
+/// that arrive in that instant are not crossed).
 fn load_pins(state: &mut State, run: &mut Run) -> Result<()> {
     if state.ports.is_empty() {
         return Ok(());
@@ -167,8 +176,15 @@ fn load_pins(state: &mut State, run: &mut Run) -> Result<()> {
     }
     if !missing.is_empty() {
         note(run, format!("load and pin {} in {}", missing.join(", "), crate::bpffs::layout_dir().display()));
+        if Crossover::any_pinned() {
+            note(run, "reload the programs and re-attach every wire end to them".into());
+        }
     }
     if run.apply {
+        if !missing.is_empty() {
+            Crossover::unpin_programs_and_links()?;
+        }
+        state.crossover = None;
         state.crossover()?;
     }
     Ok(())
@@ -229,7 +245,9 @@ fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
     let registered = crossover.ports()?;
     for (name, config) in wanted {
         let now = registered.iter().find(|(s, _)| *s == config.slot).map(|(_, c)| *c);
-        if now == Some(config) {
+        // The devmap may have been rebuilt empty while FETH_PORTS survived.
+        let devmap_ok = !config.is_peered() || crossover.crossover_of(config.slot) == config.peer_ifindex;
+        if now == Some(config) && devmap_ok {
             continue;
         }
         run.changes.push(match (now, config.is_peered()) {

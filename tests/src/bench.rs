@@ -33,6 +33,17 @@ pub fn up_pair(mode: &str, extra: &[&str]) -> Pair {
     Pair { _ports: ports, a, b }
 }
 
+impl Pair {
+    /// A pair of namespaces whose `names` the test creates itself (destroyed on drop).
+    pub fn adopt(names: &[&str], a: NetNs, b: NetNs) -> Pair {
+        Pair { _ports: Ports::new(names), a, b }
+    }
+}
+
+pub fn format_mac(mac: &[u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
 pub fn mac(ns: &NetNs, dev: &str) -> [u8; 6] {
     ns.link(dev).expect("link exists").mac.try_into().expect("6-byte MAC")
 }

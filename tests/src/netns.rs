@@ -122,6 +122,24 @@ impl NetNs {
         })
     }
 
+    /// Renames `dev` (like `ip link set dev name new`), behind feth-loader's back.
+    pub fn rename(&self, dev: &str, new: &str) {
+        let new = new.to_owned();
+        self.on_link(dev, |h, i| async move {
+            h.link().set(rtnetlink::LinkUnspec::new_with_index(i).name(new).build()).execute().await.expect("rename")
+        })
+    }
+
+    /// Moves `dev` into namespace `to` (like `ip link set dev netns to`), behind feth-loader's back.
+    pub fn move_to(&self, dev: &str, to: &NetNs) {
+        let target = File::open(format!("{NETNS_DIR}/{}", to.name)).expect("open target namespace");
+        let fd = target.as_raw_fd();
+        self.on_link(dev, |h, i| async move {
+            h.link().set(rtnetlink::LinkUnspec::new_with_index(i).setns_by_fd(fd).build()).execute().await.expect("move")
+        });
+        drop(target);
+    }
+
     /// Deletes `dev` (like `ip link del dev`), behind feth-loader's back.
     pub fn delete(&self, dev: &str) {
         self.on_link(dev, |h, i| async move { h.link().del(i).execute().await.expect("delete link") })

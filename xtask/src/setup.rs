@@ -137,7 +137,8 @@ pub fn bench_tools() -> Result<(), String> {
     apt_install(&["iperf3"])
 }
 
-/// Tools the tests check feth against (bpftool reads the pinned maps' BTF).
+/// Tools the tests check feth against (bpftool reads the pinned maps' BTF; `ip` plays the
+/// user who renames interfaces and edits aliases behind feth's back).
 pub fn test_tools() -> Result<(), String> {
-    apt_install(&["bpftool"])
+    apt_install(&["bpftool", "iproute2"])
 }
