@@ -11,7 +11,7 @@ pub use port::{DEFAULT_MODE, Mode, PortConfig};
 pub use settings::Settings;
 pub use stats::PortStats;
 
-/// Ports (feth interfaces) the maps are sized for. DESIGN.md asks for at least 1024.
+/// Ports (feth interfaces) the maps are sized for.
 pub const MAX_PORTS: u32 = 4096;
 
 /// Wire end of slot `s` is created with ifindex `WIRE_IFINDEX_BASE + s`, so the data path

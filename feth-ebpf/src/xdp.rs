@@ -27,7 +27,7 @@ impl Frame for XdpContext {
     }
 }
 
-// `frags`: without it a veth caps its peer's MTU near 3.5 KB (DESIGN.md section 5).
+// `frags`: without it a veth caps its peer's MTU near 3.5 KB (ARCHITECTURE.md, Datapaths).
 #[xdp(frags)]
 pub fn feth_xdp_wire(ctx: XdpContext) -> u32 {
     try_crossover(&ctx).unwrap_or(XDP_ABORTED)

@@ -98,18 +98,33 @@ pub fn lint() -> Result<(), String> {
     )
 }
 
-/// Unit tests of every crate, then the kernel end-to-end suite, as root.
+/// Unit tests of every crate, then the kernel end-to-end suite, as root, around a feth pair in
+/// the machine's own state that the suite must leave untouched.
 pub fn test(extra: &[String]) -> Result<(), String> {
     let bin = build_loader()?;
     if !is_root() {
         return Err("the kernel tests create interfaces and namespaces: run `cargo xtask test` as root".into());
     }
+    let host = crate::host::HostPair::up(&bin)?;
+    let suite = run_suite(&bin, extra);
+    let kept = host.check(|envs| {
+        let mut cmd = nightly_cargo();
+        cmd.args(["test", "--release", "-p", "feth-tests", "--test", "host", "--", "--ignored"]).envs(envs.iter().copied());
+        status(&mut cmd)
+    });
+    host.down();
+    suite?;
+    kept
+}
+
+fn run_suite(bin: &Path, extra: &[String]) -> Result<(), String> {
     let mut child = nightly_cargo()
         // No doc tests and not xtask itself (neither has tests): the last runner line is then a
         // suite that ran.
         .args(["test", "--release", "--workspace", "--exclude", "xtask", "--no-fail-fast", "--lib", "--tests"])
-        .env("FETH_LOADER", &bin)
-        // Each kernel test owns a world (namespaces, bpffs, lock): they run in parallel.
+        .env("FETH_LOADER", bin)
+        // Each kernel test owns a world (namespaces, bpffs, lock): they run in parallel. The
+        // host pair's own check is ignored here and run after the suite, see `test`.
         .arg("--")
         .args(extra)
         .stdout(Stdio::piped())

@@ -5,6 +5,7 @@
 use std::{env, process::ExitCode};
 
 mod cargo;
+mod host;
 mod setup;
 
 const USAGE: &str = "usage: cargo xtask <command>

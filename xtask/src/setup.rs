@@ -1,5 +1,6 @@
 //! Installs what a fresh machine lacks, checking first so a warm machine costs seconds.
-//! The facts behind each step are in ../shared/DESIGN.md section 4.
+//! Each step pins a fact checked on this machine kind: the aya crates need rustc 1.98 (the pinned
+//! nightly), and bpf-linker must be built against the same LLVM major (22) as that rustc.
 use std::{path::PathBuf, process::Command};
 
 /// The pinned nightly (rustc 1.98, LLVM 22), shared with feth-loader's build script.
