@@ -261,8 +261,12 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
     // asked.
     let mode = opts.mode.unwrap_or(pa.mode());
     for (me, other) in [(&pa, &pb), (&pb, &pa)] {
-        let record =
-            Record { peer: Some(other.slot), mode, hwcsum: opts.hwcsum.unwrap_or(me.record.hwcsum), ..me.record.clone() };
+        let record = Record {
+            peer: Some(other.slot),
+            mode,
+            hwcsum: opts.hwcsum.unwrap_or(me.record.hwcsum),
+            ..me.record.clone()
+        };
         if record != me.record {
             state.write_record(me.slot, record)?;
             fault::point("peer:first-record");

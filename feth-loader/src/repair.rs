@@ -90,7 +90,10 @@ pub fn finish_records(state: &mut State, run: &mut Run) -> Result<()> {
         let record = match port.recorded {
             Recorded::Current => continue,
             Recorded::Missing => {
-                note(run, format!("{}: finish a creation cut short (record defaults on {})", port.name(), port.wire.name));
+                note(
+                    run,
+                    format!("{}: finish a creation cut short (record defaults on {})", port.name(), port.wire.name),
+                );
                 Record::default()
             }
             Recorded::V1 => {
@@ -252,7 +255,9 @@ fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
         }
         run.changes.push(match (now, config.is_peered()) {
             (None, _) => format!("{name}: register slot {} in the data path", config.slot),
-            (Some(_), true) => format!("{name}: data path crosses to slot {} in {} mode", config.peer_slot, mode_name(&config)),
+            (Some(_), true) => {
+                format!("{name}: data path crosses to slot {} in {} mode", config.peer_slot, mode_name(&config))
+            }
             (Some(_), false) => format!("{name}: data path unpeered in {} mode", mode_name(&config)),
         });
         if run.apply {

@@ -55,8 +55,7 @@ impl NetNs {
         let file = File::open(format!("{NETNS_DIR}/{}", self.name)).expect("open namespace");
         std::thread::scope(|s| {
             s.spawn(|| {
-                // SAFETY: setns on an fd we own; only this thread changes namespace.
-                assert_eq!(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns");
+                feth_loader::netns::enter(&file).expect("enter the test namespace");
                 f()
             })
             .join()
@@ -135,7 +134,11 @@ impl NetNs {
         let target = File::open(format!("{NETNS_DIR}/{}", to.name)).expect("open target namespace");
         let fd = target.as_raw_fd();
         self.on_link(dev, |h, i| async move {
-            h.link().set(rtnetlink::LinkUnspec::new_with_index(i).setns_by_fd(fd).build()).execute().await.expect("move")
+            h.link()
+                .set(rtnetlink::LinkUnspec::new_with_index(i).setns_by_fd(fd).build())
+                .execute()
+                .await
+                .expect("move")
         });
         drop(target);
     }

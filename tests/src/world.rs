@@ -80,7 +80,6 @@ impl World {
     pub fn enter_thread(handles: Handles) {
         CURRENT.with(|c| *c.borrow_mut() = Some(handles));
     }
-
 }
 
 /// `program` set to start inside the current thread's world.
@@ -137,8 +136,7 @@ fn enter(cmd: &mut Command, handles: &Handles) {
     unsafe {
         cmd.pre_exec(move || {
             setns(handles.mnt.as_fd(), CloneFlags::CLONE_NEWNS)?;
-            setns(handles.net.as_fd(), CloneFlags::CLONE_NEWNET)?;
-            Ok(())
+            feth_loader::netns::enter(&handles.net)
         });
     }
 }

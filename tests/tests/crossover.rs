@@ -6,7 +6,7 @@ use feth_tests::{
     both_modes,
     loader::{Ports, fails, ok, show_json, show_state},
     netns::NetNs,
-    world, wait_until,
+    wait_until, world,
 };
 
 both_modes!(

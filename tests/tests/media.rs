@@ -2,7 +2,8 @@
 use feth_tests::{
     bench::{port, up_pair},
     loader::{fails, ok, show_json, show_state},
-    world, };
+    world,
+};
 
 fn media() -> serde_json::Value {
     port(&show_json(), "feth0")["media"].clone()

@@ -12,7 +12,7 @@ use feth_tests::{
     bench::{WAIT, mac, port, tcp_transfer, up_pair},
     frames::{PacketSocket, test_frame},
     loader::{ok, show_json},
-    world, wait_until,
+    wait_until, world,
 };
 
 const ETHTOOL_GTXCSUM: u32 = 0x16;

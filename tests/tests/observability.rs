@@ -12,7 +12,7 @@ use feth_tests::{
     frames::PacketSocket,
     loader::{self, ok, show_json},
     netns::NetNs,
-    world, wait_until,
+    wait_until, world,
 };
 
 both_modes!(protocol_counters_are_exact_per_direction, invariant_holds_with_unpeered_and_oversized_frames);

@@ -109,7 +109,8 @@ pub fn test(extra: &[String]) -> Result<(), String> {
     let suite = run_suite(&bin, extra);
     let kept = host.check(|envs| {
         let mut cmd = nightly_cargo();
-        cmd.args(["test", "--release", "-p", "feth-tests", "--test", "host", "--", "--ignored"]).envs(envs.iter().copied());
+        cmd.args(["test", "--release", "-p", "feth-tests", "--test", "host", "--", "--ignored"])
+            .envs(envs.iter().copied());
         status(&mut cmd)
     });
     host.down();

@@ -56,8 +56,11 @@ pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result
         let after = kernel_memory_kib()?;
         let start = Instant::now();
         let down = with_state(|state| {
-            let all: Vec<String> =
-                names(pairs).into_iter().flat_map(|(a, b)| [a, b]).filter(|n| state.find(n).ok().flatten().is_some()).collect();
+            let all: Vec<String> = names(pairs)
+                .into_iter()
+                .flat_map(|(a, b)| [a, b])
+                .filter(|n| state.find(n).ok().flatten().is_some())
+                .collect();
             let all: Vec<&str> = all.iter().map(String::as_str).collect();
             ops::destroy_many(state, &all)
         });

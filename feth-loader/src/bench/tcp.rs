@@ -41,9 +41,7 @@ fn in_netns(ns: &str, program: &str) -> Result<Command> {
     let mut cmd = Command::new(program);
     // SAFETY: setns is async-signal-safe; the fd stays open in the closure until exec.
     unsafe {
-        cmd.pre_exec(move || {
-            netns::enter(&file)
-        });
+        cmd.pre_exec(move || netns::enter(&file));
     }
     Ok(cmd)
 }
