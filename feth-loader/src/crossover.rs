@@ -15,15 +15,17 @@ use aya::{
     programs::{
         LinkOrder, SchedClassifier, TcAttachType, Xdp, XdpMode,
         links::{FdLink, PinnedLink},
-        tc::TcAttach,
+        tc::{NlOptions, TcAttach, TcError, qdisc_add_clsact, qdisc_detach_program},
     },
-    util::nr_cpus,
+    util::{KernelVersion, nr_cpus},
 };
 use aya_obj::programs::XdpAttachType;
 use feth_common::{
     Mode, PortConfig, PortStats, Settings,
     names::{MAP_CROSSOVER, MAP_PORTS, MAP_SETTINGS, MAP_STATS, MAPS, PROG_TC_WIRE, PROG_XDP_WIRE},
 };
+use futures::TryStreamExt as _;
+use rtnetlink::packet_route::tc::TcAttribute;
 
 use crate::{
     bpffs::{self, link_dir, pin_path},
@@ -32,6 +34,43 @@ use crate::{
 
 /// The eBPF object built by build.rs with aya-build.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/feth"));
+
+/// How TC programs attach to the wire ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcPath {
+    /// A TCX bpf_link, pinned with the rest (kernel 6.6+).
+    Tcx,
+    /// A `clsact` qdisc with a `cls_bpf` filter in direct-action mode (any kernel feth runs
+    /// on). The filter lives on the device, so nothing is pinned for it.
+    Netlink,
+}
+
+/// Chosen once per process: TCX where the kernel has it (6.6+, the same test aya's automatic
+/// choice makes), else netlink. `FETH_TC_ATTACH=netlink|tcx` overrides it (the tests cover
+/// the netlink path on every kernel this way).
+pub fn tc_path() -> TcPath {
+    static PATH: std::sync::OnceLock<TcPath> = std::sync::OnceLock::new();
+    *PATH.get_or_init(|| match std::env::var("FETH_TC_ATTACH").as_deref() {
+        Ok("netlink") => TcPath::Netlink,
+        Ok("tcx") => TcPath::Tcx,
+        _ if KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(6, 6, 0)) => TcPath::Tcx,
+        _ => TcPath::Netlink,
+    })
+}
+
+/// Whether a cls_bpf filter sits on the wire end's clsact ingress (the netlink path).
+fn netlink_filter_attached(wire_ifindex: u32) -> bool {
+    let Ok(rtnl) = crate::rtnl::Rtnl::open() else { return false };
+    rtnl.block_on(async {
+        let mut filters = rtnl.handle().clone().traffic_filter(wire_ifindex as i32).get().ingress().execute();
+        while let Ok(Some(filter)) = filters.try_next().await {
+            if filter.attributes.iter().any(|a| matches!(a, TcAttribute::Kind(k) if k == "bpf")) {
+                return true;
+            }
+        }
+        false
+    })
+}
 
 fn link_pin_path(wire: &str, mode: Mode) -> PathBuf {
     // bpffs refuses names with dots.
@@ -61,11 +100,15 @@ impl Crossover {
         pins().any(|name| pin_path(name).exists()) || !Self::attached_links().is_empty()
     }
 
-    /// Unpins the programs and every link (the kernel detaches each link as its pin goes),
-    /// keeping the maps: the first step of reloading a partial layout.
-    pub fn unpin_programs_and_links() -> Result<()> {
+    /// Unpins the programs and every link (the kernel detaches each link as its pin goes) and
+    /// removes the netlink filters of `wires`, keeping the maps: the first step of reloading a
+    /// partial layout.
+    pub fn unpin_programs_and_links(wires: &[(String, u32)]) -> Result<()> {
         for (wire, mode) in Self::attached_links() {
-            Self::detach(&wire, mode)?;
+            unpin_link(&link_pin_path(&wire, mode))?;
+        }
+        for (wire, ifindex) in wires {
+            Self::detach(wire, *ifindex, Mode::Tc)?;
         }
         for name in [PROG_XDP_WIRE, PROG_TC_WIRE] {
             remove_pin(&pin_path(name))?;
@@ -157,12 +200,13 @@ impl Crossover {
         self.settings.set(0, settings, 0).context("write FETH_SETTINGS")
     }
 
-    /// Attaches `mode`'s program to a wire end and pins the link. Idempotent.
+    /// Attaches `mode`'s program to a wire end (pinning the link, or leaving a netlink filter
+    /// on the device). Idempotent.
     pub fn attach(&self, wire: &str, wire_ifindex: u32, mode: Mode) -> Result<()> {
-        let path = link_pin_path(wire, mode);
-        if path.exists() {
+        if Self::is_attached(wire, wire_ifindex, mode) {
             return Ok(());
         }
+        let path = link_pin_path(wire, mode);
         let link = match mode {
             Mode::Xdp => {
                 let mut prog = Xdp::from_pin(pin_path(PROG_XDP_WIRE), XdpAttachType::Interface)
@@ -174,6 +218,19 @@ impl Crossover {
             Mode::Tc => {
                 let mut prog = SchedClassifier::from_pin(pin_path(PROG_TC_WIRE))
                     .context(format!("open pinned program {PROG_TC_WIRE}"))?;
+                if tc_path() == TcPath::Netlink {
+                    match qdisc_add_clsact(wire_ifindex) {
+                        Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                        other => other.context(format!("{wire}: add the clsact qdisc"))?,
+                    }
+                    let netlink =
+                        TcAttach::Netlink { parent: TcAttachType::Ingress.into(), options: NlOptions::default() };
+                    let id = prog.attach(wire_ifindex, netlink).context(format!("{wire}: attach cls_bpf ingress"))?;
+                    // The filter stays on the device after this process exits; dropping the link
+                    // would detach it.
+                    std::mem::forget(prog.take_link(id).context(format!("{wire}: take cls_bpf link"))?);
+                    return Ok(());
+                }
                 let tcx = TcAttach::Tcx { attach_type: TcAttachType::Ingress, order: LinkOrder::default() };
                 let id = prog.attach(wire_ifindex, tcx).context(format!("{wire}: attach TCX ingress"))?;
                 let link = prog.take_link(id).context(format!("{wire}: take TCX link"))?;
@@ -184,12 +241,26 @@ impl Crossover {
         Ok(())
     }
 
-    pub fn is_attached(wire: &str, mode: Mode) -> bool {
-        link_pin_path(wire, mode).exists()
+    /// Whether `mode`'s program is attached to the wire end (by either TC path).
+    pub fn is_attached(wire: &str, wire_ifindex: u32, mode: Mode) -> bool {
+        link_pin_path(wire, mode).exists() || mode == Mode::Tc && netlink_filter_attached(wire_ifindex)
     }
 
-    /// Unpins a wire end's link; the kernel detaches it once no fd holds it.
-    pub fn detach(wire: &str, mode: Mode) -> Result<()> {
+    /// Detaches `mode`'s program from a wire end: unpins its link (the kernel detaches it once
+    /// no fd holds it) and, for TC, removes a netlink filter.
+    pub fn detach(wire: &str, wire_ifindex: u32, mode: Mode) -> Result<()> {
+        unpin_link(&link_pin_path(wire, mode))?;
+        if mode == Mode::Tc && netlink_filter_attached(wire_ifindex) {
+            match qdisc_detach_program(wire_ifindex, TcAttachType::Ingress.into(), PROG_TC_WIRE) {
+                Err(TcError::IoError(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+                other => other.context(format!("{wire}: remove the cls_bpf filter"))?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Unpins a pinned link of a wire end that may be gone.
+    pub fn unpin(wire: &str, mode: Mode) -> Result<()> {
         unpin_link(&link_pin_path(wire, mode))
     }
 
@@ -208,7 +279,7 @@ impl Crossover {
     /// Removes every pin of this layout. Only called when no feth interface is left.
     pub fn unload() -> Result<()> {
         for (wire, mode) in Self::attached_links() {
-            Self::detach(&wire, mode)?;
+            Self::unpin(&wire, mode)?;
         }
         for name in pins() {
             remove_pin(&pin_path(name))?;

@@ -107,5 +107,6 @@ bpf_context!(
     aya::programs::ProgramError,
     aya::pin::PinError,
     aya::programs::links::LinkError,
-    aya::maps::xdp::XdpMapError
+    aya::maps::xdp::XdpMapError,
+    aya::programs::TcError
 );

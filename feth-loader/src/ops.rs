@@ -166,8 +166,9 @@ pub fn destroy_many(state: &mut State, names: &[&str]) -> Result<()> {
     state.rtnl.del_group(pair::DOOMED_GROUP, "delete veth pairs")?;
     fault::point("destroy:deleted");
     for p in &doomed {
-        Crossover::detach(&p.wire.name, Mode::Xdp)?;
-        Crossover::detach(&p.wire.name, Mode::Tc)?;
+        // The wire ends are gone (and any netlink filter with them): only pins are left.
+        Crossover::unpin(&p.wire.name, Mode::Xdp)?;
+        Crossover::unpin(&p.wire.name, Mode::Tc)?;
         if let Some(crossover) = state.crossover.as_mut() {
             crossover.remove_port(p.slot)?;
         }

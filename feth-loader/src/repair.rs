@@ -185,7 +185,8 @@ fn load_pins(state: &mut State, run: &mut Run) -> Result<()> {
     }
     if run.apply {
         if !missing.is_empty() {
-            Crossover::unpin_programs_and_links()?;
+            let wires: Vec<(String, u32)> = state.ports.iter().map(|p| (p.wire.name.clone(), p.wire.index)).collect();
+            Crossover::unpin_programs_and_links(&wires)?;
         }
         state.crossover = None;
         state.crossover()?;
@@ -198,7 +199,7 @@ fn load_pins(state: &mut State, run: &mut Run) -> Result<()> {
 fn attach_programs(state: &mut State, run: &mut Run) -> Result<()> {
     let ports: Vec<_> = state.ports.iter().filter(|p| run.wants(p.slot)).cloned().collect();
     for port in ports {
-        if !Crossover::is_attached(&port.wire.name, port.mode()) {
+        if !Crossover::is_attached(&port.wire.name, port.wire.index, port.mode()) {
             note(run, format!("{}: attach the {} program to {}", port.name(), port.mode().name(), port.wire.name));
             if run.apply {
                 state.crossover()?.attach(&port.wire.name, port.wire.index, port.mode())?;
@@ -290,18 +291,29 @@ fn on_off(b: bool) -> &'static str {
     if b { "on" } else { "off" }
 }
 
-/// Links for a mode a port left (after the map flipped), and links of wire ends that are gone.
+/// Programs of a mode a port left (after the map flipped), and pinned links of wire ends that
+/// are gone.
 fn detach_stale_links(state: &mut State, run: &mut Run) -> Result<()> {
-    for (wire, mode) in Crossover::attached_links() {
-        let port = state.ports.iter().find(|p| p.wire.name == wire);
-        match port {
-            Some(p) if p.mode() == mode || !run.wants(p.slot) => continue,
-            Some(p) => note(run, format!("{}: detach the {} program from {wire}", p.name(), mode.name())),
-            None if run.only.is_some() => continue,
-            None => note(run, format!("detach the {} program of {wire}, which is gone", mode.name())),
+    let ports: Vec<_> = state.ports.iter().filter(|p| run.wants(p.slot)).cloned().collect();
+    for port in ports {
+        let left = if port.mode() == Mode::Xdp { Mode::Tc } else { Mode::Xdp };
+        if Crossover::is_attached(&port.wire.name, port.wire.index, left) {
+            note(run, format!("{}: detach the {} program from {}", port.name(), left.name(), port.wire.name));
+            if run.apply {
+                Crossover::detach(&port.wire.name, port.wire.index, left)?;
+            }
         }
+    }
+    if run.only.is_some() {
+        return Ok(());
+    }
+    for (wire, mode) in Crossover::attached_links() {
+        if state.ports.iter().any(|p| p.wire.name == wire) {
+            continue;
+        }
+        note(run, format!("unpin the {} link of {wire}, which is gone", mode.name()));
         if run.apply {
-            Crossover::detach(&wire, mode)?;
+            Crossover::unpin(&wire, mode)?;
         }
     }
     Ok(())

@@ -112,6 +112,13 @@ pub fn current_net() -> NetNs {
     NetNs::existing(&name)
 }
 
+/// Whether `mode`'s program is attached to `wire` in the current world: a pinned link, or for
+/// tc a cls_bpf filter on the device (the netlink path, which pins nothing).
+pub fn attached(wire: &str, mode: &str) -> bool {
+    exists(&format!("/sys/fs/bpf/feth/v2/links/{wire}_{mode}"))
+        || mode == "tc" && sh(&format!("tc filter show dev {wire} ingress | grep -q bpf"))
+}
+
 /// Whether `path` exists in the current world's mount namespace (its bpffs).
 pub fn exists(path: &str) -> bool {
     sh(&format!("test -e '{path}'"))

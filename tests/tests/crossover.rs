@@ -44,8 +44,7 @@ fn crossover_survives_loader_exit(mode: &str) {
     let p = up_pair(mode, &[]);
     // Every command is a process that has exited by now; the programs and links stay pinned.
     for wire in ["fwire0", "fwire1"] {
-        let link = format!("/sys/fs/bpf/feth/v2/links/{wire}_{mode}");
-        assert!(feth_tests::world::exists(&link), "{wire}'s {mode} link is pinned");
+        assert!(feth_tests::world::attached(wire, mode), "{wire}'s {mode} program is still attached");
     }
     assert_crosses(&p.a, "feth0", &p.b, "feth1", 20);
     assert_crosses(&p.b, "feth1", &p.a, "feth0", 21);

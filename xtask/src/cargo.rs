@@ -106,7 +106,9 @@ pub fn test(extra: &[String]) -> Result<(), String> {
         return Err("the kernel tests create interfaces and namespaces: run `cargo xtask test` as root".into());
     }
     let host = crate::host::HostPair::up(&bin)?;
-    let suite = run_suite(&bin, extra);
+    // Once with the kernel's own TC attach path (TCX on 6.6+), once forcing the netlink path
+    // (clsact + cls_bpf), so both are covered on every run.
+    let suite = run_suite(&bin, extra, None).and_then(|()| run_suite(&bin, extra, Some("netlink")));
     let kept = host.check(|envs| {
         let mut cmd = nightly_cargo();
         cmd.args(["test", "--release", "-p", "feth-tests", "--test", "host", "--", "--ignored"])
@@ -118,8 +120,16 @@ pub fn test(extra: &[String]) -> Result<(), String> {
     kept
 }
 
-fn run_suite(bin: &Path, extra: &[String]) -> Result<(), String> {
-    let mut child = nightly_cargo()
+fn run_suite(bin: &Path, extra: &[String], tc_attach: Option<&str>) -> Result<(), String> {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let path = tc_attach.map_or("the kernel's own TC attach path".to_owned(), |p| format!("FETH_TC_ATTACH={p}"));
+    let label = format!("kernel {}, {path}", kernel.trim());
+    eprintln!("xtask: kernel suite with {label}");
+    let mut cargo = nightly_cargo();
+    if let Some(path) = tc_attach {
+        cargo.env("FETH_TC_ATTACH", path);
+    }
+    let mut child = cargo
         // No doc tests and not xtask itself (neither has tests): the last runner line is then a
         // suite that ran.
         .args(["test", "--release", "--workspace", "--exclude", "xtask", "--no-fail-fast", "--lib", "--tests"])
@@ -142,7 +152,7 @@ fn run_suite(bin: &Path, extra: &[String]) -> Result<(), String> {
         }
     }
     let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
-    println!("summary: {passed} passed, {failed} failed");
+    println!("summary ({label}): {passed} passed, {failed} failed");
     if status.success() && failed == 0 && passed > 0 { Ok(()) } else { Err(format!("tests failed ({status})")) }
 }
 
