@@ -102,13 +102,14 @@ pub fn tcp_transfer(p: &Pair, len: usize) {
     let expected = (data.len(), fnv1a(&data));
     let receiver = std::thread::spawn(move || {
         let (mut conn, _) = listener.accept().expect("accept");
-        conn.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        conn.set_read_timeout(Some(crate::scaled(Duration::from_secs(60)))).unwrap();
         let mut got = Vec::with_capacity(len);
         conn.read_to_end(&mut got).expect("read transfer");
         (got.len(), fnv1a(&got))
     });
-    let mut client = p.a.run(|| TcpStream::connect_timeout(&server, WAIT).expect("connect across the crossover"));
-    client.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut client =
+        p.a.run(|| TcpStream::connect_timeout(&server, crate::scaled(WAIT)).expect("connect across the crossover"));
+    client.set_write_timeout(Some(crate::scaled(Duration::from_secs(60)))).unwrap();
     client.write_all(&data).expect("write transfer");
     drop(client);
     assert_eq!(receiver.join().expect("receiver"), expected, "transfer length and content hash");

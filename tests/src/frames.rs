@@ -83,9 +83,9 @@ impl PacketSocket {
         assert_eq!(n, frame.len() as isize, "send {} bytes: {}", frame.len(), std::io::Error::last_os_error());
     }
 
-    /// Next incoming (not outgoing) frame, or `None` after `timeout`.
+    /// Next incoming (not outgoing) frame, or `None` after `timeout` (scaled).
     pub fn recv(&self, timeout: Duration) -> Option<Vec<u8>> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + crate::scaled(timeout);
         let mut buf = vec![0u8; 65536];
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

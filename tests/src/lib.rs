@@ -15,9 +15,20 @@ pub fn world() -> world::World {
     world::World::new()
 }
 
-/// Polls `cond` until it holds or `timeout` passes; returns whether it held. Never a fixed sleep.
+/// `d` stretched by `FETH_TEST_SLOWDOWN` (default 1): under emulation (the kernel matrix runs
+/// the suite in QEMU without KVM) everything takes many times longer, and every bounded wait
+/// grows with it.
+pub fn scaled(d: Duration) -> Duration {
+    static FACTOR: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    d * *FACTOR.get_or_init(|| {
+        std::env::var("FETH_TEST_SLOWDOWN").ok().and_then(|v| v.parse().ok()).filter(|f| *f >= 1).unwrap_or(1)
+    })
+}
+
+/// Polls `cond` until it holds or `timeout` (scaled) passes; returns whether it held. Never a
+/// fixed sleep.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + scaled(timeout);
     loop {
         if cond() {
             return true;

@@ -259,7 +259,7 @@ impl Streaming {
     fn events_of(&self, seen: &mut Vec<serde_json::Value>, iface: &str, n: usize) -> Vec<String> {
         let mine = |seen: &Vec<serde_json::Value>| seen.iter().filter(|e| e["interface"] == iface).count();
         while mine(seen) < n {
-            match self.lines.recv_timeout(WAIT) {
+            match self.lines.recv_timeout(feth_tests::scaled(WAIT)) {
                 Ok(line) => seen.push(serde_json::from_str(&line).expect("monitor line is JSON")),
                 Err(_) => break,
             }
@@ -353,15 +353,15 @@ fn debug_log_switches_at_runtime_and_streams() {
 
     // Off (the default): frames cross without a line.
     send_mix(&p.a, "feth0", &[("raw", 3)]);
-    assert!(lines.recv_timeout(ABSENCE).is_err(), "no log while the switch is off");
+    assert!(lines.recv_timeout(feth_tests::scaled(ABSENCE)).is_err(), "no log while the switch is off");
 
     ok(&["log", "on"]);
     send_mix(&p.a, "feth0", &[("raw", 3)]);
-    let line = lines.recv_timeout(WAIT).expect("a log line per frame while on");
+    let line = lines.recv_timeout(feth_tests::scaled(WAIT)).expect("a log line per frame while on");
     assert!(line.contains("xdp slot") && line.contains("len 60"), "{line}");
 
     ok(&["log", "off"]);
-    while lines.recv_timeout(ABSENCE).is_ok() {}
+    while lines.recv_timeout(feth_tests::scaled(ABSENCE)).is_ok() {}
     send_mix(&p.a, "feth0", &[("raw", 3)]);
-    assert!(lines.recv_timeout(ABSENCE).is_err(), "no log after the switch is off again");
+    assert!(lines.recv_timeout(feth_tests::scaled(ABSENCE)).is_err(), "no log after the switch is off again");
 }

@@ -7,12 +7,12 @@ use std::{
 
 use crate::setup::{nightly, status};
 
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 /// `cargo` of the pinned nightly, without what the outer (stable) cargo put in the environment.
-fn nightly_cargo() -> Command {
+pub fn nightly_cargo() -> Command {
     let mut cmd = Command::new("rustup");
     cmd.args(["run", nightly(), "cargo"]).current_dir(workspace_root());
     for var in
@@ -129,7 +129,7 @@ fn run_suite(bin: &Path, extra: &[String], tc_attach: Option<&str>) -> Result<()
     if let Some(path) = tc_attach {
         cargo.env("FETH_TC_ATTACH", path);
     }
-    let mut child = cargo
+    let child = cargo
         // No doc tests and not xtask itself (neither has tests): the last runner line is then a
         // suite that ran.
         .args(["test", "--release", "--workspace", "--exclude", "xtask", "--no-fail-fast", "--lib", "--tests"])
@@ -141,7 +141,12 @@ fn run_suite(bin: &Path, extra: &[String], tc_attach: Option<&str>) -> Result<()
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cargo test could not start: {e}"))?;
-    // Echo the output and add up the runners' result lines into one closing summary.
+    summarize(child, &label)
+}
+
+/// Echoes a test run's output and adds up the runners' result lines into one closing summary
+/// line that names where the run happened.
+pub fn summarize(mut child: std::process::Child, label: &str) -> Result<(), String> {
     let (mut passed, mut failed) = (0u64, 0u64);
     for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
         let line = line.map_err(|e| format!("reading cargo test output: {e}"))?;

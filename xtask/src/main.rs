@@ -7,12 +7,16 @@ use std::{env, process::ExitCode};
 mod cargo;
 mod host;
 mod setup;
+mod vm;
 
 const USAGE: &str = "usage: cargo xtask <command>
   setup              install what is missing (pinned nightly + rust-src, llvm-22-dev, bpf-linker)
   build              setup, then build feth-loader (release)
   run -- ARGS...     build, then run feth-loader ARGS as root
-  test [-- ARGS...]  build, then every test (unit + kernel end-to-end, as root)
+  test [-- ARGS...]  build, then every test (unit + kernel end-to-end, as root) on this kernel
+  test --kernel K [-- ARGS...]
+                     the same inside QEMU on kernel K: debian-6.1 (installed from Debian's
+                     archive) or a Debian kernel release in /boot
   install            build, then copy feth-loader to /usr/local/bin
   lint               rustfmt check, then clippy -D warnings on user space and on the eBPF crate
   bench [-- ARGS...] build, then feth-loader bench ARGS";
@@ -30,7 +34,12 @@ fn main() -> ExitCode {
         "setup" => setup::run(),
         "build" => setup::run().and_then(|()| cargo::build_loader()).map(drop),
         "run" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::run_as_root(&bin, rest)),
-        "test" => setup::run().and_then(|()| setup::test_tools()).and_then(|()| cargo::test(rest)),
+        "test" => setup::run().and_then(|()| setup::test_tools()).and_then(|()| match rest {
+            [flag, kernel, rest @ ..] if flag == "--kernel" => {
+                vm::test(kernel, rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest))
+            }
+            _ => cargo::test(rest),
+        }),
         "lint" => setup::run().and_then(|()| setup::lint_toolchain()).and_then(|()| cargo::lint()),
         "install" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::install(&bin)),
         "bench" => {

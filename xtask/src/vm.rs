@@ -1,0 +1,87 @@
+//! The kernel matrix: the whole suite inside QEMU on another kernel (Debian 12's own 6.1 by
+//! default), with the host's filesystem visible, so the binaries built here run there as they
+//! are. `vm/run-in-vm.sh` boots the kernel (TCG: KVM cannot run a stock kernel on these
+//! machines) and runs one command as root; see `vm/` for how.
+use std::{
+    path::PathBuf,
+    process::{Command, Stdio},
+};
+
+use crate::{
+    cargo::{build_loader, nightly_cargo, summarize, workspace_root},
+    setup::apt_install,
+};
+
+/// CPU work under TCG is 16-35x slower than the host: every bounded wait in the tests grows by
+/// this much (FETH_TEST_SLOWDOWN).
+const SLOWDOWN: &str = "20";
+
+/// The kernel to boot: `debian-6.1` (Debian 12's own, installed from the archive) or a Debian
+/// kernel release already in /boot (`6.1.0-56-amd64`).
+fn kernel_release(kernel: &str) -> Result<String, String> {
+    apt_install(&["qemu-system-x86", "busybox-static", "cpio"])?;
+    if kernel == "debian-6.1" {
+        apt_install(&["linux-image-amd64"])?;
+        let mut found: Vec<String> = std::fs::read_dir("/boot")
+            .map_err(|e| format!("/boot: {e}"))?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_prefix("vmlinuz-").map(str::to_owned))
+            .filter(|r| r.starts_with("6.1.") && r.ends_with("-amd64"))
+            .collect();
+        found.sort_by_key(|r| r.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>());
+        return found.pop().ok_or_else(|| "no Debian 6.1 kernel in /boot after installing linux-image-amd64".into());
+    }
+    let release = kernel.trim_start_matches("/boot/vmlinuz-").to_owned();
+    if !PathBuf::from(format!("/boot/vmlinuz-{release}")).exists()
+        || !PathBuf::from(format!("/lib/modules/{release}")).exists()
+    {
+        return Err(format!(
+            "--kernel {kernel}: needs /boot/vmlinuz-{release} and /lib/modules/{release} (a Debian kernel package)"
+        ));
+    }
+    Ok(release)
+}
+
+/// Test executables of the workspace, built here for the VM to run.
+fn test_binaries() -> Result<Vec<String>, String> {
+    let out = nightly_cargo()
+        .args(["test", "--release", "--workspace", "--exclude", "xtask", "--lib", "--tests", "--no-run"])
+        .args(["--message-format", "json-render-diagnostics"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cargo test --no-run: {e}"))?;
+    if !out.status.success() {
+        return Err("building the tests failed".into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut exes: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split("\"executable\":\"").nth(1)?.split('"').next().map(str::to_owned))
+        .collect();
+    exes.dedup();
+    Ok(exes)
+}
+
+pub fn test(kernel: &str, extra: &[String]) -> Result<(), String> {
+    let release = kernel_release(kernel)?;
+    let bin = build_loader()?;
+    let exes = test_binaries()?;
+    let mut script = String::from("set -u; rc=0\n");
+    for exe in &exes {
+        script.push_str(&format!("'{exe}' {} || rc=1\n", extra.join(" ")));
+    }
+    script.push_str("exit $rc\n");
+    eprintln!("xtask: booting {release} under QEMU for {} test binaries", exes.len());
+    let child = Command::new("bash")
+        .arg(workspace_root().join("xtask/vm/run-in-vm.sh"))
+        .arg(script)
+        .current_dir(workspace_root())
+        .env("VM_KVER", &release)
+        .env("VM_TIMEOUT", "3600")
+        .env("VM_ENV", "FETH_LOADER FETH_TEST_SLOWDOWN")
+        .env("FETH_LOADER", &bin)
+        .env("FETH_TEST_SLOWDOWN", SLOWDOWN)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("run-in-vm.sh could not start: {e}"))?;
+    summarize(child, &format!("kernel {release} in QEMU, its own TC attach path"))
+}
