@@ -11,8 +11,10 @@ pub use port::{DEFAULT_MODE, Mode, PortConfig};
 pub use settings::Settings;
 pub use stats::PortStats;
 
-/// Ports (feth interfaces) the maps are sized for.
-pub const MAX_PORTS: u32 = 4096;
+/// The most feth interfaces there can be: the size of Apple's interface table. The per-slot
+/// maps are declared this large, but the loader sizes them when it loads them (starting small
+/// and growing with the bench), so memory follows the ports that exist.
+pub const MAX_PORTS: u32 = 32768;
 
 /// Wire end of slot `s` is created with ifindex `WIRE_IFINDEX_BASE + s`, so the data path
 /// finds a port with an array lookup (ingress ifindex minus this base) instead of a hash.

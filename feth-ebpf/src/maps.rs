@@ -8,7 +8,8 @@ use aya_ebpf::{
 };
 use feth_common::{PortConfig, PortStats, Settings, wire_slot_of};
 
-// `MAX_PORTS` of feth-common, as the const generic BTF maps take.
+// `MAX_PORTS` of feth-common, as the const generic BTF maps take; the loader sets the real
+// size at load time (`EbpfLoader::set_max_entries`).
 const MAX: usize = feth_common::MAX_PORTS as usize;
 
 /// Port configuration by slot (the wire end's ifindex minus `WIRE_IFINDEX_BASE`).

@@ -17,7 +17,7 @@ use aya::{
         links::{FdLink, PinnedLink},
         tc::{NlOptions, TcAttach, TcError, qdisc_add_clsact, qdisc_detach_program},
     },
-    util::{KernelVersion, nr_cpus},
+    util::nr_cpus,
 };
 use aya_obj::programs::XdpAttachType;
 use feth_common::{
@@ -45,15 +45,16 @@ pub enum TcPath {
     Netlink,
 }
 
-/// Chosen once per process: TCX where the kernel has it (6.6+, the same test aya's automatic
-/// choice makes), else netlink. `FETH_TC_ATTACH=netlink|tcx` overrides it (the tests cover
-/// the netlink path on every kernel this way).
+/// Chosen once per process: netlink, on every kernel. Measured on 6.18 (README, scale), a TCX
+/// attach waits for an RCU grace period under the RTNL lock (8-21 ms), and so does its detach,
+/// while a cls_bpf filter takes well under a millisecond; both keep every guarantee feth gives
+/// (the filter stays on the device after the loader exits, and the repair finds and replaces
+/// it). `FETH_TC_ATTACH=tcx` picks TCX where the kernel has it (6.6+); the test suite runs
+/// once that way so both paths stay covered.
 pub fn tc_path() -> TcPath {
     static PATH: std::sync::OnceLock<TcPath> = std::sync::OnceLock::new();
     *PATH.get_or_init(|| match std::env::var("FETH_TC_ATTACH").as_deref() {
-        Ok("netlink") => TcPath::Netlink,
-        Ok("tcx") => TcPath::Tcx,
-        _ if KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(6, 6, 0)) => TcPath::Tcx,
+        Ok("tcx") if crate::features::get().tcx => TcPath::Tcx,
         _ => TcPath::Netlink,
     })
 }
@@ -77,6 +78,15 @@ fn link_pin_path(wire: &str, mode: Mode) -> PathBuf {
     link_dir().join(format!("{wire}_{}", mode.name()))
 }
 
+/// Slots of a first load: memory follows the ports that exist, and the maps grow (doubling)
+/// when a command needs more.
+pub const INITIAL_CAPACITY: u32 = 256;
+
+/// Slots the pinned per-slot maps hold, if they are pinned.
+pub fn pinned_capacity() -> Option<u32> {
+    MapData::from_pin(pin_path(MAP_PORTS)).ok()?.info().ok().map(|i| i.max_entries())
+}
+
 /// Every pin a complete layout has, programs and maps.
 fn pins() -> impl Iterator<Item = &'static str> {
     [PROG_XDP_WIRE, PROG_TC_WIRE].into_iter().chain(MAPS)
@@ -87,6 +97,7 @@ pub struct Crossover {
     crossover: DevMap<MapData>,
     stats: PerCpuArray<MapData, PortStats>,
     settings: Array<MapData, Settings>,
+    capacity: u32,
 }
 
 impl Crossover {
@@ -121,12 +132,35 @@ impl Crossover {
         pins().filter(|name| !pin_path(name).exists()).collect()
     }
 
-    /// Opens the pinned state, loading and pinning it first if absent.
-    pub fn open_or_load() -> Result<Self> {
+    /// Opens the pinned state, loading and pinning it first if absent, with room for
+    /// `capacity` slots (or as many as the pinned maps already hold, which a load must match).
+    pub fn open_or_load(capacity: u32) -> Result<Self> {
         if !Self::is_loaded() {
-            load_and_pin()?;
+            load_and_pin(pinned_capacity().unwrap_or(capacity))?;
         }
         Self::open()
+    }
+
+    /// Slots the per-slot maps hold.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// Every counter of `slot`, per CPU (kept across a reload that grows the maps).
+    pub fn stats_per_cpu(&self, slot: u32) -> Result<PerCpuValues<PortStats>> {
+        self.stats.get(&slot, 0).context(format!("read FETH_STATS[{slot}]"))
+    }
+
+    pub fn set_stats_per_cpu(&mut self, slot: u32, values: PerCpuValues<PortStats>) -> Result<()> {
+        self.stats.set(slot, values, 0).context(format!("write FETH_STATS[{slot}]"))
+    }
+
+    /// Unpins the per-slot maps (before loading larger ones).
+    pub fn unpin_slot_maps() -> Result<()> {
+        for name in [MAP_PORTS, MAP_CROSSOVER, MAP_STATS] {
+            remove_pin(&pin_path(name))?;
+        }
+        Ok(())
     }
 
     /// Opens the pinned state, or `None` when nothing is pinned.
@@ -140,6 +174,7 @@ impl Crossover {
             Map::from_map_data(data).context(format!("open pinned map {name}"))
         }
         Ok(Crossover {
+            capacity: pinned_capacity().unwrap_or(0),
             ports: Array::try_from(pinned(MAP_PORTS)?).context(MAP_PORTS)?,
             crossover: DevMap::try_from(pinned(MAP_CROSSOVER)?).context(MAP_CROSSOVER)?,
             stats: PerCpuArray::try_from(pinned(MAP_STATS)?).context(MAP_STATS)?,
@@ -383,11 +418,14 @@ fn is_versioned(path: &Path) -> bool {
 
 /// Loads the object (maps pin themselves by name in the layout directory, reusing existing pins) and pins
 /// the programs. A load killed half-way leaves pins the next load reuses.
-fn load_and_pin() -> Result<()> {
+fn load_and_pin(capacity: u32) -> Result<()> {
     bpffs::ensure_mounted()?;
     fs::create_dir_all(link_dir()).context(format!("create {}", link_dir().display()))?;
     let mut ebpf = EbpfLoader::new()
         .default_map_pin_directory(bpffs::layout_dir())
+        .map_max_entries(MAP_PORTS, capacity)
+        .map_max_entries(MAP_CROSSOVER, capacity)
+        .map_max_entries(MAP_STATS, capacity)
         .load(EBPF_OBJECT)
         .context("load the feth eBPF object")?;
     let missing = |name: &str| FethError::KernelFeature(format!("program {name} missing from the object"));

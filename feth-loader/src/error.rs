@@ -39,6 +39,10 @@ pub enum FethError {
     NotBpffs(std::path::PathBuf),
     #[error("all {0} feth slots are in use")]
     NoFreeSlot(u32),
+    #[error(
+        "{name}: MTU {mtu} is above {max}, the largest frame XDP mode crosses on this kernel (multi-buffer XDP redirect arrived in Linux 6.3); use --mode tc or a lower MTU"
+    )]
+    XdpMtu { name: String, mtu: u32, max: u32 },
     #[error("the kernel lacks a feature feth needs: {0}")]
     KernelFeature(String),
     #[error("{context}: {cause}")]

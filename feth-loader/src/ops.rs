@@ -6,7 +6,7 @@ use feth_common::{DEFAULT_MODE, Mode};
 use crate::{
     crossover::Crossover,
     error::{FethError, Result},
-    fault,
+    fault, features,
     media::PortMedia,
     names, netns,
     netns::Netns,
@@ -54,6 +54,15 @@ pub fn check_mtu(name: &str, mtu: u32) -> Result<()> {
     } else {
         Err(FethError::MtuOutOfRange { name: name.to_owned(), mtu, min: MTU_MIN, max: MTU_MAX })
     }
+}
+
+/// XDP mode crosses frames up to `features::xdp_mtu_max()` on this kernel.
+fn check_xdp_mtu(name: &str, mode: Mode, mtu: u32) -> Result<()> {
+    let max = features::xdp_mtu_max();
+    if mode == Mode::Xdp && mtu > max {
+        return Err(FethError::XdpMtu { name: name.to_owned(), mtu, max });
+    }
+    Ok(())
 }
 
 /// The error for a name that is not a feth interface: "invalid" when something else has the
@@ -136,6 +145,15 @@ pub fn create_many(state: &mut State, specs: &[PortSpec]) -> Result<Vec<String>>
             todo.push(spec);
         }
     }
+    // New ports take the lowest free slots; room for all of them is made once.
+    if !todo.is_empty() {
+        let slots = state.slots_needed().max((state.ports.len() + todo.len()) as u32);
+        if state.crossover.is_some() {
+            repair::grow(state, slots)?;
+        } else {
+            state.crossover = Some(Crossover::open_or_load(repair::capacity_for(slots))?);
+        }
+    }
     let mut made = Vec::new();
     for spec in todo {
         if let Err(e) = create(state, spec) {
@@ -201,7 +219,13 @@ pub fn up(state: &mut State, a: &PortSpec, b: &PortSpec, opts: PeerOptions) -> R
         check_create(state, spec)?;
         check_free_for(state, &spec.name, &other.name)?;
     }
-    opts.check(&a.name, state.find(&a.name)?.map_or(DEFAULT_MODE, Port::mode))?;
+    let mode = opts.mode.unwrap_or(state.find(&a.name)?.map_or(DEFAULT_MODE, Port::mode));
+    opts.check(&a.name, mode)?;
+    for spec in [a, b] {
+        if let Some(mtu) = spec.mtu {
+            check_xdp_mtu(&spec.name, mode, mtu)?;
+        }
+    }
     let made = create_many(state, &[a.clone(), b.clone()])?;
     let result = (|| {
         for spec in [a, b] {
@@ -261,6 +285,11 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
     // starts in DEFAULT_MODE, an unpeered one keeps its last). hwcsum is kept per port unless
     // asked.
     let mode = opts.mode.unwrap_or(pa.mode());
+    for p in [&pa, &pb] {
+        if let Some(user) = &p.user {
+            check_xdp_mtu(&user.name, mode, user.mtu)?;
+        }
+    }
     for (me, other) in [(&pa, &pb), (&pb, &pa)] {
         let record = Record {
             peer: Some(other.slot),
@@ -280,6 +309,7 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
 pub fn set_mtu(state: &State, name: &str, mtu: u32) -> Result<()> {
     check_mtu(name, mtu)?;
     let p = port(state, name)?;
+    check_xdp_mtu(name, p.mode(), mtu)?;
     pair::set_user_mtu(name, &p.netns, mtu)
 }
 

@@ -39,6 +39,35 @@ impl Run {
     }
 }
 
+/// Map size for `slots` slots: a power of two, at least the initial size, at most the
+/// interface table.
+pub fn capacity_for(slots: u32) -> u32 {
+    slots.next_power_of_two().clamp(crate::crossover::INITIAL_CAPACITY, feth_common::MAX_PORTS)
+}
+
+/// Makes the per-slot maps hold `slots` slots: loads larger ones when they are too small,
+/// keeps every port's counters and re-registers and re-attaches every port (frames that arrive
+/// in that instant are not crossed). Done once before a command creates many ports.
+pub fn grow(state: &mut State, slots: u32) -> Result<()> {
+    let Some(crossover) = state.crossover.as_ref() else { return Ok(()) };
+    if crossover.capacity() >= slots {
+        return Ok(());
+    }
+    let saved: Vec<_> =
+        state.ports.iter().map(|p| Ok((p.slot, crossover.stats_per_cpu(p.slot)?))).collect::<Result<_>>()?;
+    let wires: Vec<(String, u32)> = state.ports.iter().map(|p| (p.wire.name.clone(), p.wire.index)).collect();
+    state.crossover = None;
+    Crossover::unpin_programs_and_links(&wires)?;
+    Crossover::unpin_slot_maps()?;
+    state.crossover = Some(Crossover::open_or_load(capacity_for(slots))?);
+    converge(state, &mut Run::all(true))?;
+    let crossover = state.crossover()?;
+    for (slot, values) in saved {
+        crossover.set_stats_per_cpu(slot, values)?;
+    }
+    Ok(())
+}
+
 /// Every repair, in order. Commands that change state run this first; `repair` runs it alone.
 pub fn everything(state: &mut State, run: &mut Run) -> Result<()> {
     finish_records(state, run)?;
@@ -246,7 +275,15 @@ fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
         state.ports.iter().filter(|p| run.wants(p.slot)).map(|p| (p.name(), state.config_of(p))).collect();
     let existing = state.ports.iter().map(|p| p.slot).collect::<Vec<_>>();
     let crossover = state.crossover()?;
-    let registered = crossover.ports()?;
+    // A command's own ports: one map read each, not the whole table (bringing up many pairs).
+    let registered: Vec<(u32, PortConfig)> = match &run.only {
+        Some(slots) => slots
+            .iter()
+            .map(|s| Ok((*s, crossover.port(*s)?)))
+            .filter(|r| r.as_ref().map_or(true, |(_, c)| c.is_registered()))
+            .collect::<Result<_>>()?,
+        None => crossover.ports()?,
+    };
     for (name, config) in wanted {
         let now = registered.iter().find(|(s, _)| *s == config.slot).map(|(_, c)| *c);
         // The devmap may have been rebuilt empty while FETH_PORTS survived.

@@ -97,7 +97,19 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
             active: peered,
         },
         offloads: Offloads { tx_checksum, gro },
-        changed: if user.is_some() { changes(port.mode(), port.record.hwcsum, tx_checksum) } else { vec![] },
+        changed: match user {
+            Some(u) => {
+                let mut changed = changes(port.mode(), port.record.hwcsum, tx_checksum);
+                let max = crate::features::xdp_mtu_max();
+                if port.mode() == Mode::Xdp && u.mtu > max {
+                    changed.push(format!(
+                        "frames over MTU {max} are not crossed: multi-buffer XDP redirect needs Linux 6.3 (use --mode tc)"
+                    ));
+                }
+                changed
+            }
+            None => vec![],
+        },
         counters,
     })
 }

@@ -123,10 +123,16 @@ impl State {
         used.iter().position(|u| !u).map(|s| s as u32)
     }
 
+    /// Slots the maps must hold for every port there is.
+    pub fn slots_needed(&self) -> u32 {
+        self.ports.iter().map(|p| p.slot + 1).max().unwrap_or(0)
+    }
+
     /// Opens the pinned state, loading and pinning it first when it is missing or partial.
     pub fn crossover(&mut self) -> Result<&mut Crossover> {
         if self.crossover.is_none() {
-            self.crossover = Some(Crossover::open_or_load()?);
+            let capacity = crate::repair::capacity_for(self.slots_needed());
+            self.crossover = Some(Crossover::open_or_load(capacity)?);
         }
         Ok(self.crossover.as_mut().expect("just loaded"))
     }

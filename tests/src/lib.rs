@@ -15,6 +15,18 @@ pub fn world() -> world::World {
     world::World::new()
 }
 
+/// Whether the running kernel is at least `major.minor`.
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("kernel release");
+    let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
+}
+
+/// Whether XDP mode crosses jumbo frames here (multi-buffer XDP redirect, Linux 6.3).
+pub fn xdp_jumbo() -> bool {
+    kernel_at_least(6, 3)
+}
+
 /// `d` stretched by `FETH_TEST_SLOWDOWN` (default 1): under emulation (the kernel matrix runs
 /// the suite in QEMU without KVM) everything takes many times longer, and every bounded wait
 /// grows with it.

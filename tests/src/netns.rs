@@ -121,11 +121,15 @@ impl NetNs {
         })
     }
 
-    /// Renames `dev` (like `ip link set dev name new`), behind feth-loader's back.
+    /// Renames `dev` (like `ip link set dev name new`), behind feth-loader's back. Down first and
+    /// up again after, as Linux before 6.2 refuses to rename a running interface.
     pub fn rename(&self, dev: &str, new: &str) {
         let new = new.to_owned();
         self.on_link(dev, |h, i| async move {
-            h.link().set(rtnetlink::LinkUnspec::new_with_index(i).name(new).build()).execute().await.expect("rename")
+            let set = |m| h.link().set(m).execute();
+            set(rtnetlink::LinkUnspec::new_with_index(i).down().build()).await.expect("set down");
+            set(rtnetlink::LinkUnspec::new_with_index(i).name(new).build()).await.expect("rename");
+            set(rtnetlink::LinkUnspec::new_with_index(i).up().build()).await.expect("set up");
         })
     }
 

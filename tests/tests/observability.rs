@@ -161,7 +161,10 @@ fn invariant_holds_with_unpeered_and_oversized_frames(mode: &str) {
     let (a, b) = (counters("feth0"), counters("feth1"));
     assert!(at_rest, "invariant at rest: feth0 {a:#} feth1 {b:#}");
     assert_eq!(b["rx"]["packets"], crossed);
-    assert_eq!(a["drops"]["tx_link_down"], while_down);
+    // Linux 6.1 drops frames sent on a carrier-less veth in the qdisc layer, before the veth
+    // counts them; later kernels count them as the user end's tx_dropped.
+    let counted_by_kernel = feth_tests::kernel_at_least(6, 6);
+    assert_eq!(a["drops"]["tx_link_down"], if counted_by_kernel { while_down } else { 0 });
     assert_eq!(b["drops"]["rx_refused"]["packets"], oversized);
     assert_eq!(b["drops"]["rx_refused"]["bytes"], u64::from(oversized) * (9000 + 14), "refused bytes");
 }

@@ -106,9 +106,9 @@ pub fn test(extra: &[String]) -> Result<(), String> {
         return Err("the kernel tests create interfaces and namespaces: run `cargo xtask test` as root".into());
     }
     let host = crate::host::HostPair::up(&bin)?;
-    // Once with the kernel's own TC attach path (TCX on 6.6+), once forcing the netlink path
-    // (clsact + cls_bpf), so both are covered on every run.
-    let suite = run_suite(&bin, extra, None).and_then(|()| run_suite(&bin, extra, Some("netlink")));
+    // Once with the default TC attach path (clsact + cls_bpf through netlink), once with TCX
+    // links (6.6+), so both are covered on every run.
+    let suite = run_suite(&bin, extra, None).and_then(|()| run_suite(&bin, extra, Some("tcx")));
     let kept = host.check(|envs| {
         let mut cmd = nightly_cargo();
         cmd.args(["test", "--release", "-p", "feth-tests", "--test", "host", "--", "--ignored"])
@@ -122,7 +122,7 @@ pub fn test(extra: &[String]) -> Result<(), String> {
 
 fn run_suite(bin: &Path, extra: &[String], tc_attach: Option<&str>) -> Result<(), String> {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let path = tc_attach.map_or("the kernel's own TC attach path".to_owned(), |p| format!("FETH_TC_ATTACH={p}"));
+    let path = tc_attach.map_or("TC attach through netlink".to_owned(), |p| format!("FETH_TC_ATTACH={p}"));
     let label = format!("kernel {}, {path}", kernel.trim());
     eprintln!("xtask: kernel suite with {label}");
     let mut cargo = nightly_cargo();

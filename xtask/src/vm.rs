@@ -83,5 +83,5 @@ pub fn test(kernel: &str, extra: &[String]) -> Result<(), String> {
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("run-in-vm.sh could not start: {e}"))?;
-    summarize(child, &format!("kernel {release} in QEMU, its own TC attach path"))
+    summarize(child, &format!("kernel {release} in QEMU, TC attach through netlink"))
 }

@@ -49,8 +49,11 @@ pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result
         let before = kernel_memory_kib()?;
         let start = Instant::now();
         let spec = |name: &str| PortSpec { name: name.into(), netns: Some(NS.into()), mtu: None };
+        // One `create` with every name, then a `peer` per pair: one process, as a script would.
         let up = with_state(|state| {
-            names(pairs).iter().try_for_each(|(a, b)| ops::up(state, &spec(a), &spec(b), PeerOptions::default()))
+            let specs: Vec<PortSpec> = names(pairs).iter().flat_map(|(a, b)| [spec(a), spec(b)]).collect();
+            ops::create_many(state, &specs)?;
+            names(pairs).iter().try_for_each(|(a, b)| ops::peer(state, a, b, PeerOptions::default()))
         });
         let up_seconds = start.elapsed().as_secs_f64();
         let after = kernel_memory_kib()?;

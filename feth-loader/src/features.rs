@@ -1,0 +1,35 @@
+//! What the running kernel can do, found once per process, and the one sentence a command says
+//! when something it needs is missing. The minimum kernel of each feature is in the README's
+//! kernel table.
+use std::sync::OnceLock;
+
+use aya::util::KernelVersion;
+
+/// The largest MTU a frame of which crosses in XDP mode without multi-buffer XDP: one page
+/// minus the XDP headroom and the skb's shared info, minus the Ethernet header (the limit
+/// veth itself applies to single-buffer XDP).
+pub const XDP_LINEAR_MTU: u32 = 3504;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Features {
+    /// TCX links (6.6): otherwise TC programs attach as cls_bpf filters through netlink.
+    pub tcx: bool,
+    /// XDP_REDIRECT of multi-buffer frames through a devmap (6.3): otherwise XDP mode crosses
+    /// frames up to [`XDP_LINEAR_MTU`] only.
+    pub xdp_jumbo: bool,
+}
+
+fn at_least(major: u8, minor: u8) -> bool {
+    KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(major, minor, 0))
+}
+
+/// The running kernel's features (read once).
+pub fn get() -> Features {
+    static FEATURES: OnceLock<Features> = OnceLock::new();
+    *FEATURES.get_or_init(|| Features { tcx: at_least(6, 6), xdp_jumbo: at_least(6, 3) })
+}
+
+/// The largest MTU XDP mode crosses on this kernel.
+pub fn xdp_mtu_max() -> u32 {
+    if get().xdp_jumbo { crate::pair::MTU_MAX } else { XDP_LINEAR_MTU }
+}
