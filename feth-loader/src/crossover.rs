@@ -61,7 +61,15 @@ pub fn tc_path() -> TcPath {
 
 /// Whether a cls_bpf filter sits on the wire end's clsact ingress (the netlink path).
 fn netlink_filter_attached(wire_ifindex: u32) -> bool {
-    let Ok(rtnl) = crate::rtnl::Rtnl::open() else { return false };
+    // One connection per thread (wire ends live in the loader's namespace, where the calling
+    // thread is): bringing up many pairs asks this for each.
+    thread_local! {
+        static RTNL: Option<crate::rtnl::Rtnl> = crate::rtnl::Rtnl::open().ok();
+    }
+    RTNL.with(|rtnl| rtnl.as_ref().is_some_and(|rtnl| filter_attached(rtnl, wire_ifindex)))
+}
+
+fn filter_attached(rtnl: &crate::rtnl::Rtnl, wire_ifindex: u32) -> bool {
     rtnl.block_on(async {
         let mut filters = rtnl.handle().clone().traffic_filter(wire_ifindex as i32).get().ingress().execute();
         while let Ok(Some(filter)) = filters.try_next().await {

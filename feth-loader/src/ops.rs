@@ -1,6 +1,8 @@
 //! State changes of the feth bench. Each checks everything before it touches anything, writes
 //! the records (the wire ends' aliases) first and then lets `repair::converge` bring the data
 //! path in line, so a command killed half-way leaves what the next one finishes or rolls back.
+use std::collections::HashSet;
+
 use feth_common::{DEFAULT_MODE, Mode};
 
 use crate::{
@@ -109,27 +111,25 @@ pub fn check_create(state: &State, spec: &PortSpec) -> Result<bool> {
     Ok(false)
 }
 
-/// Creates a port (after [`check_create`] said it does not exist) and registers it. On
-/// failure, whatever this call made is removed again.
-pub fn create(state: &mut State, spec: &PortSpec) -> Result<u32> {
-    let slot = state.free_slot().ok_or(FethError::NoFreeSlot(feth_common::MAX_PORTS))?;
+/// Creates a port in `slot` (after [`check_create`] said it does not exist) and registers it.
+/// On failure, whatever this call made is removed again.
+pub fn create(state: &mut State, spec: &PortSpec, slot: u32, taken: &HashSet<Vec<u8>>) -> Result<u32> {
     let ns = Netns::from_arg(spec.netns.as_deref());
     if let Some(name) = &spec.netns {
         netns::ensure(name)?;
     }
-    let taken: Vec<Vec<u8>> = state.ports.iter().filter_map(|p| p.user.as_ref().map(|u| u.mac.clone())).collect();
-    let mac = names::mac_address(&spec.name, slot, &taken);
+    let mac = names::mac_address(&spec.name, slot, |m| taken.contains(&m[..]));
     let mtu = spec.mtu.unwrap_or(pair::MTU_DEFAULT);
     let made = pair::create(&state.rtnl, slot, &spec.name, &ns, mtu, mac).and_then(|wire| {
         let user = pair::link_in(&spec.name, &ns)?;
-        state.ports.push(Port { slot, wire, record: Record::default(), recorded: Recorded::Current, netns: ns, user });
+        state.add_port(Port { slot, wire, record: Record::default(), recorded: Recorded::Current, netns: ns, user });
         repair::converge(state, &mut Run::ports(&[slot]))
     });
     if let Err(e) = made {
         if let Some(p) = state.by_slot(slot) {
             let _ = state.rtnl.del(p.wire.index, &format!("{}: delete veth pair", spec.name));
         }
-        state.ports.retain(|p| p.slot != slot);
+        state.remove_ports(&[slot]);
         let _ = repair::unload_if_empty(state, &mut Run::all(true));
         return Err(e);
     }
@@ -154,9 +154,19 @@ pub fn create_many(state: &mut State, specs: &[PortSpec]) -> Result<Vec<String>>
             state.crossover = Some(Crossover::open_or_load(repair::capacity_for(slots))?);
         }
     }
+    let slots = state.free_slots(todo.len());
+    if slots.len() < todo.len() {
+        return Err(FethError::NoFreeSlot(feth_common::MAX_PORTS));
+    }
+    let mut taken: HashSet<Vec<u8>> =
+        state.ports.iter().filter_map(|p| p.user.as_ref().map(|u| u.mac.clone())).collect();
     let mut made = Vec::new();
-    for spec in todo {
-        if let Err(e) = create(state, spec) {
+    for (spec, slot) in todo.into_iter().zip(slots) {
+        let created = create(state, spec, slot, &taken);
+        if let Some(mac) = state.by_slot(slot).and_then(|p| p.user.as_ref()).map(|u| u.mac.clone()) {
+            taken.insert(mac);
+        }
+        if let Err(e) = created {
             let _ = destroy_many(state, &made.iter().map(String::as_str).collect::<Vec<_>>());
             return Err(e);
         }
@@ -174,8 +184,16 @@ pub fn destroy(state: &mut State, name: &str) -> Result<()> {
 /// is what makes tearing down a large bench fast.
 pub fn destroy_many(state: &mut State, names: &[&str]) -> Result<()> {
     let doomed: Vec<Port> = names.iter().map(|n| port(state, n).cloned()).collect::<Result<_>>()?;
-    for p in &doomed {
-        unpeer_slot(state, p.slot)?;
+    // Peers that stay are unpeered first (their records, carrier off); ports that go need
+    // nothing written: the deletion takes their records along.
+    let staying: Vec<u32> = doomed
+        .iter()
+        .filter_map(|p| state.peer_of(p))
+        .filter(|peer| !doomed.iter().any(|d| d.slot == peer.slot))
+        .map(|peer| peer.slot)
+        .collect();
+    for slot in staying {
+        unpeer_slot(state, slot)?;
     }
     for p in &doomed {
         state.rtnl.set_group(p.wire.index, pair::DOOMED_GROUP, &format!("{}: mark for deletion", p.name()))?;
@@ -191,7 +209,7 @@ pub fn destroy_many(state: &mut State, names: &[&str]) -> Result<()> {
             crossover.remove_port(p.slot)?;
         }
     }
-    state.ports.retain(|p| !doomed.iter().any(|d| d.slot == p.slot));
+    state.remove_ports(&doomed.iter().map(|p| p.slot).collect::<Vec<_>>());
     repair::unload_if_empty(state, &mut Run::all(true))
 }
 
@@ -212,31 +230,47 @@ pub fn down(state: &mut State, names: &[&str]) -> Result<()> {
 /// `up`: creates what is missing, peers, and sets both user ends up. Idempotent; everything
 /// is checked before anything is created, and what this call created goes again on failure.
 pub fn up(state: &mut State, a: &PortSpec, b: &PortSpec, opts: PeerOptions) -> Result<()> {
-    if a.name == b.name {
-        return Err(FethError::SelfPeer(a.name.clone()));
-    }
-    for (spec, other) in [(a, b), (b, a)] {
-        check_create(state, spec)?;
-        check_free_for(state, &spec.name, &other.name)?;
-    }
-    let mode = opts.mode.unwrap_or(state.find(&a.name)?.map_or(DEFAULT_MODE, Port::mode));
-    opts.check(&a.name, mode)?;
-    for spec in [a, b] {
-        if let Some(mtu) = spec.mtu {
-            check_xdp_mtu(&spec.name, mode, mtu)?;
+    up_many(state, &[(a.clone(), b.clone())], opts)
+}
+
+/// `up` of many pairs in one command: every pair checked first, every missing port created in
+/// one batch, then each pair peered and set up.
+pub fn up_many(state: &mut State, pairs: &[(PortSpec, PortSpec)], opts: PeerOptions) -> Result<()> {
+    let mut named: Vec<&str> = Vec::new();
+    for (a, b) in pairs {
+        if a.name == b.name {
+            return Err(FethError::SelfPeer(a.name.clone()));
+        }
+        for (spec, other) in [(a, b), (b, a)] {
+            if named.contains(&spec.name.as_str()) {
+                return Err(FethError::Refused { name: spec.name.clone(), reason: "named in two pairs".into() });
+            }
+            named.push(&spec.name);
+            check_create(state, spec)?;
+            check_free_for(state, &spec.name, &other.name)?;
+        }
+        let mode = opts.mode.unwrap_or(state.find(&a.name)?.map_or(DEFAULT_MODE, Port::mode));
+        opts.check(&a.name, mode)?;
+        for spec in [a, b] {
+            if let Some(mtu) = spec.mtu {
+                check_xdp_mtu(&spec.name, mode, mtu)?;
+            }
         }
     }
-    let made = create_many(state, &[a.clone(), b.clone()])?;
+    let specs: Vec<PortSpec> = pairs.iter().flat_map(|(a, b)| [a.clone(), b.clone()]).collect();
+    let made = create_many(state, &specs)?;
     let result = (|| {
-        for spec in [a, b] {
+        for spec in &specs {
             if let (false, Some(mtu)) = (made.contains(&spec.name), spec.mtu) {
                 set_mtu(state, &spec.name, mtu)?;
             }
         }
-        peer(state, &a.name, &b.name, opts)?;
-        for name in [&a.name, &b.name] {
-            let p = port(state, name)?;
-            pair::set_user_up(name, &p.netns)?;
+        for (a, b) in pairs {
+            peer(state, &a.name, &b.name, opts)?;
+            for name in [&a.name, &b.name] {
+                let p = port(state, name)?;
+                pair::set_user_up(name, &p.netns)?;
+            }
         }
         Ok(())
     })();

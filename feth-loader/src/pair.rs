@@ -118,7 +118,17 @@ pub fn link_in(name: &str, ns: &Netns) -> Result<Option<LinkView>> {
 
 /// Offloads as the user end reports them: (tx checksum, gro).
 pub fn user_offloads(name: &str, ns: &Netns) -> Result<(bool, bool)> {
-    ns.run(|| Ok((ethtool::get(name, Feature::TxChecksum)?, ethtool::get(name, Feature::Gro)?)))
+    Ok(user_offloads_many(&[name], ns)?[0])
+}
+
+/// Offloads of several user ends in one namespace, entered once.
+pub fn user_offloads_many(names: &[&str], ns: &Netns) -> Result<Vec<(bool, bool)>> {
+    ns.run(|| {
+        names
+            .iter()
+            .map(|name| Ok((ethtool::get(name, Feature::TxChecksum)?, ethtool::get(name, Feature::Gro)?)))
+            .collect()
+    })
 }
 
 pub fn set_user_up(name: &str, ns: &Netns) -> Result<()> {

@@ -34,8 +34,12 @@ impl Run {
         Run { apply: true, only: Some(slots.to_vec()), changes: Vec::new() }
     }
 
-    fn wants(&self, slot: u32) -> bool {
-        self.only.as_ref().is_none_or(|s| s.contains(&slot))
+    /// The ports this run touches: the listed ones (found by slot), or all.
+    fn touched<'a>(&self, state: &'a State) -> Vec<&'a crate::state::Port> {
+        match &self.only {
+            Some(slots) => slots.iter().filter_map(|s| state.by_slot(*s)).collect(),
+            None => state.ports.iter().collect(),
+        }
     }
 }
 
@@ -226,18 +230,29 @@ fn load_pins(state: &mut State, run: &mut Run) -> Result<()> {
 /// Each port's program for its recorded mode is attached, and its user end's offloads set for
 /// that mode, before the map can send frames that way.
 fn attach_programs(state: &mut State, run: &mut Run) -> Result<()> {
-    let ports: Vec<_> = state.ports.iter().filter(|p| run.wants(p.slot)).cloned().collect();
-    for port in ports {
+    let ports: Vec<_> = run.touched(state).into_iter().cloned().collect();
+    for port in &ports {
         if !Crossover::is_attached(&port.wire.name, port.wire.index, port.mode()) {
             note(run, format!("{}: attach the {} program to {}", port.name(), port.mode().name(), port.wire.name));
             if run.apply {
                 state.crossover()?.attach(&port.wire.name, port.wire.index, port.mode())?;
             }
         }
-        let Some(user) = &port.user else { continue };
-        let want = (port.wants_tx_checksum(), true);
-        let have = pair::user_offloads(&user.name, &port.netns)?;
-        if have != want {
+    }
+    // Offloads are read one namespace at a time (one thread enters each).
+    let mut by_netns: std::collections::HashMap<&crate::netns::Netns, Vec<&crate::state::Port>> =
+        std::collections::HashMap::new();
+    for port in ports.iter().filter(|p| p.user.is_some()) {
+        by_netns.entry(&port.netns).or_default().push(port);
+    }
+    for (netns, ports) in by_netns {
+        let names: Vec<&str> = ports.iter().map(|p| p.user.as_ref().expect("filtered").name.as_str()).collect();
+        let have = pair::user_offloads_many(&names, netns)?;
+        for (port, have) in ports.into_iter().zip(have) {
+            let want = (port.wants_tx_checksum(), true);
+            if have == want {
+                continue;
+            }
             note(
                 run,
                 format!(
@@ -248,7 +263,7 @@ fn attach_programs(state: &mut State, run: &mut Run) -> Result<()> {
                 ),
             );
             if run.apply {
-                pair::configure_user(&user.name, &port.netns, want.0)?;
+                pair::configure_user(&port.name(), &port.netns, want.0)?;
             }
         }
     }
@@ -259,10 +274,9 @@ fn attach_programs(state: &mut State, run: &mut Run) -> Result<()> {
 /// A slot registered now starts with zeroed counters, so it never inherits an old port's.
 fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
     if state.crossover.is_none() && !run.apply {
-        let listed: Vec<String> = state
-            .ports
-            .iter()
-            .filter(|p| run.wants(p.slot))
+        let listed: Vec<String> = run
+            .touched(state)
+            .into_iter()
             .map(|p| format!("{}: register slot {} in the data path", p.name(), p.slot))
             .collect();
         run.changes.extend(listed);
@@ -272,8 +286,7 @@ fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
         return Ok(());
     }
     let wanted: Vec<(String, PortConfig)> =
-        state.ports.iter().filter(|p| run.wants(p.slot)).map(|p| (p.name(), state.config_of(p))).collect();
-    let existing = state.ports.iter().map(|p| p.slot).collect::<Vec<_>>();
+        run.touched(state).into_iter().map(|p| (p.name(), state.config_of(p))).collect();
     let crossover = state.crossover()?;
     // A command's own ports: one map read each, not the whole table (bringing up many pairs).
     let registered: Vec<(u32, PortConfig)> = match &run.only {
@@ -284,8 +297,10 @@ fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
             .collect::<Result<_>>()?,
         None => crossover.ports()?,
     };
-    for (name, config) in wanted {
-        let now = registered.iter().find(|(s, _)| *s == config.slot).map(|(_, c)| *c);
+    let by_slot: std::collections::HashMap<u32, PortConfig> = registered.iter().copied().collect();
+    for (name, config) in &wanted {
+        let (name, config) = (name.as_str(), *config);
+        let now = by_slot.get(&config.slot).copied();
         // The devmap may have been rebuilt empty while FETH_PORTS survived.
         let devmap_ok = !config.is_peered() || crossover.crossover_of(config.slot) == config.peer_ifindex;
         if now == Some(config) && devmap_ok {
@@ -310,7 +325,9 @@ fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
         }
     }
     if run.only.is_none() {
-        for (slot, _) in registered.iter().filter(|(s, _)| !existing.contains(s)) {
+        let live: std::collections::HashSet<u32> = wanted.iter().map(|(_, c)| c.slot).collect();
+        let gone: Vec<u32> = registered.iter().map(|(s, _)| *s).filter(|s| !live.contains(s)).collect();
+        for slot in &gone {
             run.changes.push(format!("forget slot {slot}: its wire end is gone"));
             if run.apply {
                 crossover.remove_port(*slot)?;
@@ -331,7 +348,7 @@ fn on_off(b: bool) -> &'static str {
 /// Programs of a mode a port left (after the map flipped), and pinned links of wire ends that
 /// are gone.
 fn detach_stale_links(state: &mut State, run: &mut Run) -> Result<()> {
-    let ports: Vec<_> = state.ports.iter().filter(|p| run.wants(p.slot)).cloned().collect();
+    let ports: Vec<_> = run.touched(state).into_iter().cloned().collect();
     for port in ports {
         let left = if port.mode() == Mode::Xdp { Mode::Tc } else { Mode::Xdp };
         if Crossover::is_attached(&port.wire.name, port.wire.index, left) {
@@ -359,10 +376,9 @@ fn detach_stale_links(state: &mut State, run: &mut Run) -> Result<()> {
 /// Link state follows peering: a wire end is up exactly while its port is peered, and the user
 /// end's carrier follows it.
 fn sync_carrier(state: &mut State, run: &mut Run) -> Result<()> {
-    let changes: Vec<(u32, u32, String, bool)> = state
-        .ports
-        .iter()
-        .filter(|p| run.wants(p.slot))
+    let changes: Vec<(u32, u32, String, bool)> = run
+        .touched(state)
+        .into_iter()
         .map(|p| (p.slot, p.wire.index, p.name(), state.peer_of(p).is_some()))
         .filter(|(slot, _, _, up)| state.by_slot(*slot).is_some_and(|p| p.wire.admin_up != *up))
         .collect();

@@ -61,8 +61,13 @@ pub struct State {
     /// rtnetlink in the loader's namespace, where the wire ends live.
     pub rtnl: Rtnl,
     pub crossover: Option<Crossover>,
-    /// Every port, by slot.
+    /// Every port, by slot. Changed only through `add_port` and `remove_ports`, which keep the
+    /// indexes below in step (a command may bring up thousands of ports).
     pub ports: Vec<Port>,
+    /// Position in `ports` of each slot.
+    index: HashMap<u32, usize>,
+    /// Slots of the ports whose user end has each name.
+    names: HashMap<String, Vec<u32>>,
 }
 
 impl State {
@@ -71,19 +76,48 @@ impl State {
         let rtnl = Rtnl::open()?;
         let crossover = Crossover::open_existing()?;
         let ports = read_ports(&rtnl)?;
-        Ok(State { rtnl, crossover, ports })
+        let mut state = State { rtnl, crossover, ports, index: HashMap::new(), names: HashMap::new() };
+        state.reindex();
+        Ok(state)
     }
 
-    /// Reads again after a change made behind the state's back (the kernel is the truth).
-    pub fn reread(&mut self) -> Result<()> {
-        self.ports = read_ports(&self.rtnl)?;
-        Ok(())
+    fn reindex(&mut self) {
+        self.ports.sort_by_key(|p| p.slot);
+        self.index = self.ports.iter().enumerate().map(|(i, p)| (p.slot, i)).collect();
+        self.names.clear();
+        for p in &self.ports {
+            if let Some(u) = &p.user {
+                self.names.entry(u.name.clone()).or_default().push(p.slot);
+            }
+        }
+    }
+
+    /// Records a port a command just created.
+    pub fn add_port(&mut self, port: Port) {
+        if self.ports.last().is_some_and(|last| last.slot > port.slot) {
+            self.ports.push(port);
+            self.reindex();
+            return;
+        }
+        self.index.insert(port.slot, self.ports.len());
+        if let Some(u) = &port.user {
+            self.names.entry(u.name.clone()).or_default().push(port.slot);
+        }
+        self.ports.push(port);
+    }
+
+    /// Forgets the ports whose slots are listed (their interfaces are gone).
+    pub fn remove_ports(&mut self, slots: &[u32]) {
+        let gone: std::collections::HashSet<u32> = slots.iter().copied().collect();
+        self.ports.retain(|p| !gone.contains(&p.slot));
+        self.reindex();
     }
 
     /// The port whose user end is now called `name`. Two ports whose user ends share a name
     /// (in different namespaces) make the name ambiguous.
     pub fn find(&self, name: &str) -> Result<Option<&Port>> {
-        let mut found = self.ports.iter().filter(|p| p.user.as_ref().is_some_and(|u| u.name == name));
+        let slots = self.names.get(name).map_or(&[][..], Vec::as_slice);
+        let mut found = slots.iter().filter_map(|s| self.by_slot(*s));
         let first = found.next();
         if let (Some(a), Some(b)) = (first, found.next()) {
             return Err(FethError::Ambiguous { name: name.to_owned(), a: a.netns.to_string(), b: b.netns.to_string() });
@@ -92,11 +126,11 @@ impl State {
     }
 
     pub fn by_slot(&self, slot: u32) -> Option<&Port> {
-        self.ports.iter().find(|p| p.slot == slot)
+        self.index.get(&slot).map(|i| &self.ports[*i])
     }
 
     pub fn by_slot_mut(&mut self, slot: u32) -> Option<&mut Port> {
-        self.ports.iter_mut().find(|p| p.slot == slot)
+        self.index.get(&slot).map(|i| &mut self.ports[*i])
     }
 
     /// The peer, when both records name each other (a one-sided record is a peering cut
@@ -116,16 +150,19 @@ impl State {
         config
     }
 
+    /// The `n` lowest slots no wire end uses (fewer when the table is full).
+    pub fn free_slots(&self, n: usize) -> Vec<u32> {
+        (0..feth_common::MAX_PORTS).filter(|s| !self.index.contains_key(s)).take(n).collect()
+    }
+
     /// Lowest slot no wire end uses.
     pub fn free_slot(&self) -> Option<u32> {
-        let mut used = vec![false; feth_common::MAX_PORTS as usize];
-        self.ports.iter().for_each(|p| used[p.slot as usize] = true);
-        used.iter().position(|u| !u).map(|s| s as u32)
+        self.free_slots(1).first().copied()
     }
 
     /// Slots the maps must hold for every port there is.
     pub fn slots_needed(&self) -> u32 {
-        self.ports.iter().map(|p| p.slot + 1).max().unwrap_or(0)
+        self.ports.last().map_or(0, |p| p.slot + 1)
     }
 
     /// Opens the pinned state, loading and pinning it first when it is missing or partial.

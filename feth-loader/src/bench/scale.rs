@@ -2,6 +2,7 @@
 //! many names plus `peer` per pair does).
 use std::time::Instant;
 
+use feth_common::Mode;
 use serde::Serialize;
 
 use crate::{
@@ -16,6 +17,7 @@ const NS: &str = "fbench-scale";
 #[derive(Clone, Debug, Serialize)]
 pub struct ScaleResult {
     pub pairs: usize,
+    pub mode: &'static str,
     pub up_seconds: f64,
     pub down_seconds: f64,
     /// Kernel memory (unreclaimable slab + per-CPU) per pair while they were up.
@@ -39,9 +41,10 @@ fn names(pairs: usize) -> Vec<(String, String)> {
     (0..pairs).map(|i| (format!("fsa{i}"), format!("fsb{i}"))).collect()
 }
 
+/// Each count in each mode: `up` of that many pairs in one command, then `down` of all.
 pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result<Vec<ScaleResult>> {
     let mut results = Vec::new();
-    for &pairs in counts {
+    for (&pairs, mode) in counts.iter().flat_map(|c| [Mode::Tc, Mode::Xdp].map(|m| (c, m))) {
         if netns::exists(NS) {
             netns::delete(NS)?;
         }
@@ -49,11 +52,10 @@ pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result
         let before = kernel_memory_kib()?;
         let start = Instant::now();
         let spec = |name: &str| PortSpec { name: name.into(), netns: Some(NS.into()), mtu: None };
-        // One `create` with every name, then a `peer` per pair: one process, as a script would.
+        // One `up` with every pair: one process, as `feth-loader up A B C D ...` does.
         let up = with_state(|state| {
-            let specs: Vec<PortSpec> = names(pairs).iter().flat_map(|(a, b)| [spec(a), spec(b)]).collect();
-            ops::create_many(state, &specs)?;
-            names(pairs).iter().try_for_each(|(a, b)| ops::peer(state, a, b, PeerOptions::default()))
+            let pairs: Vec<(PortSpec, PortSpec)> = names(pairs).iter().map(|(a, b)| (spec(a), spec(b))).collect();
+            ops::up_many(state, &pairs, PeerOptions { mode: Some(mode), hwcsum: None })
         });
         let up_seconds = start.elapsed().as_secs_f64();
         let after = kernel_memory_kib()?;
@@ -73,6 +75,7 @@ pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result
         down?;
         let r = ScaleResult {
             pairs,
+            mode: mode.name(),
             up_seconds,
             down_seconds,
             kib_per_pair: after.saturating_sub(before) as f64 / pairs as f64,

@@ -91,7 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let counts: Vec<usize> = args.scale.iter().copied().filter(|&n| n > 0).collect();
     let scale = bench::scale::scale(&counts, |r| {
-        progress!("bench: scale {} pairs: up {:.2}s down {:.2}s", r.pairs, r.up_seconds, r.down_seconds)
+        progress!("bench: scale {} pairs ({}): up {:.2}s down {:.2}s", r.pairs, r.mode, r.up_seconds, r.down_seconds)
     })?;
     let report = Report { machine: machine(&cpus), packet_rates: rates, tcp, scale };
     if args.json {
@@ -165,10 +165,13 @@ fn tables(r: &Report, sizes: &[usize]) -> String {
         }
     }
     if !r.scale.is_empty() {
-        let _ = writeln!(out, "\n| pairs | up (s) | down (s) | memory per pair (KiB) |\n|---|---|---|---|");
+        let _ = writeln!(out, "\n| pairs | mode | up (s) | down (s) | memory per pair (KiB) |\n|---|---|---|---|---|");
         for s in &r.scale {
-            let _ =
-                writeln!(out, "| {} | {:.2} | {:.2} | {:.0} |", s.pairs, s.up_seconds, s.down_seconds, s.kib_per_pair);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {:.2} | {:.0} |",
+                s.pairs, s.mode, s.up_seconds, s.down_seconds, s.kib_per_pair
+            );
         }
     }
     out

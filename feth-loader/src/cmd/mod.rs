@@ -26,7 +26,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create A and B if missing and peer them; a no-op when already so.
+    /// Create A and B if missing and peer them (several pairs at once: A B C D ...); a no-op
+    /// when already so.
     Up(up::Args),
     /// Destroy interfaces (unpeering first); names that do not exist are skipped.
     Down(destroy::DownArgs),

@@ -4,15 +4,16 @@ use super::options::Crossing;
 
 #[derive(clap::Args)]
 pub struct Args {
-    a: String,
-    b: String,
-    /// Named network namespace for A's user end (created if missing).
+    /// A B, or several pairs A B C D ...: each pair is created if missing and peered.
+    #[arg(required = true, num_args = 2.., value_name = "A B")]
+    names: Vec<String>,
+    /// Named network namespace for the first interface of each pair (created if missing).
     #[arg(long)]
     netns_a: Option<String>,
-    /// Named network namespace for B's user end (created if missing).
+    /// Named network namespace for the second interface of each pair (created if missing).
     #[arg(long)]
     netns_b: Option<String>,
-    /// MTU of both user ends (72..=16370).
+    /// MTU of every user end (72..=16370).
     #[arg(long)]
     mtu: Option<u32>,
     #[command(flatten)]
@@ -20,8 +21,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let a = ops::PortSpec { name: args.a, netns: args.netns_a, mtu: args.mtu };
-    let b = ops::PortSpec { name: args.b, netns: args.netns_b, mtu: args.mtu };
-    with_state(|state| ops::up(state, &a, &b, args.crossing.into()))?;
+    if args.names.len() % 2 != 0 {
+        anyhow::bail!("{}: has no partner: up takes pairs of names", args.names.last().expect("at least two"));
+    }
+    let spec = |name: &String, netns: &Option<String>| ops::PortSpec {
+        name: name.clone(),
+        netns: netns.clone(),
+        mtu: args.mtu,
+    };
+    let pairs: Vec<(ops::PortSpec, ops::PortSpec)> =
+        args.names.chunks(2).map(|p| (spec(&p[0], &args.netns_a), spec(&p[1], &args.netns_b))).collect();
+    with_state(|state| ops::up_many(state, &pairs, args.crossing.into()))?;
     Ok(())
 }
