@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.names.len() % 2 != 0 {
+    if !args.names.len().is_multiple_of(2) {
         anyhow::bail!("{}: has no partner: up takes pairs of names", args.names.last().expect("at least two"));
     }
     let spec = |name: &String, netns: &Option<String>| ops::PortSpec {
