@@ -5,10 +5,14 @@
 #![no_main]
 
 use aya_ebpf::{
-    bindings::xdp_action::{XDP_DROP, XDP_TX},
-    btf_maps::{DevMap, PerCpuArray},
-    macros::{btf_map, xdp},
-    programs::XdpContext,
+    bindings::{
+        TC_ACT_SHOT,
+        xdp_action::{XDP_DROP, XDP_TX},
+    },
+    btf_maps::{Array, DevMap, PerCpuArray},
+    helpers::bpf_redirect,
+    macros::{btf_map, classifier, xdp},
+    programs::{TcContext, XdpContext},
 };
 
 /// Frames seen by the sink (index 0) and by the minimal crossover (index 1).
@@ -18,6 +22,10 @@ static BENCH_COUNT: PerCpuArray<u64, 2> = PerCpuArray::new();
 /// The minimal crossover's one target.
 #[btf_map(name = "BENCH_CROSSOVER")]
 static BENCH_CROSSOVER: DevMap<1> = DevMap::new();
+
+/// The bare TC redirect's one target (an ifindex).
+#[btf_map(name = "BENCH_TC_TARGET")]
+static BENCH_TC_TARGET: Array<u32, 1> = Array::new();
 
 #[inline(always)]
 fn bump(index: u32) {
@@ -45,6 +53,18 @@ pub fn feth_bench_sink(_ctx: XdpContext) -> u32 {
 pub fn feth_bench_redirect(_ctx: XdpContext) -> u32 {
     bump(1);
     BENCH_CROSSOVER.redirect(0, 0).unwrap_or(XDP_DROP)
+}
+
+/// A TC redirect to the egress of one device with one counter and no control plane: TC mode's
+/// own baseline, as the devmap redirect is XDP mode's.
+#[classifier]
+pub fn feth_bench_tc_redirect(_ctx: TcContext) -> i32 {
+    bump(1);
+    match BENCH_TC_TARGET.get(0) {
+        // SAFETY: plain helper call.
+        Some(&target) => unsafe { bpf_redirect(target, 0) as i32 },
+        None => TC_ACT_SHOT,
+    }
 }
 
 #[cfg(not(test))]

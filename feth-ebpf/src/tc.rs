@@ -18,8 +18,15 @@ use crate::{
 const TC_ACT_REDIRECT: i32 = 7;
 
 impl Frame for TcContext {
+    /// Direct packet access where the headers are in the linear part (the common case), a
+    /// `bpf_skb_load_bytes` only where they are not.
     #[inline(always)]
     fn read<T: Copy>(&self, offset: usize) -> Option<T> {
+        let start = self.data() + offset;
+        if start + core::mem::size_of::<T>() <= self.data_end() {
+            // SAFETY: bounds checked against data_end just above; unaligned read of plain bytes.
+            return Some(unsafe { core::ptr::read_unaligned(start as *const T) });
+        }
         self.load::<T>(offset).ok()
     }
 }
@@ -49,7 +56,9 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     }
     // bpf_redirect cannot fail on a missing device (the skb is freed later, uncounted), so
     // check that the peer's wire end still exists: it may be deleted behind the loader's back.
-    // bpf_check_mtu looks the device up and says -EINVAL when it is gone.
+    // bpf_check_mtu looks the device up and says -EINVAL when it is gone. (A devmap lookup,
+    // which the kernel keeps in step with unregistered devices, is refused by the kernel for
+    // a TC program.)
     let mut mtu = 0u32;
     // SAFETY: the live skb, a valid out-pointer.
     if unsafe { bpf_check_mtu(ctx.as_ptr(), port.peer_ifindex, &mut mtu, 0, 0) } < 0 {

@@ -33,9 +33,10 @@ pub struct Direction {
 /// this port.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Drops {
-    /// Sent while the link was down (unpeered): refused by the user end's veth before the
-    /// crossover, so not part of `tx`. Packets only: the kernel does not count their bytes.
-    pub tx_link_down: u64,
+    /// Refused by the user end's veth before the crossover, so not part of `tx`: sent while the
+    /// link was down (unpeered), or while its queue toward the crossover was full (a generator
+    /// outrunning it). Packets only: the kernel does not count their bytes.
+    pub tx_refused: u64,
     /// Reached the crossover while the port had no peer (a race with unpeer).
     pub tx_no_peer: Direction,
     /// The kernel refused the redirect (the peer's wire end is gone).
@@ -67,7 +68,7 @@ pub struct PortCounters {
 impl PortCounters {
     /// `stats`: the data path's counters; `user`: the user end's kernel counters.
     pub fn from_parts(s: &PortStats, user: Option<&LinkView>) -> Self {
-        let (delivered, link_down) = user.map_or((Direction::default(), 0), |u| {
+        let (delivered, refused) = user.map_or((Direction::default(), 0), |u| {
             (Direction { packets: u.rx_packets, bytes: u.rx_bytes }, u.tx_dropped)
         });
         // Delivered frames are a subset of crossed ones; a user end that already had counters
@@ -80,7 +81,7 @@ impl PortCounters {
             tx: Direction { packets: s.tx_packets, bytes: s.tx_bytes },
             rx: delivered,
             drops: Drops {
-                tx_link_down: link_down,
+                tx_refused: refused,
                 tx_no_peer: Direction { packets: s.drop_no_peer, bytes: s.drop_no_peer_bytes },
                 tx_redirect_error: Direction { packets: s.drop_redirect, bytes: s.drop_redirect_bytes },
                 rx_refused,

@@ -75,7 +75,7 @@ pub fn render(ports: &[PortSnapshot]) -> String {
         push(2, None, c.rx.packets);
         push(3, None, c.rx.bytes);
         for (reason, v) in [
-            ("link_down", c.drops.tx_link_down),
+            ("tx_refused", c.drops.tx_refused),
             ("no_peer", c.drops.tx_no_peer.packets),
             ("redirect_error", c.drops.tx_redirect_error.packets),
             ("rx_refused", c.drops.rx_refused.packets),

@@ -87,7 +87,7 @@ fn switching_modes_under_traffic_loses_nothing_unaccounted() {
     // At rest: everything feth0 sent is delivered to feth1 or counted as dropped.
     let settled = wait_until(WAIT, || {
         let (a, b) = counters();
-        a["tx"]["packets"].as_u64().unwrap() + a["drops"]["tx_link_down"].as_u64().unwrap() == sent
+        a["tx"]["packets"].as_u64().unwrap() + a["drops"]["tx_refused"].as_u64().unwrap() == sent
             && feth_tests::bench::crossed_or_counted(&a, &b, "packets")
             && feth_tests::bench::crossed_or_counted(&a, &b, "bytes")
     });

@@ -132,7 +132,7 @@ fn protocol_counters_are_exact_per_direction(mode: &str) {
         let none = serde_json::json!({"packets": 0, "bytes": 0});
         assert_eq!(
             c["drops"],
-            serde_json::json!({"tx_link_down": 0, "tx_no_peer": none, "tx_redirect_error": none, "rx_refused": none})
+            serde_json::json!({"tx_refused": 0, "tx_no_peer": none, "tx_redirect_error": none, "rx_refused": none})
         );
     }
 }
@@ -164,7 +164,7 @@ fn invariant_holds_with_unpeered_and_oversized_frames(mode: &str) {
     // Linux 6.1 drops frames sent on a carrier-less veth in the qdisc layer, before the veth
     // counts them; later kernels count them as the user end's tx_dropped.
     let counted_by_kernel = feth_tests::kernel_at_least(6, 6);
-    assert_eq!(a["drops"]["tx_link_down"], if counted_by_kernel { while_down } else { 0 });
+    assert_eq!(a["drops"]["tx_refused"], if counted_by_kernel { while_down } else { 0 });
     assert_eq!(b["drops"]["rx_refused"]["packets"], oversized);
     assert_eq!(b["drops"]["rx_refused"]["bytes"], u64::from(oversized) * (9000 + 14), "refused bytes");
 }
@@ -225,7 +225,7 @@ fn prometheus_output_parses() {
     assert_eq!(value("feth_transmit_packets_total", "feth0", None), sent as f64);
     assert_eq!(value("feth_receive_packets_total", "feth1", None), sent as f64);
     assert_eq!(value("feth_transmit_protocol_packets_total", "feth0", Some(("protocol", "arp"))), 2.0);
-    assert_eq!(value("feth_dropped_packets_total", "feth0", Some(("reason", "link_down"))), 0.0);
+    assert_eq!(value("feth_dropped_packets_total", "feth0", Some(("reason", "tx_refused"))), 0.0);
     assert_eq!(value("feth_link_up", "feth1", None), 1.0);
     for metric in ["feth_transmit_packets_total", "feth_link_up"] {
         assert!(scrape.docs.contains_key(metric), "{metric} has HELP");

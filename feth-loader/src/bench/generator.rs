@@ -8,12 +8,17 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{DevMap, MapData, PerCpuArray},
-    programs::{TestRun as _, TestRunAttrs, TestRunOptions, Xdp, XdpMode, xdp::XdpLinkId},
+    maps::{Array, DevMap, MapData, PerCpuArray},
+    programs::{
+        SchedClassifier, TcAttachType, TestRun as _, TestRunAttrs, TestRunOptions, Xdp, XdpMode,
+        tc::{NlOptions, TcAttach, TcError, qdisc_add_clsact},
+        xdp::XdpLinkId,
+    },
 };
 
-use super::{Measurement, RateOptions, Row, topology::Topology};
+use super::{Accounting, RateOptions, Row, Sample, topology::Topology};
 use crate::{
+    counters::PortCounters,
     error::{Context as _, FethError, Result},
     netns,
     rtnl::Rtnl,
@@ -24,6 +29,7 @@ static BENCH_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR")
 const GEN: &str = "feth_bench_gen";
 const SINK: &str = "feth_bench_sink";
 const REDIRECT: &str = "feth_bench_redirect";
+const TC_REDIRECT: &str = "feth_bench_tc_redirect";
 /// Frames per BPF_PROG_RUN call (about 10 ms at a few Mpps) and per kernel batch.
 const REPEAT: u32 = 1 << 15;
 const BATCH: u32 = 64;
@@ -56,6 +62,9 @@ impl BenchObject {
         for name in [GEN, SINK, REDIRECT] {
             program(&mut ebpf, name)?.load().context(format!("load {name}"))?;
         }
+        let prog =
+            ebpf.program_mut(TC_REDIRECT).ok_or_else(|| FethError::KernelFeature(format!("{TC_REDIRECT} missing")))?;
+        <&mut SchedClassifier>::try_from(prog).context(TC_REDIRECT)?.load().context(format!("load {TC_REDIRECT}"))?;
         Ok(BenchObject { ebpf, links: Vec::new() })
     }
 
@@ -63,7 +72,7 @@ impl BenchObject {
     pub fn attach(&mut self, topo: &Topology) -> Result<Vec<u8>> {
         let ebpf = &mut self.ebpf;
         let links = &mut self.links;
-        let mac = netns::run_in(Some(topo.sink_ns), || {
+        let mac = netns::run_in(Some(&topo.sink_ns), || {
             let sink = program(ebpf, SINK)?;
             let id = sink
                 .attach(ifindex(topo.sink_dev)?, XdpMode::Driver)
@@ -71,8 +80,26 @@ impl BenchObject {
             links.push((SINK, id));
             Ok(Rtnl::open()?.link_by_name(topo.sink_dev)?.map(|l| l.mac).unwrap_or_default())
         })?;
+        if topo.row == Row::MinimalTc {
+            netns::run_in(Some(&topo.gen_ns), || {
+                let mut target: Array<&mut MapData, u32> =
+                    Array::try_from(ebpf.map_mut("BENCH_TC_TARGET").expect("declared")).context("BENCH_TC_TARGET")?;
+                target.set(0, &ifindex("b1")?, 0).context("BENCH_TC_TARGET[0] = b1")?;
+                let a1 = ifindex("a1")?;
+                match qdisc_add_clsact(a1) {
+                    Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                    other => other.context("a1: add clsact")?,
+                }
+                let prog = ebpf.program_mut(TC_REDIRECT).expect("loaded above");
+                let prog = <&mut SchedClassifier>::try_from(prog).context(TC_REDIRECT)?;
+                let netlink = TcAttach::Netlink { parent: TcAttachType::Ingress.into(), options: NlOptions::default() };
+                // Stays attached until the namespace (and a1 with it) is removed.
+                prog.attach(a1, netlink).context("a1: attach the bare TC redirect")?;
+                Ok(())
+            })?;
+        }
         if topo.row == Row::MinimalDevmap {
-            netns::run_in(Some(topo.gen_ns), || {
+            netns::run_in(Some(&topo.gen_ns), || {
                 // A devmap entry's ifindex is resolved in the writer's namespace.
                 let mut devmap: DevMap<&mut MapData> =
                     DevMap::try_from(ebpf.map_mut("BENCH_CROSSOVER").expect("declared")).context("BENCH_CROSSOVER")?;
@@ -120,30 +147,54 @@ fn pin_to_cpu(cpu: usize) {
     }
 }
 
-/// Frames delivered to the feth sink side by the product's own counters.
-fn feth_delivered() -> Result<u64> {
+/// A feth row's counters now: (sender, receiver).
+fn feth_counters(row: Row) -> Result<Option<(PortCounters, PortCounters)>> {
+    let Some((a, b)) = super::topology::feth_names(row) else { return Ok(None) };
     crate::read_state(|state| {
-        let snap = crate::counters::snapshot(state, Some(super::topology::FETH_B))?;
-        Ok(snap.first().map_or(0, |p| p.counters.rx.packets))
+        let a = crate::counters::read(state, crate::ops::port(state, a)?)?;
+        let b = crate::counters::read(state, crate::ops::port(state, b)?)?;
+        Ok(Some((a, b)))
     })
 }
 
-/// Runs the generator on every chosen CPU and measures the sink's rate over the window.
-pub fn measure(objects: &BenchObject, topo: &Topology, size: usize, opts: &RateOptions) -> Result<Measurement> {
+/// Waits (bounded) until the sink count stops moving: frames in flight have landed.
+fn settle(objects: &BenchObject) -> Result<u64> {
+    let mut last = objects.sink_count()?;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = objects.sink_count()?;
+        if now == last {
+            return Ok(now);
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
+/// One slice: the generator on every chosen CPU, the sink's rate over the window, and for feth
+/// rows where every generated frame went.
+pub fn measure(
+    objects: &BenchObject,
+    topo: &Topology,
+    size: usize,
+    round: usize,
+    opts: &RateOptions,
+) -> Result<Sample> {
     let generator = objects.ebpf.program(GEN).ok_or_else(|| FethError::KernelFeature("generator missing".into()))?;
     let generator = <&Xdp>::try_from(generator).context(GEN)?;
     let data = frame(&topo.sink_mac, size);
     let stop = AtomicBool::new(false);
-    let is_feth = matches!(topo.row, Row::FethXdp | Row::FethTc);
     let window = Duration::from_secs_f64(opts.seconds);
-    std::thread::scope(|scope| -> Result<Measurement> {
+    let before = feth_counters(topo.row)?;
+    let sink_start = settle(objects)?;
+    std::thread::scope(|scope| -> Result<Sample> {
         let workers: Vec<_> = opts
             .cpus
             .iter()
             .map(|&cpu| {
                 let (data, stop) = (&data, &stop);
                 scope.spawn(move || {
-                    let file = netns::open(topo.gen_ns)?;
+                    let file = netns::open(&topo.gen_ns)?;
                     netns::enter(&file).context(format!("enter {}", topo.gen_ns))?;
                     pin_to_cpu(cpu);
                     let mut ctx = [0u32; 6];
@@ -172,26 +223,43 @@ pub fn measure(objects: &BenchObject, topo: &Topology, size: usize, opts: &RateO
             })
             .collect();
         std::thread::sleep(WARMUP);
-        let (sink0, feth0) = (objects.sink_count()?, if is_feth { Some(feth_delivered()?) } else { None });
+        let sink0 = objects.sink_count()?;
         let start = Instant::now();
         std::thread::sleep(window);
-        let (sink1, feth1) = (objects.sink_count()?, if is_feth { Some(feth_delivered()?) } else { None });
+        let sink1 = objects.sink_count()?;
         let secs = start.elapsed().as_secs_f64();
         stop.store(true, Ordering::Relaxed);
         let mut generated = 0;
         for w in workers {
             generated += w.join().expect("generator thread")?;
         }
-        let received = sink1 - sink0;
-        let pps = received as f64 / secs;
-        Ok(Measurement {
+        let pps = (sink1 - sink0) as f64 / secs;
+        let received = settle(objects)? - sink_start;
+        let accounting = match (before, feth_counters(topo.row)?) {
+            (Some((a0, b0)), Some((a1, b1))) => {
+                let d = |after: u64, before: u64| after.saturating_sub(before);
+                let mut acc = Accounting {
+                    generated,
+                    received,
+                    tx_refused: d(a1.drops.tx_refused, a0.drops.tx_refused),
+                    tx_no_peer: d(a1.drops.tx_no_peer.packets, a0.drops.tx_no_peer.packets),
+                    tx_redirect_error: d(a1.drops.tx_redirect_error.packets, a0.drops.tx_redirect_error.packets),
+                    rx_refused: d(b1.drops.rx_refused.packets, b0.drops.rx_refused.packets),
+                    unaccounted: 0,
+                };
+                acc.unaccounted = generated as i64
+                    - (acc.received + acc.tx_refused + acc.tx_no_peer + acc.tx_redirect_error + acc.rx_refused) as i64;
+                Some(acc)
+            }
+            _ => None,
+        };
+        Ok(Sample {
             row: topo.row,
             frame_size: size,
+            round,
             mpps: pps / 1e6,
             gbps: pps * size as f64 * 8.0 / 1e9,
-            generated,
-            received,
-            feth_delivered: feth0.zip(feth1).map(|(a, b)| b - a),
+            accounting,
         })
     })
 }

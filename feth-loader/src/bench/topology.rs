@@ -1,4 +1,5 @@
-//! The networks the benchmark measures, each in namespaces it creates and removes.
+//! The networks the benchmark measures, all standing at once, each in namespaces it creates and
+//! removes, so that rows can be measured in turn.
 use feth_common::Mode;
 use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth};
 
@@ -12,21 +13,40 @@ use crate::{
     with_state,
 };
 
-/// Names of the two feth interfaces the benchmark creates.
-pub const FETH_A: &str = "fbench0";
-pub const FETH_B: &str = "fbench1";
-const NS_GEN: &str = "fbench-gen";
-const NS_SINK: &str = "fbench-sink";
-
 /// Where frames are generated and where they are counted.
 pub struct Topology {
     pub row: Row,
-    pub gen_ns: &'static str,
+    pub gen_ns: String,
     pub gen_dev: &'static str,
-    pub sink_ns: &'static str,
+    pub sink_ns: String,
     pub sink_dev: &'static str,
     /// MAC the generated frames are addressed to.
     pub sink_mac: Vec<u8>,
+}
+
+/// The feth interfaces of the two feth rows: (sender, receiver).
+pub fn feth_names(row: Row) -> Option<(&'static str, &'static str)> {
+    match row {
+        Row::FethXdp => Some(("fbench0", "fbench1")),
+        Row::FethTc => Some(("fbench2", "fbench3")),
+        _ => None,
+    }
+}
+
+fn namespaces(row: Row) -> (String, String) {
+    let tag = match row {
+        Row::FethXdp => "xdp",
+        Row::FethTc => "tc",
+        Row::PlainVeth => "veth",
+        Row::MinimalDevmap => "devmap",
+        Row::MinimalTc => "tcredir",
+        Row::Bridge => "bridge",
+    };
+    if row.is_feth() {
+        (format!("fbench-{tag}-a"), format!("fbench-{tag}-b"))
+    } else {
+        (format!("fbench-{tag}"), format!("fbench-{tag}"))
+    }
 }
 
 /// `feth-loader up` of two feth interfaces, each in its namespace, in `mode`.
@@ -53,28 +73,36 @@ pub fn veth(rtnl: &Rtnl, a: &str, b: &str) -> Result<()> {
 }
 
 impl Topology {
-    pub fn build(row: Row, objects: &mut BenchObject) -> Result<Topology> {
-        // Leftovers of an interrupted run go first.
-        Self::remove_namespaces();
-        netns::ensure(NS_GEN)?;
-        netns::ensure(NS_SINK)?;
-        let topo = match row {
+    fn build(row: Row, objects: &mut BenchObject) -> Result<Topology> {
+        let (gen_ns, sink_ns) = namespaces(row);
+        netns::ensure(&gen_ns)?;
+        netns::ensure(&sink_ns)?;
+        let (gen_dev, sink_dev) = match row {
             Row::FethXdp | Row::FethTc => {
                 let mode = if row == Row::FethXdp { Mode::Xdp } else { Mode::Tc };
-                feth_pair((FETH_A, NS_GEN), (FETH_B, NS_SINK), mode)?;
-                Topology { row, gen_ns: NS_GEN, gen_dev: FETH_A, sink_ns: NS_SINK, sink_dev: FETH_B, sink_mac: vec![] }
+                let (a, b) = feth_names(row).expect("a feth row");
+                let spec = |name: &str, ns: &str| PortSpec { name: name.into(), netns: Some(ns.into()), mtu: None };
+                with_state(|state| {
+                    ops::up(
+                        state,
+                        &spec(a, &gen_ns),
+                        &spec(b, &sink_ns),
+                        PeerOptions { mode: Some(mode), hwcsum: None },
+                    )
+                })?;
+                (a, b)
             }
             Row::PlainVeth => {
-                netns::run_in(Some(NS_GEN), || {
+                netns::run_in(Some(&gen_ns), || {
                     let rtnl = Rtnl::open()?;
                     veth(&rtnl, "x0", "x1")?;
                     up(&rtnl, "x0")?;
                     up(&rtnl, "x1").map(drop)
                 })?;
-                Topology { row, gen_ns: NS_GEN, gen_dev: "x0", sink_ns: NS_GEN, sink_dev: "x1", sink_mac: vec![] }
+                ("x0", "x1")
             }
-            Row::MinimalDevmap | Row::Bridge => {
-                netns::run_in(Some(NS_GEN), || {
+            Row::MinimalDevmap | Row::MinimalTc | Row::Bridge => {
+                netns::run_in(Some(&gen_ns), || {
                     let rtnl = Rtnl::open()?;
                     veth(&rtnl, "a0", "a1")?;
                     veth(&rtnl, "b0", "b1")?;
@@ -88,7 +116,10 @@ impl Topology {
                                 &format!("{port}: join br0"),
                             )?;
                         }
-                        // a1 receives XDP_TX frames from a0: it needs NAPI, which GRO gives it.
+                    }
+                    // a1 receives the generator's XDP_TX frames: it needs NAPI, which GRO gives
+                    // it (the devmap row has an XDP program there instead).
+                    if row != Row::MinimalDevmap {
                         ethtool::set("a1", Feature::Gro, true)?;
                     }
                     for dev in ["a0", "a1", "b0", "b1"] {
@@ -96,25 +127,53 @@ impl Topology {
                     }
                     Ok(())
                 })?;
-                Topology { row, gen_ns: NS_GEN, gen_dev: "a0", sink_ns: NS_GEN, sink_dev: "b0", sink_mac: vec![] }
+                ("a0", "b0")
             }
         };
+        let topo = Topology { row, gen_ns, gen_dev, sink_ns, sink_dev, sink_mac: vec![] };
         objects.attach(&topo).map(|sink_mac| Topology { sink_mac, ..topo })
+    }
+}
+
+/// Every row's topology.
+pub struct Topologies(Vec<Topology>);
+
+impl Topologies {
+    pub fn build(objects: &mut BenchObject) -> Result<Topologies> {
+        // Leftovers of an interrupted run go first.
+        Self::remove();
+        let mut built = Topologies(Vec::new());
+        for row in Row::ALL {
+            match Topology::build(row, objects) {
+                Ok(t) => built.0.push(t),
+                Err(e) => {
+                    let _ = built.teardown(objects);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(built)
+    }
+
+    pub fn get(&self, row: Row) -> &Topology {
+        self.0.iter().find(|t| t.row == row).expect("every row is built")
     }
 
     pub fn teardown(self, objects: &mut BenchObject) -> Result<()> {
         objects.detach_all();
-        if matches!(self.row, Row::FethXdp | Row::FethTc) {
-            with_state(|state| ops::down(state, &[FETH_A, FETH_B]))?;
-        }
-        Self::remove_namespaces();
-        Ok(())
+        let feth: Vec<&str> = Row::ALL.iter().filter_map(|r| feth_names(*r)).flat_map(|(a, b)| [a, b]).collect();
+        let down = with_state(|state| ops::down(state, &feth));
+        Self::remove();
+        down
     }
 
-    fn remove_namespaces() {
-        for ns in [NS_GEN, NS_SINK] {
-            if netns::exists(ns) {
-                let _ = netns::delete(ns);
+    fn remove() {
+        for row in Row::ALL {
+            let (a, b) = namespaces(row);
+            for ns in [a, b] {
+                if netns::exists(&ns) {
+                    let _ = netns::delete(&ns);
+                }
             }
         }
     }

@@ -1,7 +1,12 @@
 use std::fmt::Write as _;
 
 use feth_loader::{
-    bench::{self, Measurement, RateOptions, Row, scale::ScaleResult, tcp::TcpResult},
+    bench::{
+        self, RateOptions, Row, Sample,
+        scale::ScaleResult,
+        stats::{RateSummary, RatioSummary, Spread},
+        tcp::TcpResult,
+    },
     require_root,
 };
 use serde::Serialize;
@@ -20,9 +25,13 @@ pub struct Args {
     /// Frame sizes in bytes (without FCS).
     #[arg(long, value_delimiter = ',', default_value = "64,512,1500")]
     sizes: Vec<usize>,
-    /// Seconds measured per row and size (after a short warm-up).
-    #[arg(long, default_value_t = 3.0)]
+    /// Seconds measured per slice (one row at one size, after a short warm-up).
+    #[arg(long, default_value_t = 1.0)]
     seconds: f64,
+    /// Rounds: every row and size is measured once per round, rows taken in turn, and every
+    /// ratio is computed within a round.
+    #[arg(long, default_value_t = 7)]
+    rounds: usize,
     /// CPUs that run a generator thread each (default: every CPU).
     #[arg(long, value_delimiter = ',')]
     cpus: Option<Vec<usize>>,
@@ -40,7 +49,11 @@ pub struct Args {
 #[derive(Serialize)]
 struct Report {
     machine: Machine,
-    packet_rates: Vec<Measurement>,
+    rounds: usize,
+    seconds_per_slice: f64,
+    packet_rates: Vec<RateSummary>,
+    ratios: Vec<RatioSummary>,
+    samples: Vec<Sample>,
     tcp: Option<Vec<TcpResult>>,
     scale: Vec<ScaleResult>,
 }
@@ -67,16 +80,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let all: Vec<usize> = (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
     let cpus = args.cpus.clone().unwrap_or(all);
-    let opts = RateOptions { sizes: args.sizes.clone(), seconds: args.seconds, cpus: cpus.clone() };
-    let total = Row::ALL.len() * opts.sizes.len();
+    if args.rounds == 0 {
+        anyhow::bail!("--rounds must be at least 1");
+    }
+    let opts =
+        RateOptions { sizes: args.sizes.clone(), seconds: args.seconds, rounds: args.rounds, cpus: cpus.clone() };
+    let total = Row::ALL.len() * opts.sizes.len() * opts.rounds;
     let mut done = 0;
-    progress!("bench: {total} packet-rate measurements of {}s on CPUs {cpus:?}", args.seconds);
-    let rates = bench::packet_rates(&opts, |m| {
+    progress!(
+        "bench: {total} packet-rate slices of {}s ({} rounds of every row and size) on CPUs {cpus:?}",
+        args.seconds,
+        args.rounds
+    );
+    let samples = bench::packet_rates(&opts, |m| {
         done += 1;
-        let counted =
-            m.feth_delivered.map(|n| format!(", feth counters {n} / sink {}", m.received)).unwrap_or_default();
-        progress!("bench: [{done}/{total}] {} {}B: {:.2} Mpps{counted}", m.row.label(), m.frame_size, m.mpps);
+        let counted = m
+            .accounting
+            .as_ref()
+            .map(|a| format!(", generated {} received {} unaccounted {}", a.generated, a.received, a.unaccounted))
+            .unwrap_or_default();
+        progress!(
+            "bench: [{done}/{total}] round {} {} {}B: {:.2} Mpps{counted}",
+            m.round + 1,
+            m.row.label(),
+            m.frame_size,
+            m.mpps
+        );
     })?;
+    let rates = bench::stats::rates(&samples, &args.sizes);
+    let ratios = bench::stats::ratios(&samples, &args.sizes);
     let tcp = if args.tcp_seconds > 0 {
         progress!("bench: TCP throughput, {}s per setup", args.tcp_seconds);
         let t = bench::tcp::tcp_throughput(args.tcp_seconds, |r| {
@@ -93,7 +125,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let scale = bench::scale::scale(&counts, |r| {
         progress!("bench: scale {} pairs ({}): up {:.2}s down {:.2}s", r.pairs, r.mode, r.up_seconds, r.down_seconds)
     })?;
-    let report = Report { machine: machine(&cpus), packet_rates: rates, tcp, scale };
+    let report = Report {
+        machine: machine(&cpus),
+        rounds: args.rounds,
+        seconds_per_slice: args.seconds,
+        packet_rates: rates,
+        ratios,
+        samples,
+        tcp,
+        scale,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -102,61 +143,66 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn find(rates: &[Measurement], row: Row, size: usize) -> Option<&Measurement> {
-    rates.iter().find(|m| m.row == row && m.frame_size == size)
+fn spread(s: &Spread) -> String {
+    format!("{:.2} ({:.2}-{:.2})", s.median, s.min, s.max)
 }
 
-/// Markdown tables, ready for the README.
+/// Markdown tables, ready for the README: medians with the min-max spread over the rounds.
 fn tables(r: &Report, sizes: &[usize]) -> String {
     let mut out = String::new();
     let m = &r.machine;
     let _ = writeln!(
         out,
-        "Machine: {} CPUs, kernel {}, generator threads on CPUs {:?}\n",
-        m.cpus, m.kernel, m.generator_cpus
+        "Machine: {} CPUs, kernel {}, generator threads on CPUs {:?}; {} rounds of {} s slices, rows in turn.\n",
+        m.cpus, m.kernel, m.generator_cpus, r.rounds, r.seconds_per_slice
     );
-    let _ = write!(out, "| path |");
+    let _ = write!(out, "| path (Mpps: median (min-max)) |");
     for s in sizes {
-        let _ = write!(out, " {s}B Mpps | {s}B Gbit/s |");
+        let _ = write!(out, " {s}B |");
+    }
+    let _ = write!(out, " frames unaccounted |\n|---|");
+    for _ in sizes {
+        let _ = write!(out, "---|");
+    }
+    let _ = writeln!(out, "---|");
+    for (i, row) in Row::ALL.iter().enumerate() {
+        let _ = write!(out, "| {}. {} |", i + 1, row.label());
+        let mut unaccounted = None;
+        for &s in sizes {
+            match r.packet_rates.iter().find(|x| x.row == *row && x.frame_size == s) {
+                Some(x) => {
+                    unaccounted = x.unaccounted.map(|u| u + unaccounted.unwrap_or(0));
+                    let _ = write!(out, " {} |", spread(&x.mpps));
+                }
+                None => {
+                    let _ = write!(out, " - |");
+                }
+            }
+        }
+        let _ = writeln!(out, " {} |", unaccounted.map_or("-".to_owned(), |u| u.to_string()));
+    }
+    let _ = write!(out, "\n| ratio, within each round: median (min-max) |");
+    for s in sizes {
+        let _ = write!(out, " {s}B |");
     }
     let _ = write!(out, "\n|---|");
     for _ in sizes {
-        let _ = write!(out, "---|---|");
+        let _ = write!(out, "---|");
     }
     let _ = writeln!(out);
-    for (i, row) in Row::ALL.iter().enumerate() {
-        let _ = write!(out, "| {}. {} |", i + 1, row.label());
+    for (row, baseline) in bench::RATIOS {
+        let _ = write!(out, "| {} / {} |", row.label(), baseline.label());
         for &s in sizes {
-            match find(&r.packet_rates, *row, s) {
+            match r.ratios.iter().find(|x| x.row == row && x.baseline == baseline && x.frame_size == s) {
                 Some(x) => {
-                    let _ = write!(out, " {:.2} | {:.2} |", x.mpps, x.gbps);
+                    let _ = write!(out, " {} |", spread(&x.ratio));
                 }
                 None => {
-                    let _ = write!(out, " - | - |");
+                    let _ = write!(out, " - |");
                 }
             }
         }
         let _ = writeln!(out);
-    }
-    let _ = writeln!(
-        out,
-        "\n| feth row, as a ratio of | size | plain veth (3) | minimal devmap (4) | bridge (5) |\n|---|---|---|---|---|"
-    );
-    for row in [Row::FethXdp, Row::FethTc] {
-        for &s in sizes {
-            let ratio = |other: Row| match (find(&r.packet_rates, row, s), find(&r.packet_rates, other, s)) {
-                (Some(a), Some(b)) if b.mpps > 0.0 => format!("{:.2}", a.mpps / b.mpps),
-                _ => "-".into(),
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {s}B | {} | {} | {} |",
-                row.label(),
-                ratio(Row::PlainVeth),
-                ratio(Row::MinimalDevmap),
-                ratio(Row::Bridge)
-            );
-        }
     }
     if let Some(tcp) = &r.tcp {
         let _ = writeln!(out, "\n| TCP (iperf3, one stream) | Gbit/s |\n|---|---|");

@@ -45,14 +45,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         let c = &r.counters;
         println!(
-            "\ttx {} pkts {} bytes  rx {} pkts {} bytes  drops tx {} rx {} link-down {}",
+            "\ttx {} pkts {} bytes  rx {} pkts {} bytes  drops tx {} rx {} tx-refused {}",
             c.tx.packets,
             c.tx.bytes,
             c.rx.packets,
             c.rx.bytes,
             c.drops.tx_total(),
             c.drops.rx_refused.packets,
-            c.drops.tx_link_down
+            c.drops.tx_refused
         );
     }
     Ok(())

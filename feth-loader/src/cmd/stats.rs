@@ -136,8 +136,8 @@ fn print_totals(ports: &[PortSnapshot]) {
         println!("\ttx {} packets {} bytes", c.tx.packets, c.tx.bytes);
         println!("\trx {} packets {} bytes", c.rx.packets, c.rx.bytes);
         println!(
-            "\tdrops tx link-down {} no-peer {} redirect-error {}  rx refused {}",
-            c.drops.tx_link_down,
+            "\tdrops tx refused {} no-peer {} redirect-error {}  rx refused {}",
+            c.drops.tx_refused,
             c.drops.tx_no_peer.packets,
             c.drops.tx_redirect_error.packets,
             c.drops.rx_refused.packets
