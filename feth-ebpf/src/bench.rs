@@ -41,10 +41,21 @@ pub fn feth_bench_gen(_ctx: XdpContext) -> u32 {
     XDP_TX
 }
 
-/// Counts and drops what reaches the far end.
+/// EtherType of the generator's frames (IEEE local experimental).
+const BENCH_ETHERTYPE: u16 = 0x88b5;
+
+/// Counts the generator's frames that reach the far end (nothing else: a stray frame from the
+/// namespaces must not spoil the accounting) and drops everything.
 #[xdp(frags)]
-pub fn feth_bench_sink(_ctx: XdpContext) -> u32 {
-    bump(0);
+pub fn feth_bench_sink(ctx: XdpContext) -> u32 {
+    let at = ctx.data() + 12;
+    if at + 2 <= ctx.data_end() {
+        // SAFETY: bounds checked against data_end just above.
+        let ethertype = u16::from_be(unsafe { core::ptr::read_unaligned(at as *const u16) });
+        if ethertype == BENCH_ETHERTYPE {
+            bump(0);
+        }
+    }
     XDP_DROP
 }
 

@@ -5,7 +5,7 @@ use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth};
 
 use super::{Row, generator::BenchObject};
 use crate::{
-    error::Result,
+    error::{Context as _, Result},
     ethtool::{self, Feature},
     netns,
     ops::{self, PeerOptions, PortSpec},
@@ -75,8 +75,20 @@ pub fn veth(rtnl: &Rtnl, a: &str, b: &str) -> Result<()> {
 impl Topology {
     fn build(row: Row, objects: &mut BenchObject) -> Result<Topology> {
         let (gen_ns, sink_ns) = namespaces(row);
-        netns::ensure(&gen_ns)?;
-        netns::ensure(&sink_ns)?;
+        for ns in [&gen_ns, &sink_ns] {
+            netns::ensure(ns)?;
+            // No IPv6 of their own: router and neighbour solicitations would reach the sink
+            // uninvited and spoil the frame accounting.
+            netns::run_in(Some(ns), || {
+                for key in ["all", "default"] {
+                    let path = format!("/proc/sys/net/ipv6/conf/{key}/disable_ipv6");
+                    if std::path::Path::new(&path).exists() {
+                        std::fs::write(&path, "1").context(format!("{ns}: disable IPv6"))?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
         let (gen_dev, sink_dev) = match row {
             Row::FethXdp | Row::FethTc => {
                 let mode = if row == Row::FethXdp { Mode::Xdp } else { Mode::Tc };
