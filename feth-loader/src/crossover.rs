@@ -90,6 +90,12 @@ fn link_pin_path(wire: &str, mode: Mode) -> PathBuf {
 /// when a command needs more.
 pub const INITIAL_CAPACITY: u32 = 256;
 
+/// Map size for `slots` slots: a power of two, at least the initial size, at most the
+/// interface table.
+pub fn capacity_for(slots: u32) -> u32 {
+    slots.next_power_of_two().clamp(INITIAL_CAPACITY, feth_common::MAX_PORTS)
+}
+
 /// Slots the pinned per-slot maps hold, if they are pinned.
 pub fn pinned_capacity() -> Option<u32> {
     MapData::from_pin(pin_path(MAP_PORTS)).ok()?.info().ok().map(|i| i.max_entries())

@@ -151,7 +151,7 @@ pub fn create_many(state: &mut State, specs: &[PortSpec]) -> Result<Vec<String>>
         if state.crossover.is_some() {
             repair::grow(state, slots)?;
         } else {
-            state.crossover = Some(Crossover::open_or_load(repair::capacity_for(slots))?);
+            state.crossover = Some(Crossover::open_or_load(crate::crossover::capacity_for(slots))?);
         }
     }
     let slots = state.free_slots(todo.len());

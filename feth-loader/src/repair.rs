@@ -43,12 +43,6 @@ impl Run {
     }
 }
 
-/// Map size for `slots` slots: a power of two, at least the initial size, at most the
-/// interface table.
-pub fn capacity_for(slots: u32) -> u32 {
-    slots.next_power_of_two().clamp(crate::crossover::INITIAL_CAPACITY, feth_common::MAX_PORTS)
-}
-
 /// Makes the per-slot maps hold `slots` slots: loads larger ones when they are too small,
 /// keeps every port's counters and re-registers and re-attaches every port (frames that arrive
 /// in that instant are not crossed). Done once before a command creates many ports.
@@ -63,7 +57,7 @@ pub fn grow(state: &mut State, slots: u32) -> Result<()> {
     state.crossover = None;
     Crossover::unpin_programs_and_links(&wires)?;
     Crossover::unpin_slot_maps()?;
-    state.crossover = Some(Crossover::open_or_load(capacity_for(slots))?);
+    state.crossover = Some(Crossover::open_or_load(crate::crossover::capacity_for(slots))?);
     converge(state, &mut Run::all(true))?;
     let crossover = state.crossover()?;
     for (slot, values) in saved {

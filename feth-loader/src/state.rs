@@ -168,7 +168,7 @@ impl State {
     /// Opens the pinned state, loading and pinning it first when it is missing or partial.
     pub fn crossover(&mut self) -> Result<&mut Crossover> {
         if self.crossover.is_none() {
-            let capacity = crate::repair::capacity_for(self.slots_needed());
+            let capacity = crate::crossover::capacity_for(self.slots_needed());
             self.crossover = Some(Crossover::open_or_load(capacity)?);
         }
         Ok(self.crossover.as_mut().expect("just loaded"))

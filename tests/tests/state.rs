@@ -291,3 +291,29 @@ fn parallel_commands_end_consistent() {
     ns.set_up("feth1");
     assert_crosses(&ns, "feth0", &ns, "feth1", 1);
 }
+
+#[test]
+fn state_directory_is_chosen_by_flag_or_environment() {
+    let _w = world();
+    let (a, b) = (NetNs::new("a"), NetNs::new("b"));
+    let p = feth_tests::bench::Pair::adopt(&[], a, b);
+    // FETH_BPFFS for a whole session: pins and lock there, nothing in the default directory.
+    let with_env = |args: &[&str]| {
+        let out = command().env("FETH_BPFFS", "/sys/fs/bpf/bench2").args(args).output().expect("run feth-loader");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    with_env(&["up", "feth0", "feth1", "--netns-a", &p.a.name, "--netns-b", &p.b.name]);
+    assert!(exists("/sys/fs/bpf/bench2/v2/FETH_PORTS"), "pins in FETH_BPFFS");
+    assert!(!exists("/sys/fs/bpf/feth"), "nothing in the default directory");
+    both_cross(&p, 1);
+    // --bpffs names the same directory; a reading command finds the pair there.
+    let shown = ok(&["--bpffs", "/sys/fs/bpf/bench2", "show", "feth0", "--json"]);
+    assert!(shown.contains("\"peer\": \"feth1\""), "{shown}");
+    with_env(&["down", "feth0", "feth1"]);
+    assert!(!exists("/sys/fs/bpf/bench2"), "the last port takes the directory along");
+    // A directory on another filesystem is refused in one sentence, changing nothing.
+    let err = fails(&["--bpffs", "/tmp/not-bpffs", "up", "feth0", "feth1", "--netns-a", &p.a.name]);
+    assert!(err.contains("not on a bpffs mount"), "{err}");
+    assert_eq!(show_json(), serde_json::json!([]));
+}
