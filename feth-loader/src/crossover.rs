@@ -298,6 +298,14 @@ impl Crossover {
     /// Detaches `mode`'s program from a wire end: unpins its link (the kernel detaches it once
     /// no fd holds it) and, for TC, removes a netlink filter.
     pub fn detach(wire: &str, wire_ifindex: u32, mode: Mode) -> Result<()> {
+        if mode == Mode::Xdp && !crate::features::get().xdp_detach_under_gro && link_pin_path(wire, mode).exists() {
+            // Without GRO the kernel deletes the wire's NAPI (waiting for its poll) before it
+            // unregisters the XDP queue info, instead of racing it (features.rs).
+            crate::ethtool::set(wire, crate::ethtool::Feature::Gro, false)?;
+            let detached = unpin_link(&link_pin_path(wire, mode));
+            crate::ethtool::set(wire, crate::ethtool::Feature::Gro, true)?;
+            return detached;
+        }
         unpin_link(&link_pin_path(wire, mode))?;
         if mode == Mode::Tc && netlink_filter_attached(wire_ifindex) {
             match qdisc_detach_program(wire_ifindex, TcAttachType::Ingress.into(), PROG_TC_WIRE) {

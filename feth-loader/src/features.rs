@@ -17,6 +17,11 @@ pub struct Features {
     /// XDP_REDIRECT of multi-buffer frames through a devmap (6.3): otherwise XDP mode crosses
     /// frames up to [`XDP_LINEAR_MTU`] only.
     pub xdp_jumbo: bool,
+    /// Detaching XDP from a veth that keeps NAPI through GRO is safe under traffic. Debian's 6.1
+    /// was seen to crash (a NULL `rxq->dev` in the XDP program, from NAPI racing the detach);
+    /// 6.18 never did. Below 6.6 feth turns the wire end's GRO off around the detach, so the
+    /// kernel stops NAPI first.
+    pub xdp_detach_under_gro: bool,
 }
 
 fn at_least(major: u8, minor: u8) -> bool {
@@ -26,7 +31,11 @@ fn at_least(major: u8, minor: u8) -> bool {
 /// The running kernel's features (read once).
 pub fn get() -> Features {
     static FEATURES: OnceLock<Features> = OnceLock::new();
-    *FEATURES.get_or_init(|| Features { tcx: at_least(6, 6), xdp_jumbo: at_least(6, 3) })
+    *FEATURES.get_or_init(|| Features {
+        tcx: at_least(6, 6),
+        xdp_jumbo: at_least(6, 3),
+        xdp_detach_under_gro: at_least(6, 6),
+    })
 }
 
 /// The largest MTU XDP mode crosses on this kernel.

@@ -53,6 +53,12 @@ fn xdp_mode_turns_checksum_offload_off_and_back() {
 #[test]
 fn switching_modes_under_traffic_loses_nothing_unaccounted() {
     let _w = world();
+    if !feth_tests::kernel_at_least(6, 6) {
+        // feth turns the wire end's GRO off to detach XDP there safely, which drops the frames
+        // queued on it at that instant, uncounted (README, Kernels).
+        println!("SKIPPED: exact accounting across XDP -> TC switches under traffic needs Linux 6.6");
+        return;
+    }
     let p = up_pair("xdp", &[]);
     let rx = p.b.run(|| PacketSocket::open("feth1"));
     let tx = p.a.run(|| PacketSocket::open("feth0"));
