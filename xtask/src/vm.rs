@@ -19,7 +19,8 @@ const SLOWDOWN: &str = "20";
 /// The kernel to boot: `debian-6.1` (Debian 12's own, installed from the archive) or a Debian
 /// kernel release already in /boot (`6.1.0-56-amd64`).
 fn kernel_release(kernel: &str) -> Result<String, String> {
-    apt_install(&["qemu-system-x86", "busybox-static", "cpio"])?;
+    // What vm/build-initramfs.sh and vm/run-in-vm.sh call, besides QEMU and a static busybox.
+    apt_install(&["qemu-system-x86", "busybox-static", "cpio", "file", "kmod", "gzip", "xz-utils", "zstd"])?;
     if kernel == "debian-6.1" {
         apt_install(&["linux-image-amd64"])?;
         let mut found: Vec<String> = std::fs::read_dir("/boot")
