@@ -133,9 +133,9 @@ pub fn lint_toolchain() -> Result<(), String> {
     ]))
 }
 
-/// Tools only the benchmark uses (iperf3 for the TCP table).
+/// Tools only the benchmark uses (iperf3 for the TCP table, sockperf for latency).
 pub fn bench_tools() -> Result<(), String> {
-    apt_install(&["iperf3"])
+    apt_install(&["iperf3", "sockperf"])
 }
 
 /// Tools the tests check feth against (bpftool reads the pinned maps' BTF; `ip` plays the

@@ -18,10 +18,11 @@ use crate::{
     with_state,
 };
 
-const NS_CLIENT: &str = "fbench-tcp-a";
-const NS_SERVER: &str = "fbench-tcp-b";
+pub(super) const NS_CLIENT: &str = "fbench-tcp-a";
+pub(super) const NS_SERVER: &str = "fbench-tcp-b";
+const NS_BRIDGE: &str = "fbench-tcp-br";
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
-const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 2);
+pub(super) const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 2);
 
 #[derive(Clone, Debug, Serialize)]
 pub struct TcpResult {
@@ -36,7 +37,7 @@ pub struct TcpResult {
 const ROUNDS: usize = 3;
 
 /// A command run inside a named namespace (setns before exec; no `ip netns exec` needed).
-fn in_netns(ns: &str, program: &str) -> Result<Command> {
+pub(super) fn in_netns(ns: &str, program: &str) -> Result<Command> {
     let file = netns::open(ns)?;
     let mut cmd = Command::new(program);
     // SAFETY: setns is async-signal-safe; the fd stays open in the closure until exec.
@@ -94,28 +95,89 @@ fn iperf3(seconds: u32) -> Result<f64> {
         .ok_or_else(|| FethError::KernelFeature(format!("iperf3 failed: {}", report["error"])))
 }
 
-fn feth_run(mode: Mode, seconds: u32) -> Result<f64> {
-    reset_namespaces()?;
-    let (a, b) = ("fbtcp0", "fbtcp1");
-    feth_pair((a, NS_CLIENT), (b, NS_SERVER), mode)?;
-    let result =
-        address(NS_CLIENT, a, CLIENT_IP).and_then(|()| address(NS_SERVER, b, SERVER_IP)).and_then(|()| iperf3(seconds));
-    with_state(|state| ops::down(state, &[a, b]))?;
-    result
+/// How the client and server namespaces are joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setup {
+    Feth(Mode),
+    PlainVeth,
+    Bridge,
 }
 
-fn veth_run(seconds: u32) -> Result<f64> {
-    reset_namespaces()?;
-    let server_ns = netns::open(NS_SERVER)?;
+impl Setup {
+    pub fn label(self) -> &'static str {
+        match self {
+            Setup::Feth(Mode::Xdp) => "feth crossover, XDP mode",
+            Setup::Feth(Mode::Tc) => "feth crossover, TC mode",
+            Setup::PlainVeth => "plain veth",
+            Setup::Bridge => "Linux bridge",
+        }
+    }
+}
+
+/// A veth pair made in the client namespace whose second end moves to `to`.
+fn veth_across(a: &str, b: &str, to: &str) -> Result<()> {
+    let target = netns::open(to)?;
     netns::run_in(Some(NS_CLIENT), || {
         let rtnl = Rtnl::open()?;
-        veth(&rtnl, "vtcp0", "vtcp1")?;
-        let peer = rtnl.require("vtcp1")?;
-        rtnl.set(LinkUnspec::new_with_index(peer.index).setns_by_fd(server_ns.as_raw_fd()).build(), "move vtcp1")
-    })?;
-    address(NS_CLIENT, "vtcp0", CLIENT_IP)?;
-    address(NS_SERVER, "vtcp1", SERVER_IP)?;
-    iperf3(seconds)
+        veth(&rtnl, a, b)?;
+        let peer = rtnl.require(b)?;
+        rtnl.set(LinkUnspec::new_with_index(peer.index).setns_by_fd(target.as_raw_fd()).build(), &format!("move {b}"))
+    })
+}
+
+/// Builds `setup` between fresh client and server namespaces, runs `f`, and takes it down.
+pub fn with_setup<T>(setup: Setup, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    reset_namespaces()?;
+    let result = match setup {
+        Setup::Feth(mode) => {
+            let (a, b) = ("fbtcp0", "fbtcp1");
+            feth_pair((a, NS_CLIENT), (b, NS_SERVER), mode)?;
+            let result =
+                address(NS_CLIENT, a, CLIENT_IP).and_then(|()| address(NS_SERVER, b, SERVER_IP)).and_then(|()| f());
+            with_state(|state| ops::down(state, &[a, b]))?;
+            result
+        }
+        Setup::PlainVeth => veth_across("vtcp0", "vtcp1", NS_SERVER)
+            .and_then(|()| address(NS_CLIENT, "vtcp0", CLIENT_IP))
+            .and_then(|()| address(NS_SERVER, "vtcp1", SERVER_IP))
+            .and_then(|()| f()),
+        Setup::Bridge => {
+            // The bridge lives in a third namespace, one veth to each side.
+            netns::ensure(NS_BRIDGE)?;
+            let joined = veth_across("vbr0", "vbr1", NS_BRIDGE)
+                .and_then(|()| {
+                    let server = netns::open(NS_SERVER)?;
+                    netns::run_in(Some(NS_BRIDGE), || {
+                        let rtnl = Rtnl::open()?;
+                        veth(&rtnl, "vbr2", "vbr3")?;
+                        let far = rtnl.require("vbr3")?;
+                        rtnl.set(
+                            LinkUnspec::new_with_index(far.index).setns_by_fd(server.as_raw_fd()).build(),
+                            "move vbr3",
+                        )?;
+                        rtnl.add(rtnetlink::LinkBridge::new("br0").build(), "create br0")?;
+                        let br = up(&rtnl, "br0")?;
+                        for port in ["vbr1", "vbr2"] {
+                            let index = up(&rtnl, port)?;
+                            rtnl.set(
+                                LinkUnspec::new_with_index(index).controller(br).build(),
+                                &format!("{port}: join br0"),
+                            )?;
+                        }
+                        Ok(())
+                    })
+                })
+                .and_then(|()| address(NS_CLIENT, "vbr0", CLIENT_IP))
+                .and_then(|()| address(NS_SERVER, "vbr3", SERVER_IP));
+            let result = joined.and_then(|()| f());
+            let _ = netns::delete(NS_BRIDGE);
+            result
+        }
+    };
+    for ns in [NS_CLIENT, NS_SERVER] {
+        let _ = netns::delete(ns);
+    }
+    result
 }
 
 /// `None` when iperf3 is not installed (`cargo xtask bench` installs it).
@@ -123,25 +185,18 @@ pub fn tcp_throughput(seconds: u32, mut progress: impl FnMut(&TcpResult)) -> Res
     if Command::new("iperf3").arg("--version").output().is_err() {
         return Ok(None);
     }
-    let runs: [(&'static str, &dyn Fn() -> Result<f64>); 3] = [
-        ("feth crossover, XDP mode", &|| feth_run(Mode::Xdp, seconds)),
-        ("feth crossover, TC mode", &|| feth_run(Mode::Tc, seconds)),
-        ("plain veth", &|| veth_run(seconds)),
-    ];
+    let runs = [Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::PlainVeth];
     let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
     for _ in 0..ROUNDS {
-        for ((_, run), samples) in runs.iter().zip(&mut rounds) {
-            let outcome = run();
-            for ns in [NS_CLIENT, NS_SERVER] {
-                let _ = netns::delete(ns);
-            }
-            samples.push(outcome?);
+        for (setup, samples) in runs.iter().zip(&mut rounds) {
+            samples.push(with_setup(*setup, || iperf3(seconds))?);
         }
     }
     let results = runs
         .iter()
+        .map(|s| s.label())
         .zip(rounds)
-        .map(|((setup, _), samples)| {
+        .map(|(setup, samples)| {
             let mut sorted = samples.clone();
             sorted.sort_by(f64::total_cmp);
             let r = TcpResult { setup, gbps: sorted[sorted.len() / 2], rounds: samples };

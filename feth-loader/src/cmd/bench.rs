@@ -3,6 +3,7 @@ use std::fmt::Write as _;
 use feth_loader::{
     bench::{
         self, RateOptions, Row, Sample,
+        latency::LatencyResult,
         scale::ScaleResult,
         stats::{RateSummary, RatioSummary, Spread},
         tcp::TcpResult,
@@ -38,6 +39,9 @@ pub struct Args {
     /// Seconds of each iperf3 run; 0 skips the TCP table.
     #[arg(long, default_value_t = 5)]
     tcp_seconds: u32,
+    /// Seconds of each sockperf ping-pong run; 0 skips the latency table.
+    #[arg(long, default_value_t = 2)]
+    latency_seconds: u32,
     /// Pair counts for the scale table; 0 skips it.
     #[arg(long, value_delimiter = ',', default_value = "1,64,1024")]
     scale: Vec<usize>,
@@ -55,6 +59,7 @@ struct Report {
     ratios: Vec<RatioSummary>,
     samples: Vec<Sample>,
     tcp: Option<Vec<TcpResult>>,
+    latency: Option<Vec<LatencyResult>>,
     scale: Vec<ScaleResult>,
 }
 
@@ -121,6 +126,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         None
     };
+    let latency = if args.latency_seconds > 0 {
+        progress!("bench: round-trip latency, {}s per run", args.latency_seconds);
+        let l = bench::latency::latency(args.latency_seconds, |r| {
+            progress!("bench: latency {} {}: p50 {:.1} us", r.setup, r.protocol, r.p50_us.median)
+        })?;
+        if l.is_none() {
+            progress!("bench: sockperf is not installed, latency table skipped (`cargo xtask bench` installs it)");
+        }
+        l
+    } else {
+        None
+    };
     let counts: Vec<usize> = args.scale.iter().copied().filter(|&n| n > 0).collect();
     let scale = bench::scale::scale(&counts, |r| {
         progress!("bench: scale {} pairs ({}): up {:.2}s down {:.2}s", r.pairs, r.mode, r.up_seconds, r.down_seconds)
@@ -133,6 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ratios,
         samples,
         tcp,
+        latency,
         scale,
     };
     if args.json {
@@ -208,6 +226,23 @@ fn tables(r: &Report, sizes: &[usize]) -> String {
         let _ = writeln!(out, "\n| TCP (iperf3, one stream) | Gbit/s |\n|---|---|");
         for t in tcp {
             let _ = writeln!(out, "| {} | {:.2} |", t.setup, t.gbps);
+        }
+    }
+    if let Some(latency) = &r.latency {
+        let _ = writeln!(
+            out,
+            "\n| round trip, sockperf ping-pong (us; median (min-max) of 3 rounds) | protocol | p50 | p99 | p99.9 |\n|---|---|---|---|---|"
+        );
+        for l in latency {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                l.setup,
+                l.protocol,
+                spread(&l.p50_us),
+                spread(&l.p99_us),
+                spread(&l.p999_us)
+            );
         }
     }
     if !r.scale.is_empty() {
