@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use crate::{
     error::Result,
-    pair,
     rtnl::LinkView,
     state::{Port, State},
 };
@@ -100,18 +99,14 @@ impl PortCounters {
     }
 }
 
-/// Reads a port's counters now: the data path's (zero when the pins are missing) and the
-/// user end's own.
+/// A port's counters: the data path's (zero when the pins are missing) and the user end's own,
+/// as `State::read` found it (every reading command reads the state afresh).
 pub fn read(state: &State, port: &Port) -> Result<PortCounters> {
     let stats = match &state.crossover {
         Some(c) => c.stats(port.slot)?,
         None => PortStats::default(),
     };
-    let user = match &port.user {
-        Some(u) => pair::link_in(&u.name, &port.netns).unwrap_or(None),
-        None => None,
-    };
-    Ok(PortCounters::from_parts(&stats, user.as_ref()))
+    Ok(PortCounters::from_parts(&stats, port.user.as_ref()))
 }
 
 /// One port's counters with what identifies it, as `stats` prints them.

@@ -14,9 +14,9 @@ use crate::{
     netns::Netns,
     pair,
     pair::{MTU_MAX, MTU_MIN},
-    record::Record,
+    record::{Record, Recorded},
     repair::{self, Run},
-    state::{Port, Recorded, State},
+    state::{Port, State},
 };
 
 /// How a pair is to be crossed over: `None` keeps what the ports have.
@@ -173,11 +173,6 @@ pub fn create_many(state: &mut State, specs: &[PortSpec]) -> Result<Vec<String>>
         made.push(spec.name.clone());
     }
     Ok(made)
-}
-
-/// Destroys a port, unpeering first; the last port takes the pinned state with it.
-pub fn destroy(state: &mut State, name: &str) -> Result<()> {
-    destroy_many(state, &[name])
 }
 
 /// Destroys ports (each unpeered first). Their veth pairs are deleted in one batch, which

@@ -33,11 +33,13 @@ impl Default for Record {
     }
 }
 
-/// What a wire end's alias says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Parsed {
-    Current(Record),
-    /// Layout 1 recorded only the user end's name; everything else lived in the pins.
+/// How a wire end's record was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// A record of this layout.
+    Current,
+    /// Layout 1's alias recorded only the user end's name; everything else lived in the pins:
+    /// the record is to be rebuilt (upgrade).
     V1,
     /// No alias, or one feth did not write: a creation cut short before the record was set.
     Missing,
@@ -58,14 +60,15 @@ impl Record {
         text
     }
 
-    pub fn parse(alias: Option<&str>) -> Parsed {
-        let Some(alias) = alias else { return Parsed::Missing };
+    /// The record an alias holds, or the defaults with why there is none.
+    pub fn parse(alias: Option<&str>) -> (Record, Recorded) {
+        let Some(alias) = alias else { return (Record::default(), Recorded::Missing) };
         if alias.starts_with(WIRE_ALIAS_V1_PREFIX) {
-            return Parsed::V1;
+            return (Record::default(), Recorded::V1);
         }
         match alias.strip_prefix(WIRE_RECORD_PREFIX).and_then(parse_fields) {
-            Some(record) => Parsed::Current(record),
-            None => Parsed::Missing,
+            Some(record) => (record, Recorded::Current),
+            None => (Record::default(), Recorded::Missing),
         }
     }
 }
@@ -99,9 +102,9 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut r = Record { peer: Some(4095), mode: Mode::Xdp, hwcsum: false, ..Record::default() };
-        assert_eq!(Record::parse(Some(&r.encode())), Parsed::Current(r.clone()));
+        assert_eq!(Record::parse(Some(&r.encode())), (r.clone(), Recorded::Current));
         r.peer = None;
-        assert_eq!(Record::parse(Some(&r.encode())), Parsed::Current(r));
+        assert_eq!(Record::parse(Some(&r.encode())), (r, Recorded::Current));
     }
 
     #[test]
@@ -114,14 +117,14 @@ mod tests {
             media: PortMedia { current: widest, list: vec![widest; MEDIA_MAX] },
         };
         assert!(r.encode().len() <= ALIAS_MAX, "{} bytes", r.encode().len());
-        assert_eq!(Record::parse(Some(&r.encode())), Parsed::Current(r));
+        assert_eq!(Record::parse(Some(&r.encode())), (r, Recorded::Current));
     }
 
     #[test]
     fn other_aliases() {
-        assert_eq!(Record::parse(Some("feth:feth0@ns")), Parsed::V1);
-        assert_eq!(Record::parse(None), Parsed::Missing);
-        assert_eq!(Record::parse(Some("my uplink")), Parsed::Missing);
-        assert_eq!(Record::parse(Some("feth/2 peer=x")), Parsed::Missing);
+        assert_eq!(Record::parse(Some("feth:feth0@ns")).1, Recorded::V1);
+        assert_eq!(Record::parse(None).1, Recorded::Missing);
+        assert_eq!(Record::parse(Some("my uplink")).1, Recorded::Missing);
+        assert_eq!(Record::parse(Some("feth/2 peer=x")).1, Recorded::Missing);
     }
 }

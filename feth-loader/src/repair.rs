@@ -11,8 +11,8 @@ use crate::{
     crossover::{Crossover, OldLayout},
     error::Result,
     pair,
-    record::Record,
-    state::{Recorded, State},
+    record::{Record, Recorded},
+    state::State,
 };
 
 /// One pass of repairs.

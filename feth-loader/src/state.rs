@@ -13,20 +13,9 @@ use crate::{
     crossover::Crossover,
     error::{FethError, Result},
     netns::{self, Netns},
-    record::{Parsed, Record},
+    record::{Record, Recorded},
     rtnl::{LinkView, Rtnl},
 };
-
-/// How a wire end's record was found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Recorded {
-    /// A record of this layout.
-    Current,
-    /// Layout 1's alias: the record is to be rebuilt (upgrade).
-    V1,
-    /// None: a creation cut short before the record was written.
-    Missing,
-}
 
 /// A feth interface.
 #[derive(Clone, Debug)]
@@ -208,11 +197,7 @@ fn read_ports(rtnl: &Rtnl) -> Result<Vec<Port>> {
         .into_iter()
         .map(|wire| {
             let slot = wire_slot_of(wire.index).expect("filtered");
-            let (record, recorded) = match Record::parse(wire.alias.as_deref()) {
-                Parsed::Current(r) => (r, Recorded::Current),
-                Parsed::V1 => (Record::default(), Recorded::V1),
-                Parsed::Missing => (Record::default(), Recorded::Missing),
-            };
+            let (record, recorded) = Record::parse(wire.alias.as_deref());
             let netns = wire.link_netnsid.map_or(Netns::Own, |id| spaces[&id].clone());
             let user = wire.link.and_then(|index| match &netns {
                 Netns::Own => own.get(&index).map(|l| (*l).clone()),

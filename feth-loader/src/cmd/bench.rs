@@ -161,6 +161,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A table's header: the first column, one column per frame size, then `extra` columns.
+fn header(out: &mut String, first: &str, sizes: &[usize], extra: &[&str]) {
+    let columns: Vec<String> = std::iter::once(first.to_owned())
+        .chain(sizes.iter().map(|s| format!("{s}B")))
+        .chain(extra.iter().map(|e| e.to_string()))
+        .collect();
+    let _ = writeln!(out, "| {} |", columns.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(columns.len()));
+}
+
 fn spread(s: &Spread) -> String {
     format!("{:.2} ({:.2}-{:.2})", s.median, s.min, s.max)
 }
@@ -174,15 +184,7 @@ fn tables(r: &Report, sizes: &[usize]) -> String {
         "Machine: {} CPUs, kernel {}, generator threads on CPUs {:?}; {} rounds of {} s slices, rows in turn.\n",
         m.cpus, m.kernel, m.generator_cpus, r.rounds, r.seconds_per_slice
     );
-    let _ = write!(out, "| path (Mpps: median (min-max)) |");
-    for s in sizes {
-        let _ = write!(out, " {s}B |");
-    }
-    let _ = write!(out, " frames unaccounted |\n|---|");
-    for _ in sizes {
-        let _ = write!(out, "---|");
-    }
-    let _ = writeln!(out, "---|");
+    header(&mut out, "path (Mpps: median (min-max))", sizes, &["frames unaccounted"]);
     for (i, row) in Row::ALL.iter().enumerate() {
         let _ = write!(out, "| {}. {} |", i + 1, row.label());
         let mut unaccounted = None;
@@ -199,15 +201,8 @@ fn tables(r: &Report, sizes: &[usize]) -> String {
         }
         let _ = writeln!(out, " {} |", unaccounted.map_or("-".to_owned(), |u| u.to_string()));
     }
-    let _ = write!(out, "\n| ratio, within each round: median (min-max) |");
-    for s in sizes {
-        let _ = write!(out, " {s}B |");
-    }
-    let _ = write!(out, "\n|---|");
-    for _ in sizes {
-        let _ = write!(out, "---|");
-    }
     let _ = writeln!(out);
+    header(&mut out, "ratio, within each round: median (min-max)", sizes, &[]);
     for (row, baseline) in bench::RATIOS {
         let _ = write!(out, "| {} / {} |", row.label(), baseline.label());
         for &s in sizes {
