@@ -53,7 +53,7 @@ pub fn install(bin: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// rustfmt, then clippy in two passes: user space, and the eBPF crate for the bpf target.
+/// rustfmt, then clippy in two passes: user space, and the eBPF crates for the bpf target.
 pub fn lint() -> Result<(), String> {
     status(Command::new("cargo").args(["fmt", "--all", "--check"]).current_dir(workspace_root()))?;
     let clippy = |args: &[&str]| {
@@ -69,6 +69,10 @@ pub fn lint() -> Result<(), String> {
         "-p",
         "feth-common",
         "-p",
+        "feth-control",
+        "-p",
+        "feth-bench",
+        "-p",
         "feth-loader",
         "-p",
         "xtask",
@@ -83,6 +87,8 @@ pub fn lint() -> Result<(), String> {
         clippy(&[
             "-p",
             "feth-ebpf",
+            "-p",
+            "feth-bench-ebpf",
             "--release",
             "--target",
             "bpfel-unknown-none",

@@ -1,4 +1,4 @@
-use feth_loader::{ops, with_state};
+use feth_control::{ops, with_state};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -1,6 +1,6 @@
 use std::os::fd::AsRawFd as _;
 
-use feth_loader::{crossover::Crossover, read_state, with_state};
+use feth_control::{crossover::Crossover, read_state, with_state};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Action {
@@ -36,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Action::On | Action::Off => {
             let on = matches!(args.action, Action::On);
             with_state(|state| {
-                let crossover = state.crossover.as_mut().ok_or(feth_loader::FethError::NoPorts)?;
+                let crossover = state.crossover.as_mut().ok_or(feth_control::FethError::NoPorts)?;
                 let mut settings = crossover.settings()?;
                 settings.log = u32::from(on);
                 crossover.set_settings(&settings)
@@ -45,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Action::Follow => {
             let ids = read_state(|state| {
-                state.crossover.as_ref().ok_or(feth_loader::FethError::NoPorts)?;
+                state.crossover.as_ref().ok_or(feth_control::FethError::NoPorts)?;
                 Crossover::program_ids()
             })?;
             // Both programs write to the object's one log ring buffer.

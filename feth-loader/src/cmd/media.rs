@@ -1,4 +1,4 @@
-use feth_loader::{media, ops, read_state, with_state};
+use feth_control::{media, ops, read_state, with_state};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,7 +15,7 @@ pub struct Args {
 /// Without --list/--current it prints the media, like `ifconfig -m`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let changing = args.list.is_some() || args.current.is_some();
-    let read = |state: &feth_loader::State| {
+    let read = |state: &feth_control::State| {
         let port = ops::port(state, &args.name)?;
         Ok((port.record.media.clone(), state.peer_of(port).is_some()))
     };

@@ -59,7 +59,7 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    feth_loader::bpffs::choose(cli.bpffs);
+    feth_control::bpffs::choose(cli.bpffs);
     match cli.command {
         Command::Repair(args) => repair::run(args),
         Command::Up(args) => up::run(args),

@@ -10,9 +10,9 @@ pub struct Args {
 /// Streams link events (created, peered, unpeered, carrier, destroyed), one line each,
 /// until stopped. "monitoring" on stderr says the subscription is live.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    feth_loader::require_root()?;
+    feth_control::require_root()?;
     let mut out = std::io::stdout().lock();
-    feth_loader::monitor::run(
+    feth_control::monitor::run(
         || eprintln!("feth-loader: monitoring link events"),
         |event| {
             let line =

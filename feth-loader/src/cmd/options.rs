@@ -1,6 +1,6 @@
 //! Flags shared by `up` and `peer`.
 use feth_common::Mode;
-use feth_loader::ops::PeerOptions;
+use feth_control::ops::PeerOptions;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum ModeArg {

@@ -1,4 +1,4 @@
-use feth_loader::{pending_repairs, repair};
+use feth_control::{pending_repairs, repair};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -11,8 +11,8 @@ pub struct Args {
 /// one line per change (every changing command does the same silently first).
 pub fn run(args: Args) -> anyhow::Result<()> {
     let changes = if args.dry_run {
-        feth_loader::require_root()?;
-        let _lock = feth_loader::bpffs::lock_shared()?;
+        feth_control::require_root()?;
+        let _lock = feth_control::bpffs::lock_shared()?;
         pending_repairs()?
     } else {
         repair_now()?
@@ -28,9 +28,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// `with_state` repairs silently before running a command; here the repair is the command.
 fn repair_now() -> anyhow::Result<Vec<String>> {
-    feth_loader::require_root()?;
-    let _lock = feth_loader::bpffs::lock_exclusive()?;
-    let mut state = feth_loader::State::read()?;
+    feth_control::require_root()?;
+    let _lock = feth_control::bpffs::lock_exclusive()?;
+    let mut state = feth_control::State::read()?;
     let mut run = repair::Run::all(true);
     repair::everything(&mut state, &mut run)?;
     Ok(run.changes)

@@ -1,4 +1,4 @@
-use feth_loader::{ops, read_state, report};
+use feth_control::{ops, read_state, report};
 
 #[derive(clap::Args)]
 pub struct Args {

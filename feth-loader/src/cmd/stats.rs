@@ -3,7 +3,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use feth_loader::{
+use feth_control::{
     counters::{PortSnapshot, snapshot},
     prometheus, read_state,
 };

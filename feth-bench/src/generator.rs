@@ -16,8 +16,8 @@ use aya::{
     },
 };
 
-use super::{Accounting, RateOptions, Row, Sample, topology::Topology};
-use crate::{
+use crate::{Accounting, RateOptions, Row, Sample, topology::Topology};
+use feth_control::{
     counters::PortCounters,
     error::{Context as _, FethError, Result},
     netns,
@@ -150,9 +150,9 @@ fn pin_to_cpu(cpu: usize) {
 /// A feth row's counters now: (sender, receiver).
 fn feth_counters(row: Row) -> Result<Option<(PortCounters, PortCounters)>> {
     let Some((a, b)) = super::topology::feth_names(row) else { return Ok(None) };
-    crate::read_state(|state| {
-        let a = crate::counters::read(state, crate::ops::port(state, a)?)?;
-        let b = crate::counters::read(state, crate::ops::port(state, b)?)?;
+    feth_control::read_state(|state| {
+        let a = feth_control::counters::read(state, feth_control::ops::port(state, a)?)?;
+        let b = feth_control::counters::read(state, feth_control::ops::port(state, b)?)?;
         Ok(Some((a, b)))
     })
 }

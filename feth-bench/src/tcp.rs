@@ -10,8 +10,11 @@ use feth_common::Mode;
 use rtnetlink::LinkUnspec;
 use serde::Serialize;
 
-use super::topology::{feth_pair, up, veth};
 use crate::{
+    progress::Progress,
+    topology::{feth_pair, up, veth},
+};
+use feth_control::{
     error::{Context as _, FethError, Result},
     netns, ops,
     rtnl::Rtnl,
@@ -181,15 +184,19 @@ pub fn with_setup<T>(setup: Setup, f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 /// `None` when iperf3 is not installed (`cargo xtask bench` installs it).
-pub fn tcp_throughput(seconds: u32, mut progress: impl FnMut(&TcpResult)) -> Result<Option<Vec<TcpResult>>> {
+pub fn tcp_throughput(seconds: u32, progress: &Progress) -> Result<Option<Vec<TcpResult>>> {
     if Command::new("iperf3").arg("--version").output().is_err() {
         return Ok(None);
     }
     let runs = [Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::PlainVeth];
+    let section = progress.section("tcp", ROUNDS * runs.len());
     let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
-    for _ in 0..ROUNDS {
+    for round in 1..=ROUNDS {
         for (setup, samples) in runs.iter().zip(&mut rounds) {
-            samples.push(with_setup(*setup, || iperf3(seconds))?);
+            section.measuring(&format!("round {round} {}", setup.label()));
+            let gbps = with_setup(*setup, || iperf3(seconds))?;
+            section.done(&format!("round {round} {}: {gbps:.2} Gbit/s", setup.label()));
+            samples.push(gbps);
         }
     }
     let results = runs
@@ -199,9 +206,7 @@ pub fn tcp_throughput(seconds: u32, mut progress: impl FnMut(&TcpResult)) -> Res
         .map(|(setup, samples)| {
             let mut sorted = samples.clone();
             sorted.sort_by(f64::total_cmp);
-            let r = TcpResult { setup, gbps: sorted[sorted.len() / 2], rounds: samples };
-            progress(&r);
-            r
+            TcpResult { setup, gbps: sorted[sorted.len() / 2], rounds: samples }
         })
         .collect();
     Ok(Some(results))

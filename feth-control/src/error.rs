@@ -43,6 +43,9 @@ pub enum FethError {
         "{name}: MTU {mtu} is above {max}, the largest frame XDP mode crosses on this kernel (multi-buffer XDP redirect arrived in Linux 6.3); use --mode tc or a lower MTU"
     )]
     XdpMtu { name: String, mtu: u32, max: u32 },
+    /// A bad argument that names no interface (the sentence says what and why).
+    #[error("{0}")]
+    Invalid(String),
     #[error("the kernel lacks a feature feth needs: {0}")]
     KernelFeature(String),
     #[error("{context}: {cause}")]

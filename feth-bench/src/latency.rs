@@ -8,11 +8,13 @@ use std::{
 use feth_common::Mode;
 use serde::Serialize;
 
-use super::{
+use feth_control::error::{Context as _, FethError, Result};
+
+use crate::{
+    progress::Progress,
     stats::Spread,
     tcp::{NS_CLIENT, NS_SERVER, SERVER_IP, Setup, in_netns, with_setup},
 };
-use crate::error::{Context as _, FethError, Result};
 
 const PORT: &str = "11111";
 const ROUNDS: usize = 3;
@@ -63,17 +65,26 @@ fn sockperf(seconds: u32, tcp: bool) -> Result<[f64; 3]> {
     Ok([percentile("50.000")?, percentile("99.000")?, percentile("99.900")?])
 }
 
+fn protocol(tcp: bool) -> &'static str {
+    if tcp { "tcp" } else { "udp" }
+}
+
 /// `None` when sockperf is not installed (`cargo xtask bench` installs it).
-pub fn latency(seconds: u32, mut progress: impl FnMut(&LatencyResult)) -> Result<Option<Vec<LatencyResult>>> {
+pub fn latency(seconds: u32, progress: &Progress) -> Result<Option<Vec<LatencyResult>>> {
     if Command::new("sockperf").arg("--version").output().is_err() {
         return Ok(None);
     }
     let setups = [Setup::PlainVeth, Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::Bridge];
     let cases: Vec<(Setup, bool)> = [false, true].iter().flat_map(|&tcp| setups.map(|s| (s, tcp))).collect();
     let mut runs: Vec<Vec<[f64; 3]>> = vec![Vec::new(); cases.len()];
-    for _ in 0..ROUNDS {
+    let section = progress.section("latency", ROUNDS * cases.len());
+    for round in 1..=ROUNDS {
         for ((setup, tcp), samples) in cases.iter().zip(&mut runs) {
-            samples.push(with_setup(*setup, || sockperf(seconds, *tcp))?);
+            let what = format!("round {round} {} {}", setup.label(), protocol(*tcp));
+            section.measuring(&what);
+            let [p50, p99, p999] = with_setup(*setup, || sockperf(seconds, *tcp))?;
+            section.done(&format!("{what}: p50 {p50:.1} p99 {p99:.1} p99.9 {p999:.1} us"));
+            samples.push([p50, p99, p999]);
         }
     }
     let results = cases
@@ -81,15 +92,13 @@ pub fn latency(seconds: u32, mut progress: impl FnMut(&LatencyResult)) -> Result
         .zip(runs)
         .map(|((setup, tcp), samples)| {
             let at = |i: usize| Spread::of(samples.iter().map(|s| s[i]).collect()).unwrap_or_default();
-            let r = LatencyResult {
+            LatencyResult {
                 setup: setup.label(),
-                protocol: if *tcp { "tcp" } else { "udp" },
+                protocol: protocol(*tcp),
                 p50_us: at(0),
                 p99_us: at(1),
                 p999_us: at(2),
-            };
-            progress(&r);
-            r
+            }
         })
         .collect();
     Ok(Some(results))

@@ -3,8 +3,8 @@
 use feth_common::Mode;
 use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth};
 
-use super::{Row, generator::BenchObject};
-use crate::{
+use crate::{Row, generator::BenchObject};
+use feth_control::{
     error::{Context as _, Result},
     ethtool::{self, Feature},
     netns,
@@ -64,7 +64,7 @@ pub fn up(rtnl: &Rtnl, name: &str) -> Result<u32> {
 
 /// A veth pair with a queue per CPU, like feth's own.
 pub fn veth(rtnl: &Rtnl, a: &str, b: &str) -> Result<()> {
-    let q = crate::pair::queues();
+    let q = feth_control::pair::queues();
     let msg = LinkVeth::new(a, b)
         .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::NumTxQueues(q))
         .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::NumRxQueues(q))

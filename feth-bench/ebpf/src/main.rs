@@ -1,4 +1,4 @@
-//! Benchmark programs (`feth-loader bench`), a separate object from the product's:
+//! Benchmark programs (`feth-loader bench`), a package and object apart from the product's:
 //! a live-frames generator, a counting sink, and the minimal devmap crossover the design is
 //! measured against.
 #![no_std]

@@ -1,20 +1,22 @@
-//! Builds the eBPF programs with aya-build; the object is embedded from OUT_DIR.
+//! Builds one eBPF package of the workspace with aya-build, for the build scripts of
+//! feth-control (the product's programs) and feth-bench (the benchmark's); the objects are
+//! embedded from OUT_DIR.
 use anyhow::{Context as _, anyhow};
 
 /// The pinned nightly, shared with xtask: the channel `nightly` on a fresh machine is too old.
 const TOOLCHAIN: &str = include_str!("../nightly-toolchain");
 
-fn main() -> anyhow::Result<()> {
+pub fn build(package: &str) -> anyhow::Result<()> {
     println!("cargo::rerun-if-changed=../nightly-toolchain");
-    // aya-build watches feth-ebpf; the shared contract changes the object too.
+    // aya-build watches the eBPF package; the shared contract changes the object too.
     println!("cargo::rerun-if-changed=../feth-common");
     let metadata = cargo_metadata::MetadataCommand::new().no_deps().exec().context("cargo metadata")?;
     let ebpf = metadata
         .packages
         .iter()
-        .find(|p| p.name.as_str() == "feth-ebpf")
-        .ok_or_else(|| anyhow!("feth-ebpf package not found"))?;
-    let root_dir = ebpf.manifest_path.parent().ok_or_else(|| anyhow!("feth-ebpf manifest has no parent"))?;
+        .find(|p| p.name.as_str() == package)
+        .ok_or_else(|| anyhow!("{package} package not found"))?;
+    let root_dir = ebpf.manifest_path.parent().ok_or_else(|| anyhow!("{package} manifest has no parent"))?;
     // FETH_EBPF_NO_LOG=1 compiles the per-frame log out, to measure what the runtime
     // switch costs while off.
     println!("cargo::rerun-if-env-changed=FETH_EBPF_NO_LOG");

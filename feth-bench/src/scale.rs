@@ -5,12 +5,14 @@ use std::time::Instant;
 use feth_common::Mode;
 use serde::Serialize;
 
-use crate::{
+use feth_control::{
     error::{Context as _, Result},
     netns,
     ops::{self, PeerOptions, PortSpec},
     with_state,
 };
+
+use crate::progress::Progress;
 
 const NS: &str = "fbench-scale";
 
@@ -42,9 +44,11 @@ fn names(pairs: usize) -> Vec<(String, String)> {
 }
 
 /// Each count in each mode: `up` of that many pairs in one command, then `down` of all.
-pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result<Vec<ScaleResult>> {
+pub fn scale(counts: &[usize], progress: &Progress) -> Result<Vec<ScaleResult>> {
+    let section = progress.section("scale", counts.len() * 2);
     let mut results = Vec::new();
     for (&pairs, mode) in counts.iter().flat_map(|c| [Mode::Tc, Mode::Xdp].map(|m| (c, m))) {
+        section.measuring(&format!("{pairs} pairs, {} mode", mode.name()));
         if netns::exists(NS) {
             netns::delete(NS)?;
         }
@@ -80,7 +84,10 @@ pub fn scale(counts: &[usize], mut progress: impl FnMut(&ScaleResult)) -> Result
             down_seconds,
             kib_per_pair: after.saturating_sub(before) as f64 / pairs as f64,
         };
-        progress(&r);
+        section.done(&format!(
+            "{} pairs ({}): up {:.2}s down {:.2}s, {:.0} KiB per pair",
+            r.pairs, r.mode, r.up_seconds, r.down_seconds, r.kib_per_pair
+        ));
         results.push(r);
     }
     Ok(results)

@@ -1,18 +1,9 @@
-//! The built-in benchmark: one live-frames generator, six topologies standing side by side
-//! (feth XDP, feth TC, plain veth, a bare devmap redirect, a bare TC redirect, a Linux bridge),
-//! measured in short slices taken in turn so that every ratio compares slices of one round;
-//! TCP throughput with iperf3; round-trip latency with sockperf; and the cost of bringing many
-//! pairs up and down.
-pub mod generator;
-pub mod latency;
-pub mod scale;
-pub mod stats;
-pub mod tcp;
-pub mod topology;
-
+//! The packet-rate table: its rows, their ratios, and the interleaved measurement.
 use serde::Serialize;
 
-use crate::error::Result;
+use feth_control::error::Result;
+
+use crate::{generator, progress::Progress, topology};
 
 /// The rows of the packet-rate table, in print order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -84,6 +75,18 @@ pub struct Sample {
     pub accounting: Option<Accounting>,
 }
 
+impl Sample {
+    /// The slice as one progress line.
+    fn line(&self) -> String {
+        let counted = self
+            .accounting
+            .as_ref()
+            .map(|a| format!(", generated {} received {} unaccounted {}", a.generated, a.received, a.unaccounted))
+            .unwrap_or_default();
+        format!("round {} {} {}B: {:.2} Mpps{counted}", self.round + 1, self.row.label(), self.frame_size, self.mpps)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct RateOptions {
     pub sizes: Vec<usize>,
@@ -94,8 +97,9 @@ pub struct RateOptions {
 }
 
 /// Builds every topology, then measures rows in turn (every row and size once per round) for
-/// `rounds` rounds; `progress` hears each slice.
-pub fn packet_rates(opts: &RateOptions, mut progress: impl FnMut(&Sample)) -> Result<Vec<Sample>> {
+/// `rounds` rounds.
+pub fn packet_rates(opts: &RateOptions, progress: &Progress) -> Result<Vec<Sample>> {
+    let section = progress.section("packet rate", Row::ALL.len() * opts.sizes.len() * opts.rounds);
     let mut objects = generator::BenchObject::load()?;
     let topologies = topology::Topologies::build(&mut objects)?;
     let measured = (|| {
@@ -103,8 +107,9 @@ pub fn packet_rates(opts: &RateOptions, mut progress: impl FnMut(&Sample)) -> Re
         for round in 0..opts.rounds {
             for row in Row::ALL {
                 for &size in &opts.sizes {
+                    section.measuring(&format!("round {} {} {size}B", round + 1, row.label()));
                     let sample = generator::measure(&objects, topologies.get(row), size, round, opts)?;
-                    progress(&sample);
+                    section.done(&sample.line());
                     samples.push(sample);
                 }
             }

@@ -1,0 +1,207 @@
+//! One benchmark run from start to end, and its report: JSON or Markdown tables for the README.
+use std::fmt::Write as _;
+
+use feth_control::error::{FethError, Result};
+use serde::Serialize;
+
+use crate::{
+    RATIOS, RateOptions, Row, Sample, latency,
+    latency::LatencyResult,
+    progress::Progress,
+    rates, scale,
+    scale::ScaleResult,
+    stats::{self, RateSummary, RatioSummary, Spread},
+    tcp,
+    tcp::TcpResult,
+};
+
+/// What to measure; 0 seconds (or no counts) skips a table.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub rates: RateOptions,
+    pub tcp_seconds: u32,
+    pub latency_seconds: u32,
+    pub scale: Vec<usize>,
+}
+
+#[derive(Serialize)]
+pub struct Report {
+    pub machine: Machine,
+    pub rounds: usize,
+    pub seconds_per_slice: f64,
+    pub sizes: Vec<usize>,
+    pub packet_rates: Vec<RateSummary>,
+    pub ratios: Vec<RatioSummary>,
+    pub samples: Vec<Sample>,
+    pub tcp: Option<Vec<TcpResult>>,
+    pub latency: Option<Vec<LatencyResult>>,
+    pub scale: Vec<ScaleResult>,
+}
+
+#[derive(Serialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub kernel: String,
+    pub generator_cpus: Vec<usize>,
+}
+
+impl Machine {
+    fn this(generator_cpus: &[usize]) -> Machine {
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned(),
+            generator_cpus: generator_cpus.to_vec(),
+        }
+    }
+}
+
+/// Frame sizes the generator can send: a live frame fits one page with its headroom.
+pub const FRAME_SIZES: std::ops::RangeInclusive<usize> = 60..=3000;
+
+/// Every table in turn: packet rates, TCP, latency, scale.
+pub fn run(opts: &Options, progress: &Progress) -> Result<Report> {
+    let r = &opts.rates;
+    if let Some(bad) = r.sizes.iter().find(|s| !FRAME_SIZES.contains(s)) {
+        return Err(FethError::Invalid(format!(
+            "frame size {bad}: the generator sends {} to {} bytes (a live frame fits one page)",
+            FRAME_SIZES.start(),
+            FRAME_SIZES.end()
+        )));
+    }
+    if r.rounds == 0 {
+        return Err(FethError::Invalid("--rounds must be at least 1".into()));
+    }
+    progress.note(&format!(
+        "{} rounds of {} s slices of every row and size, rows in turn, generator on CPUs {:?}",
+        r.rounds, r.seconds, r.cpus
+    ));
+    let samples = rates::packet_rates(r, progress)?;
+    let tcp = if opts.tcp_seconds > 0 {
+        let t = tcp::tcp_throughput(opts.tcp_seconds, progress)?;
+        if t.is_none() {
+            progress.note("iperf3 is not installed, TCP table skipped (`cargo xtask bench` installs it)");
+        }
+        t
+    } else {
+        None
+    };
+    let latency = if opts.latency_seconds > 0 {
+        let l = latency::latency(opts.latency_seconds, progress)?;
+        if l.is_none() {
+            progress.note("sockperf is not installed, latency table skipped (`cargo xtask bench` installs it)");
+        }
+        l
+    } else {
+        None
+    };
+    let counts: Vec<usize> = opts.scale.iter().copied().filter(|&n| n > 0).collect();
+    let scale = scale::scale(&counts, progress)?;
+    Ok(Report {
+        machine: Machine::this(&r.cpus),
+        rounds: r.rounds,
+        seconds_per_slice: r.seconds,
+        sizes: r.sizes.clone(),
+        packet_rates: stats::rates(&samples, &r.sizes),
+        ratios: stats::ratios(&samples, &r.sizes),
+        samples,
+        tcp,
+        latency,
+        scale,
+    })
+}
+
+/// A table's header: the first column, one column per frame size, then `extra` columns.
+fn header(out: &mut String, first: &str, sizes: &[usize], extra: &[&str]) {
+    let columns: Vec<String> = std::iter::once(first.to_owned())
+        .chain(sizes.iter().map(|s| format!("{s}B")))
+        .chain(extra.iter().map(|e| e.to_string()))
+        .collect();
+    let _ = writeln!(out, "| {} |", columns.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(columns.len()));
+}
+
+fn spread(s: &Spread) -> String {
+    format!("{:.2} ({:.2}-{:.2})", s.median, s.min, s.max)
+}
+
+impl Report {
+    /// Markdown tables, ready for the README: medians with the min-max spread over the rounds.
+    pub fn tables(&self) -> String {
+        let mut out = String::new();
+        let m = &self.machine;
+        let sizes = &self.sizes;
+        let _ = writeln!(
+            out,
+            "Machine: {} CPUs, kernel {}, generator threads on CPUs {:?}; {} rounds of {} s slices, rows in turn.\n",
+            m.cpus, m.kernel, m.generator_cpus, self.rounds, self.seconds_per_slice
+        );
+        header(&mut out, "path (Mpps: median (min-max))", sizes, &["frames unaccounted"]);
+        for (i, row) in Row::ALL.iter().enumerate() {
+            let _ = write!(out, "| {}. {} |", i + 1, row.label());
+            let mut unaccounted = None;
+            for &s in sizes {
+                match self.packet_rates.iter().find(|x| x.row == *row && x.frame_size == s) {
+                    Some(x) => {
+                        unaccounted = x.unaccounted.map(|u| u + unaccounted.unwrap_or(0));
+                        let _ = write!(out, " {} |", spread(&x.mpps));
+                    }
+                    None => {
+                        let _ = write!(out, " - |");
+                    }
+                }
+            }
+            let _ = writeln!(out, " {} |", unaccounted.map_or("-".to_owned(), |u| u.to_string()));
+        }
+        let _ = writeln!(out);
+        header(&mut out, "ratio, within each round: median (min-max)", sizes, &[]);
+        for (row, baseline) in RATIOS {
+            let _ = write!(out, "| {} / {} |", row.label(), baseline.label());
+            for &s in sizes {
+                match self.ratios.iter().find(|x| x.row == row && x.baseline == baseline && x.frame_size == s) {
+                    Some(x) => {
+                        let _ = write!(out, " {} |", spread(&x.ratio));
+                    }
+                    None => {
+                        let _ = write!(out, " - |");
+                    }
+                }
+            }
+            let _ = writeln!(out);
+        }
+        if let Some(tcp) = &self.tcp {
+            let _ = writeln!(out, "\n| TCP (iperf3, one stream) | Gbit/s |\n|---|---|");
+            for t in tcp {
+                let _ = writeln!(out, "| {} | {:.2} |", t.setup, t.gbps);
+            }
+        }
+        if let Some(latency) = &self.latency {
+            let _ = writeln!(
+                out,
+                "\n| round trip, sockperf ping-pong (us; median (min-max) of 3 rounds) | protocol | p50 | p99 | p99.9 |\n|---|---|---|---|---|"
+            );
+            for l in latency {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} |",
+                    l.setup,
+                    l.protocol,
+                    spread(&l.p50_us),
+                    spread(&l.p99_us),
+                    spread(&l.p999_us)
+                );
+            }
+        }
+        if !self.scale.is_empty() {
+            let _ =
+                writeln!(out, "\n| pairs | mode | up (s) | down (s) | memory per pair (KiB) |\n|---|---|---|---|---|");
+            for s in &self.scale {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {:.2} | {:.2} | {:.0} |",
+                    s.pairs, s.mode, s.up_seconds, s.down_seconds, s.kib_per_pair
+                );
+            }
+        }
+        out
+    }
+}
