@@ -48,9 +48,52 @@ pub struct PortConfig {
     /// ifindex of the peer's wire end (what the TC program redirects to), 0 when unpeered.
     /// XDP mode uses `FETH_CROSSOVER` instead (devmaps are for `bpf_redirect_map` only).
     pub peer_ifindex: u32,
+    /// Which impairments apply to what this port transmits ([`impair`] bits); 0 keeps the
+    /// data path to one branch.
+    pub impair: u32,
+    /// Frames lost at random, in parts per million.
+    pub loss_ppm: u32,
+    /// Exactly one frame in this many is lost (Apple feth's `tx_drops`).
+    pub loss_every: u32,
+    /// Frames with one bit flipped, in parts per million.
+    pub corrupt_ppm: u32,
+    /// Frames sent twice, in parts per million (TC mode).
+    pub duplicate_ppm: u32,
+    pub _pad: u32,
+    /// Rate limit in bytes per second (a token-bucket policer).
+    pub rate_bytes: u64,
+    /// The policer's bucket in bytes.
+    pub burst_bytes: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<PortConfig>() == 16);
+const _: () = assert!(core::mem::size_of::<PortConfig>() == 56);
+
+/// Bits of [`PortConfig::impair`].
+pub mod impair {
+    pub const LOSS: u32 = 1;
+    pub const LOSS_EVERY: u32 = 2;
+    pub const CORRUPT: u32 = 4;
+    pub const DUPLICATE: u32 = 8;
+    pub const RATE: u32 = 16;
+}
+
+/// Probabilities are parts of this many.
+pub const PPM: u32 = 1_000_000;
+
+/// Value of `FETH_IMPAIR_STATE` (array by slot, shared by every CPU): what the impairments of
+/// one port remember between frames. Kept apart from [`PortConfig`] so the loader's
+/// comparison of configurations never sees it move.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImpairState {
+    /// The policer's bucket, in bytes.
+    pub tokens: u64,
+    /// When the bucket was last filled (`bpf_ktime_get_ns`).
+    pub filled_ns: u64,
+}
+
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for ImpairState {}
 
 impl PortConfig {
     pub const fn is_peered(&self) -> bool {
@@ -64,7 +107,20 @@ impl PortConfig {
 
     /// An unpeered port's configuration in `mode`.
     pub const fn unpeered(slot: u32, mode: Mode) -> Self {
-        PortConfig { slot, peer_slot: NO_PEER, mode: mode as u32, peer_ifindex: 0 }
+        PortConfig {
+            slot,
+            peer_slot: NO_PEER,
+            mode: mode as u32,
+            peer_ifindex: 0,
+            impair: 0,
+            loss_ppm: 0,
+            loss_every: 0,
+            corrupt_ppm: 0,
+            duplicate_ppm: 0,
+            _pad: 0,
+            rate_bytes: 0,
+            burst_bytes: 0,
+        }
     }
 }
 

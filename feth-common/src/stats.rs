@@ -29,9 +29,24 @@ pub struct PortStats {
     pub tx_udp: u64,
     pub tx_icmp: u64,
     pub tx_icmpv6: u64,
+    /// Impairments of what this port transmits (`feth-loader impair`): frames lost at random,
+    /// lost by `loss_every`, over the rate limit; frames corrupted (still delivered) and
+    /// duplicated (one extra frame each).
+    pub drop_loss: u64,
+    pub drop_loss_bytes: u64,
+    pub drop_loss_every: u64,
+    pub drop_loss_every_bytes: u64,
+    pub drop_rate: u64,
+    pub drop_rate_bytes: u64,
+    pub corrupted: u64,
+    pub corrupted_bytes: u64,
+    pub duplicated: u64,
+    pub duplicated_bytes: u64,
+    /// Frames `loss_every` has counted on this CPU (it drops every N-th).
+    pub loss_every_seen: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<PortStats>() == 16 * 8);
+const _: () = assert!(core::mem::size_of::<PortStats>() == 27 * 8);
 
 impl PortStats {
     /// Adds another CPU's copy into this one.
@@ -52,6 +67,17 @@ impl PortStats {
         self.tx_udp += o.tx_udp;
         self.tx_icmp += o.tx_icmp;
         self.tx_icmpv6 += o.tx_icmpv6;
+        self.drop_loss += o.drop_loss;
+        self.drop_loss_bytes += o.drop_loss_bytes;
+        self.drop_loss_every += o.drop_loss_every;
+        self.drop_loss_every_bytes += o.drop_loss_every_bytes;
+        self.drop_rate += o.drop_rate;
+        self.drop_rate_bytes += o.drop_rate_bytes;
+        self.corrupted += o.corrupted;
+        self.corrupted_bytes += o.corrupted_bytes;
+        self.duplicated += o.duplicated;
+        self.duplicated_bytes += o.duplicated_bytes;
+        self.loss_every_seen += o.loss_every_seen;
     }
 }
 

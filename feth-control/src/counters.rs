@@ -43,24 +43,34 @@ pub struct Drops {
     /// Crossed toward this port but not received by its user end: larger than its MTU, sent
     /// while it was administratively down, or its receive queue was full.
     pub rx_refused: Direction,
+    /// Impairments (`feth-loader impair`) of what this port sent: lost at random, lost as
+    /// every N-th frame, over the rate limit.
+    pub tx_loss: Direction,
+    pub tx_loss_every: Direction,
+    pub tx_rate: Direction,
 }
 
 impl Drops {
-    /// Packets of this port's frames dropped inside the crossover.
-    pub fn tx_total(&self) -> u64 {
-        self.tx_no_peer.packets + self.tx_redirect_error.packets
+    /// This port's frames dropped inside the crossover, for every reason.
+    pub fn tx_total(&self) -> Direction {
+        let all = [&self.tx_no_peer, &self.tx_redirect_error, &self.tx_loss, &self.tx_loss_every, &self.tx_rate];
+        Direction { packets: all.iter().map(|d| d.packets).sum(), bytes: all.iter().map(|d| d.bytes).sum() }
     }
 }
 
 /// Invariant at rest, per direction A -> B, for packets and for bytes:
-/// `A.tx == B.rx + A.drops.tx_no_peer + A.drops.tx_redirect_error + B.drops.rx_refused`
+/// `A.tx + A.duplicated == B.rx + A.drops.tx_total() + B.drops.rx_refused`
 /// (when B receives only from A). `tx` is what entered the crossover, `rx` what the user end
-/// received.
+/// received; corrupted frames are delivered (and counted as such), duplicates are extra.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct PortCounters {
     pub tx: Direction,
     pub rx: Direction,
     pub drops: Drops,
+    /// Frames of this port with a bit flipped on the way (still crossed).
+    pub corrupted: Direction,
+    /// Frames of this port sent twice: each is one extra frame on the peer's side.
+    pub duplicated: Direction,
     pub tx_protocols: Protocols,
 }
 
@@ -84,7 +94,12 @@ impl PortCounters {
                 tx_no_peer: Direction { packets: s.drop_no_peer, bytes: s.drop_no_peer_bytes },
                 tx_redirect_error: Direction { packets: s.drop_redirect, bytes: s.drop_redirect_bytes },
                 rx_refused,
+                tx_loss: Direction { packets: s.drop_loss, bytes: s.drop_loss_bytes },
+                tx_loss_every: Direction { packets: s.drop_loss_every, bytes: s.drop_loss_every_bytes },
+                tx_rate: Direction { packets: s.drop_rate, bytes: s.drop_rate_bytes },
             },
+            corrupted: Direction { packets: s.corrupted, bytes: s.corrupted_bytes },
+            duplicated: Direction { packets: s.duplicated, bytes: s.duplicated_bytes },
             tx_protocols: Protocols {
                 arp: s.tx_arp,
                 ipv4: s.tx_ipv4,

@@ -7,6 +7,7 @@ pub mod error;
 pub mod ethtool;
 pub mod fault;
 pub mod features;
+pub mod impair;
 pub mod media;
 pub mod monitor;
 pub mod names;

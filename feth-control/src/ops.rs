@@ -9,6 +9,7 @@ use crate::{
     crossover::Crossover,
     error::{FethError, Result},
     fault, features,
+    impair::Impairment,
     media::PortMedia,
     names, netns,
     netns::Netns,
@@ -319,13 +320,19 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
             check_xdp_mtu(&user.name, mode, user.mtu)?;
         }
     }
-    for (me, other) in [(&pa, &pb), (&pb, &pa)] {
-        let record = Record {
-            peer: Some(other.slot),
-            mode,
-            hwcsum: opts.hwcsum.unwrap_or(me.record.hwcsum),
-            ..me.record.clone()
-        };
+    let records: Vec<(&Port, Record)> = [(&pa, &pb), (&pb, &pa)]
+        .into_iter()
+        .map(|(me, other)| {
+            let record = Record {
+                peer: Some(other.slot),
+                mode,
+                hwcsum: opts.hwcsum.unwrap_or(me.record.hwcsum),
+                ..me.record.clone()
+            };
+            record.impair.check(&me.name(), mode, record.hwcsum).map(|()| (me, record))
+        })
+        .collect::<Result<_>>()?;
+    for (me, record) in records {
         if record != me.record {
             state.write_record(me.slot, record)?;
             fault::point("peer:first-record");
@@ -367,4 +374,49 @@ pub fn set_media(state: &mut State, name: &str, media: PortMedia) -> Result<()> 
     let port = port(state, name)?;
     let record = Record { media, ..port.record.clone() };
     state.write_record(port.slot, record)
+}
+
+/// Replaces the impairments of what `name` transmits (all zero clears them). They are kept in
+/// its record, so they survive unpeer, peer and mode switches.
+pub fn set_impair(state: &mut State, name: &str, impair: Impairment) -> Result<()> {
+    let p = port(state, name)?.clone();
+    impair.check(name, p.mode(), p.record.hwcsum)?;
+    let record = Record { impair, ..p.record.clone() };
+    if record == p.record {
+        return Ok(());
+    }
+    state.write_record(p.slot, record)?;
+    repair::converge(state, &mut Run::ports(&[p.slot]))
+}
+
+/// The link between a port and its peer, for `flap`: pulled (carrier off on both user ends;
+/// what they send meanwhile counts as `tx_refused`) and plugged back by setting both wire ends
+/// down and up. Not recorded: the next changing command, or `repair`, plugs a pulled cable
+/// back in.
+pub struct Cable {
+    /// (user end name, wire end ifindex) of both sides.
+    ends: [(String, u32); 2],
+    rtnl: crate::rtnl::Rtnl,
+}
+
+impl Cable {
+    pub fn of(state: &State, name: &str) -> Result<Cable> {
+        let p = port(state, name)?;
+        let Some(peer) = state.peer_of(p) else {
+            return Err(FethError::Refused {
+                name: name.to_owned(),
+                reason: "not peered: there is no link to flap".into(),
+            });
+        };
+        Ok(Cable { ends: [(p.name(), p.wire.index), (peer.name(), peer.wire.index)], rtnl: crate::rtnl::Rtnl::open()? })
+    }
+
+    /// Under the exclusive lock, but without a state read: a flap keeps its schedule.
+    pub fn set(&self, up: bool) -> Result<()> {
+        let _lock = crate::bpffs::lock_exclusive()?;
+        for (name, wire) in &self.ends {
+            self.rtnl.set_up(*wire, up, &format!("{name}: set wire end {}", if up { "up" } else { "down" }))?;
+        }
+        Ok(())
+    }
 }

@@ -63,6 +63,12 @@ pub fn render(ports: &[PortSnapshot]) -> String {
             kind: "gauge",
             samples: vec![],
         },
+        Family {
+            name: "feth_impaired_packets_total",
+            help: "Frames of the interface corrupted or duplicated on purpose (feth-loader impair), still delivered.",
+            kind: "counter",
+            samples: vec![],
+        },
     ];
     for p in ports {
         let c = &p.counters;
@@ -79,6 +85,9 @@ pub fn render(ports: &[PortSnapshot]) -> String {
             ("no_peer", c.drops.tx_no_peer.packets),
             ("redirect_error", c.drops.tx_redirect_error.packets),
             ("rx_refused", c.drops.rx_refused.packets),
+            ("loss", c.drops.tx_loss.packets),
+            ("loss_every", c.drops.tx_loss_every.packets),
+            ("rate", c.drops.tx_rate.packets),
         ] {
             push(4, Some(("reason", reason)), v);
         }
@@ -96,6 +105,8 @@ pub fn render(ports: &[PortSnapshot]) -> String {
             push(5, Some(("protocol", proto)), v);
         }
         push(6, None, u64::from(p.link_up));
+        push(7, Some(("reason", "corrupted")), c.corrupted.packets);
+        push(7, Some(("reason", "duplicated")), c.duplicated.packets);
     }
     let mut out = String::new();
     for f in families {

@@ -6,13 +6,17 @@
 //! through the veth link, so renames and namespace moves need no update.
 //!
 //! Format (at most 255 bytes, `IFALIASZ - 1`):
-//! `feth/2 peer=<slot>|- mode=xdp|tc csum=0|1 media=<current>/<word>,<word>,...` (hex words).
+//! `feth/2 peer=<slot>|- mode=xdp|tc csum=0|1 media=<current>/<word>,<word>,...` (hex words),
+//! then ` imp=...` when the port is impaired (`Impairment::encode`).
 use feth_common::{
     DEFAULT_MODE, Mode,
     names::{WIRE_ALIAS_V1_PREFIX, WIRE_RECORD_PREFIX},
 };
 
-use crate::media::{PortMedia, default_media};
+use crate::{
+    impair::Impairment,
+    media::{PortMedia, default_media},
+};
 
 /// `IFALIASZ` minus the terminating NUL.
 pub const ALIAS_MAX: usize = 255;
@@ -25,11 +29,13 @@ pub struct Record {
     /// feth's hwcsum: transmit checksum offload on the user end, honoured in TC mode.
     pub hwcsum: bool,
     pub media: PortMedia,
+    /// What this port's transmissions suffer (`feth-loader impair`).
+    pub impair: Impairment,
 }
 
 impl Default for Record {
     fn default() -> Self {
-        Record { peer: None, mode: DEFAULT_MODE, hwcsum: true, media: default_media() }
+        Record { peer: None, mode: DEFAULT_MODE, hwcsum: true, media: default_media(), impair: Impairment::default() }
     }
 }
 
@@ -49,15 +55,23 @@ impl Record {
     pub fn encode(&self) -> String {
         let peer = self.peer.map_or("-".to_owned(), |p| p.to_string());
         let words: Vec<String> = self.media.list.iter().map(|w| format!("{w:x}")).collect();
-        let text = format!(
+        let mut text = format!(
             "{WIRE_RECORD_PREFIX} peer={peer} mode={} csum={} media={:x}/{}",
             self.mode.name(),
             u8::from(self.hwcsum),
             self.media.current,
             words.join(",")
         );
-        debug_assert!(text.len() <= ALIAS_MAX, "record too long: {text}");
+        if !self.impair.is_none() {
+            text.push_str(" imp=");
+            text.push_str(&self.impair.encode());
+        }
         text
+    }
+
+    /// Whether the record fits the alias (a long media list leaves less room for impairments).
+    pub fn fits(&self) -> bool {
+        self.encode().len() <= ALIAS_MAX
     }
 
     /// The record an alias holds, or the defaults with why there is none.
@@ -87,6 +101,7 @@ fn parse_fields(text: &str) -> Option<Record> {
                 record.media.current = word(current)?;
                 record.media.list = list.split(',').map(word).collect::<Option<_>>()?;
             }
+            "imp" => record.impair = Impairment::decode(value)?,
             // A later layout may add fields; an older reader keeps what it knows.
             _ => {}
         }
@@ -115,8 +130,27 @@ mod tests {
             mode: Mode::Xdp,
             hwcsum: false,
             media: PortMedia { current: widest, list: vec![widest; MEDIA_MAX] },
+            impair: Impairment::default(),
         };
         assert!(r.encode().len() <= ALIAS_MAX, "{} bytes", r.encode().len());
+        assert_eq!(Record::parse(Some(&r.encode())), (r, Recorded::Current));
+    }
+
+    #[test]
+    fn every_impairment_fits_with_the_default_media() {
+        let r = Record {
+            peer: Some(u32::MAX - 1),
+            impair: Impairment {
+                loss_ppm: 999_999,
+                loss_every: u32::MAX,
+                corrupt_ppm: 999_999,
+                duplicate_ppm: 999_999,
+                rate_bytes: crate::impair::RATE_MAX_BYTES,
+                burst_bytes: 1 << 30,
+            },
+            ..Record::default()
+        };
+        assert!(r.fits(), "{} bytes", r.encode().len());
         assert_eq!(Record::parse(Some(&r.encode())), (r, Recorded::Current));
     }
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::{
     counters::{self, PortCounters},
     error::Result,
+    impair::Impairment,
     media::format_word,
     names::format_mac,
     pair,
@@ -48,7 +49,37 @@ pub struct PortReport {
     pub offloads: Offloads,
     /// Settings feth changed on the user end, and why.
     pub changed: Vec<String>,
+    /// Impairments of what this port transmits (`feth-loader impair`); all zero is none.
+    pub impair: ImpairReport,
     pub counters: PortCounters,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ImpairReport {
+    pub loss_percent: f64,
+    pub loss_every: u32,
+    pub corrupt_percent: f64,
+    pub duplicate_percent: f64,
+    /// Bits per second; 0 is no limit.
+    pub rate_bits: u64,
+    pub burst_bytes: u64,
+    /// The same, as `impair` spells it (empty: none).
+    pub text: Vec<String>,
+}
+
+impl From<&Impairment> for ImpairReport {
+    fn from(i: &Impairment) -> Self {
+        let percent = |ppm: u32| f64::from(ppm) / f64::from(feth_common::PPM) * 100.0;
+        ImpairReport {
+            loss_percent: percent(i.loss_ppm),
+            loss_every: i.loss_every,
+            corrupt_percent: percent(i.corrupt_ppm),
+            duplicate_percent: percent(i.duplicate_ppm),
+            rate_bits: i.rate_bytes * 8,
+            burst_bytes: i.burst_bytes,
+            text: i.describe(),
+        }
+    }
 }
 
 /// Why feth changes each setting (ARCHITECTURE.md, "Datapaths"), judged from what the user
@@ -110,6 +141,7 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
             }
             None => vec![],
         },
+        impair: ImpairReport::from(&port.record.impair),
         counters,
     })
 }

@@ -136,6 +136,7 @@ impl State {
             config.peer_slot = peer.slot;
             config.peer_ifindex = peer.wire.index;
         }
+        port.record.impair.apply_to(&mut config);
         config
     }
 
@@ -166,6 +167,15 @@ impl State {
     /// Writes a port's record to its wire end's alias, and keeps the in-memory copy in step.
     pub fn write_record(&mut self, slot: u32, record: Record) -> Result<()> {
         let port = self.by_slot(slot).ok_or_else(|| FethError::NoSuchInterface(format!("slot {slot}")))?;
+        if !record.fits() {
+            return Err(FethError::Refused {
+                name: port.name(),
+                reason: format!(
+                    "its media list and impairments would not fit the {} bytes of its record; set fewer media words",
+                    crate::record::ALIAS_MAX
+                ),
+            });
+        }
         let what = format!("{}: record the configuration on {}", port.name(), port.wire.name);
         self.rtnl.set_alias(port.wire.index, record.encode(), &what)?;
         let port = self.by_slot_mut(slot).expect("found above");

@@ -18,6 +18,7 @@ macro_rules! frame_log {
 }
 
 mod counters;
+mod impair;
 mod maps;
 mod parsing;
 mod tc;

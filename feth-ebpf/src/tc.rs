@@ -11,6 +11,7 @@ use aya_ebpf::{
 
 use crate::{
     counters::{count_no_peer, count_redirect_error, count_rx, count_tx},
+    impair,
     maps::port,
     parsing::{Frame, classify},
 };
@@ -59,6 +60,14 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     // bpf_check_mtu looks the device up and says -EINVAL when it is gone. (A devmap lookup,
     // which the kernel keeps in step with unregistered devices, is refused by the kernel for
     // a TC program.)
+    if port.impair != 0 {
+        if impair::drops(&port, bytes) {
+            return Ok(TC_ACT_SHOT);
+        }
+        if port.impair & feth_common::impair::CORRUPT != 0 && impair::chance(port.corrupt_ppm) && corrupt(ctx, len) {
+            impair::count_corrupted(port.slot, bytes);
+        }
+    }
     let mut mtu = 0u32;
     // SAFETY: the live skb, a valid out-pointer.
     if unsafe { bpf_check_mtu(ctx.as_ptr(), port.peer_ifindex, &mut mtu, 0, 0) } < 0 {
@@ -68,6 +77,14 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     // To the peer wire's egress (not bpf_redirect_peer): veth then applies the receiving
     // user end's MTU and counts what it refuses.
     // SAFETY: plain helper call.
+    if port.impair & feth_common::impair::DUPLICATE != 0
+        && impair::chance(port.duplicate_ppm)
+        && ctx.clone_redirect(port.peer_ifindex, 0).is_ok()
+    {
+        // The copy went to the peer wire's egress as the original will.
+        impair::count_duplicated(port.slot, bytes);
+        count_rx(port.peer_slot, 1, bytes);
+    }
     let action = unsafe { bpf_redirect(port.peer_ifindex, 0) } as i32;
     if action == TC_ACT_REDIRECT {
         count_rx(port.peer_slot, 1, bytes);
@@ -76,4 +93,16 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
         count_redirect_error(port.slot, bytes);
         Ok(TC_ACT_SHOT)
     }
+}
+
+/// Flips one random bit of the frame's last byte (past the headers of any frame long enough to
+/// carry a payload). The loader refuses corruption while hwcsum is on: a frame with checksum
+/// offload carries no checksum yet, so the receiver could not see the damage.
+#[inline(always)]
+fn corrupt(ctx: &TcContext, len: u32) -> bool {
+    let Some(at) = (len as usize).checked_sub(1) else { return false };
+    let Ok(byte) = ctx.load::<u8>(at) else { return false };
+    // SAFETY: plain helper call.
+    let bit = 1u8 << (unsafe { aya_ebpf::helpers::bpf_get_prandom_u32() } & 7);
+    ctx.store(at, &(byte ^ bit), 0).is_ok()
 }

@@ -2,7 +2,7 @@
 //! the crossover devmap to the peer's wire end, whose veth delivers it to the peer's user end.
 use aya_ebpf::{
     bindings::xdp_action::{XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_REDIRECT},
-    helpers::generated::bpf_xdp_get_buff_len,
+    helpers::generated::{bpf_xdp_get_buff_len, bpf_xdp_load_bytes, bpf_xdp_store_bytes},
     macros::xdp,
     programs::XdpContext,
 };
@@ -10,6 +10,7 @@ use feth_common::Mode;
 
 use crate::{
     counters::{count_no_peer, count_redirect_error, count_rx, count_tx},
+    impair,
     maps::{FETH_CROSSOVER, port},
     parsing::{Frame, classify},
 };
@@ -51,6 +52,15 @@ fn try_crossover(ctx: &XdpContext) -> Result<u32, ()> {
         count_no_peer(port.slot, len);
         return Ok(XDP_DROP);
     }
+    if port.impair != 0 {
+        if impair::drops(&port, len) {
+            return Ok(XDP_DROP);
+        }
+        // Duplication is refused in XDP mode by the loader (one xdp_buff goes one way).
+        if port.impair & feth_common::impair::CORRUPT != 0 && impair::chance(port.corrupt_ppm) && corrupt(ctx, len) {
+            impair::count_corrupted(port.slot, len);
+        }
+    }
     match FETH_CROSSOVER.redirect(port.slot, 0) {
         Ok(XDP_REDIRECT) => {
             count_rx(port.peer_slot, 1, len);
@@ -61,4 +71,22 @@ fn try_crossover(ctx: &XdpContext) -> Result<u32, ()> {
             Ok(XDP_DROP)
         }
     }
+}
+
+/// Flips one random bit of the frame's last byte (of its last fragment, for a multi-buffer
+/// frame): past the headers of any frame long enough to carry a payload, so the receiver's
+/// checksum sees it. Through the load/store helpers: the verifier refuses arithmetic on
+/// data_end.
+#[inline(always)]
+fn corrupt(ctx: &XdpContext, len: u64) -> bool {
+    let Some(at) = len.checked_sub(1) else { return false };
+    let mut byte = 0u8;
+    // SAFETY: the live xdp_md, a one-byte buffer on the stack.
+    if unsafe { bpf_xdp_load_bytes(ctx.ctx, at as u32, (&raw mut byte).cast(), 1) } != 0 {
+        return false;
+    }
+    // SAFETY: plain helper call.
+    byte ^= 1u8 << (unsafe { aya_ebpf::helpers::bpf_get_prandom_u32() } & 7);
+    // SAFETY: as above.
+    unsafe { bpf_xdp_store_bytes(ctx.ctx, at as u32, (&raw mut byte).cast(), 1) == 0 }
 }

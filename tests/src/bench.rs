@@ -135,9 +135,12 @@ macro_rules! both_modes {
 }
 
 /// The invariant at rest for A -> B, in `field` ("packets" or "bytes"): what A sent into the
-/// crossover was delivered to B or counted under a drop reason.
+/// crossover (plus its duplicates) was delivered to B or counted under a drop reason.
 pub fn crossed_or_counted(a: &serde_json::Value, b: &serde_json::Value, field: &str) -> bool {
     let n = |v: &serde_json::Value| v[field].as_u64().unwrap();
-    let drops = n(&a["drops"]["tx_no_peer"]) + n(&a["drops"]["tx_redirect_error"]) + n(&b["drops"]["rx_refused"]);
-    n(&a["tx"]) == n(&b["rx"]) + drops
+    let a_drops: u64 = ["tx_no_peer", "tx_redirect_error", "tx_loss", "tx_loss_every", "tx_rate"]
+        .iter()
+        .map(|reason| n(&a["drops"][*reason]))
+        .sum();
+    n(&a["tx"]) + n(&a["duplicated"]) == n(&b["rx"]) + a_drops + n(&b["drops"]["rx_refused"])
 }

@@ -132,7 +132,15 @@ fn protocol_counters_are_exact_per_direction(mode: &str) {
         let none = serde_json::json!({"packets": 0, "bytes": 0});
         assert_eq!(
             c["drops"],
-            serde_json::json!({"tx_refused": 0, "tx_no_peer": none, "tx_redirect_error": none, "rx_refused": none})
+            serde_json::json!({
+                "tx_refused": 0,
+                "tx_no_peer": none,
+                "tx_redirect_error": none,
+                "rx_refused": none,
+                "tx_loss": none,
+                "tx_loss_every": none,
+                "tx_rate": none,
+            })
         );
     }
 }

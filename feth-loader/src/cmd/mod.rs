@@ -4,6 +4,8 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod create;
 mod destroy;
+mod flap;
+mod impair;
 mod log;
 mod media;
 mod monitor;
@@ -41,6 +43,11 @@ enum Command {
     Unpeer(peer::UnpeerArgs),
     /// Show feth interfaces: peer, link, mode, media, MTU, MAC, namespace, counters.
     Show(show::Args),
+    /// Impair what an interface transmits: loss, loss-every, corruption, duplication, rate;
+    /// without options, print them.
+    Impair(impair::Args),
+    /// Take a link down and up on a schedule (carrier off on both ends), in the foreground.
+    Flap(flap::Args),
     /// Show or set an interface's media list and current media.
     Media(media::Args),
     /// Counters: totals, or rates with --watch; text, JSON or Prometheus.
@@ -70,6 +77,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Unpeer(args) => peer::run_unpeer(args),
         Command::Show(args) => show::run(args),
         Command::Media(args) => media::run(args),
+        Command::Impair(args) => impair::run(args),
+        Command::Flap(args) => flap::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Log(args) => log::run(args),

@@ -43,6 +43,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if r.media.active { "active" } else { "inactive" },
             r.media.list.join(",")
         );
+        if !r.impair.text.is_empty() {
+            println!("\timpair {}", r.impair.text.join(", "));
+        }
         let c = &r.counters;
         println!(
             "\ttx {} pkts {} bytes  rx {} pkts {} bytes  drops tx {} rx {} tx-refused {}",
@@ -50,10 +53,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             c.tx.bytes,
             c.rx.packets,
             c.rx.bytes,
-            c.drops.tx_total(),
+            c.drops.tx_total().packets,
             c.drops.rx_refused.packets,
             c.drops.tx_refused
         );
+        if c.corrupted.packets + c.duplicated.packets > 0 {
+            println!("\tcorrupted {} duplicated {}", c.corrupted.packets, c.duplicated.packets);
+        }
     }
     Ok(())
 }

@@ -110,7 +110,7 @@ fn rate(now: &PortSnapshot, before: Option<&PortSnapshot>, secs: f64) -> Rate {
         tx_bps: 8.0 * d(|p| p.counters.tx.bytes),
         rx_pps: d(|p| p.counters.rx.packets),
         rx_bps: 8.0 * d(|p| p.counters.rx.bytes),
-        drops_per_s: d(|p| p.counters.drops.tx_total() + p.counters.drops.rx_refused.packets),
+        drops_per_s: d(|p| p.counters.drops.tx_total().packets + p.counters.drops.rx_refused.packets),
     }
 }
 
@@ -136,12 +136,16 @@ fn print_totals(ports: &[PortSnapshot]) {
         println!("\ttx {} packets {} bytes", c.tx.packets, c.tx.bytes);
         println!("\trx {} packets {} bytes", c.rx.packets, c.rx.bytes);
         println!(
-            "\tdrops tx refused {} no-peer {} redirect-error {}  rx refused {}",
+            "\tdrops tx refused {} no-peer {} redirect-error {} loss {} loss-every {} rate {}  rx refused {}",
             c.drops.tx_refused,
             c.drops.tx_no_peer.packets,
             c.drops.tx_redirect_error.packets,
+            c.drops.tx_loss.packets,
+            c.drops.tx_loss_every.packets,
+            c.drops.tx_rate.packets,
             c.drops.rx_refused.packets
         );
+        println!("\timpaired corrupted {} duplicated {}", c.corrupted.packets, c.duplicated.packets);
         let pr = &c.tx_protocols;
         println!(
             "\ttx protocols arp {} ipv4 {} ipv6 {} other {}  tcp {} udp {} icmp {} icmpv6 {}",

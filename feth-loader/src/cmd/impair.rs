@@ -1,0 +1,103 @@
+//! `feth-loader impair`: cable faults on what an interface transmits.
+use feth_control::{
+    impair::{self, Impairment},
+    ops, read_state, with_state,
+};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The interface whose transmissions are impaired (NAME -> its peer).
+    name: String,
+    /// Lose frames at random, e.g. 10% or 0.5%.
+    #[arg(long, value_name = "P", allow_hyphen_values = true)]
+    loss: Option<String>,
+    /// Lose exactly one frame in N (Apple feth's tx_drops; counted per CPU); 0 turns it off.
+    #[arg(long, value_name = "N")]
+    loss_every: Option<u32>,
+    /// Flip one bit in frames at random, e.g. 1% (needs hwcsum off in TC mode).
+    #[arg(long, value_name = "P", allow_hyphen_values = true)]
+    corrupt: Option<String>,
+    /// Send frames twice at random, e.g. 10% (TC mode).
+    #[arg(long, value_name = "P", allow_hyphen_values = true)]
+    duplicate: Option<String>,
+    /// Police to this rate (a token bucket; frames over it are dropped and counted), e.g.
+    /// 100mbit, 1gbit, 512kbit, 10mbps (bytes); 0 turns it off.
+    #[arg(long, value_name = "R", allow_hyphen_values = true)]
+    rate: Option<String>,
+    /// The policer's bucket, e.g. 64kb (default: 20 ms at the rate, at least 128 KiB).
+    #[arg(long, value_name = "B", requires = "rate", allow_hyphen_values = true)]
+    burst: Option<String>,
+    /// Delay frames (refused: needs sch_fq or sch_netem, which this build does not use).
+    #[arg(long, value_name = "D")]
+    delay: Option<String>,
+    /// Remove every impairment.
+    #[arg(long, conflicts_with_all = ["loss", "loss_every", "corrupt", "duplicate", "rate", "burst"])]
+    clear: bool,
+}
+
+impl Args {
+    fn changes(&self) -> bool {
+        self.clear
+            || self.loss.is_some()
+            || self.loss_every.is_some()
+            || self.corrupt.is_some()
+            || self.duplicate.is_some()
+            || self.rate.is_some()
+    }
+
+    /// The impairments after this command: the given ones replace theirs, the rest are kept.
+    fn apply(&self, now: Impairment) -> anyhow::Result<Impairment> {
+        if self.clear {
+            return Ok(Impairment::default());
+        }
+        let name = &self.name;
+        let mut next = now;
+        if let Some(p) = &self.loss {
+            next.loss_ppm = impair::parse_probability(name, "loss", p)?;
+        }
+        if let Some(n) = self.loss_every {
+            next.loss_every = n;
+        }
+        if let Some(p) = &self.corrupt {
+            next.corrupt_ppm = impair::parse_probability(name, "corrupt", p)?;
+        }
+        if let Some(p) = &self.duplicate {
+            next.duplicate_ppm = impair::parse_probability(name, "duplicate", p)?;
+        }
+        if let Some(r) = &self.rate {
+            if r.trim() == "0" {
+                next.rate_bytes = 0;
+                next.burst_bytes = 0;
+            } else {
+                next.rate_bytes = impair::parse_rate(name, r)?;
+                next.burst_bytes = match &self.burst {
+                    Some(b) => impair::parse_size(name, b)?,
+                    None => impair::default_burst(next.rate_bytes),
+                };
+            }
+        }
+        Ok(next)
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.delay.is_some() {
+        anyhow::bail!(
+            "{}: --delay needs sch_fq (earliest departure time) or sch_netem, and feth does not delay frames yet; nothing was changed",
+            args.name
+        );
+    }
+    let now = if args.changes() {
+        with_state(|state| {
+            let port = ops::port(state, &args.name)?;
+            let next = args.apply(port.record.impair).map_err(|e| feth_control::FethError::Invalid(e.to_string()))?;
+            ops::set_impair(state, &args.name, next)?;
+            Ok(next)
+        })?
+    } else {
+        read_state(|state| Ok(ops::port(state, &args.name)?.record.impair))?
+    };
+    let text = now.describe();
+    println!("{}: impair {}", args.name, if text.is_empty() { "none".to_owned() } else { text.join(", ") });
+    Ok(())
+}
