@@ -96,11 +96,15 @@ impl Impairment {
                 "duplication needs TC mode (an XDP frame can only go one way); `feth-loader peer` with --mode tc switches",
             );
         }
-        if self.corrupt_ppm != 0 && mode == Mode::Tc && hwcsum {
+        if self.corrupt_ppm != 0 && mode == Mode::Tc {
+            // Measured: with hwcsum off, corrupted TCP segments still reached the application
+            // in TC mode (the redirected skb keeps a checksum state the receiver trusts); XDP
+            // mode builds a fresh skb that the receiver verifies.
             return refuse(
-                "corruption in TC mode needs hwcsum off (an offloaded frame carries no checksum yet, so the receiver could not see the damage); use --hwcsum off or XDP mode",
+                "corruption needs XDP mode (in TC mode the receiver may trust the frame's checksum state and not see the damage); `feth-loader peer` with --mode xdp switches",
             );
         }
+        let _ = hwcsum;
         Ok(())
     }
 

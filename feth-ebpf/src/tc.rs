@@ -64,9 +64,7 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
         if impair::drops(&port, bytes) {
             return Ok(TC_ACT_SHOT);
         }
-        if port.impair & feth_common::impair::CORRUPT != 0 && impair::chance(port.corrupt_ppm) && corrupt(ctx, len) {
-            impair::count_corrupted(port.slot, bytes);
-        }
+        // Corruption is XDP mode's only (the loader refuses it in TC mode).
     }
     let mut mtu = 0u32;
     // SAFETY: the live skb, a valid out-pointer.
@@ -93,16 +91,4 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
         count_redirect_error(port.slot, bytes);
         Ok(TC_ACT_SHOT)
     }
-}
-
-/// Flips one random bit of the frame's last byte (past the headers of any frame long enough to
-/// carry a payload). The loader refuses corruption while hwcsum is on: a frame with checksum
-/// offload carries no checksum yet, so the receiver could not see the damage.
-#[inline(always)]
-fn corrupt(ctx: &TcContext, len: u32) -> bool {
-    let Some(at) = (len as usize).checked_sub(1) else { return false };
-    let Ok(byte) = ctx.load::<u8>(at) else { return false };
-    // SAFETY: plain helper call.
-    let bit = 1u8 << (unsafe { aya_ebpf::helpers::bpf_get_prandom_u32() } & 7);
-    ctx.store(at, &(byte ^ bit), 0).is_ok()
 }

@@ -1,0 +1,310 @@
+//! Cable faults (`impair`, `flap`): every impaired frame is counted under its reason and the
+//! invariant `A.tx + A.duplicated = B.rx + A's drops + B's refusals` holds exactly, in packets
+//! and in bytes.
+use std::{
+    io::{BufRead as _, BufReader, Read as _, Write as _},
+    net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use feth_tests::{
+    bench::{Pair, WAIT, carrier, crossed_or_counted, mac, port, tcp_transfer, up_pair},
+    both_modes,
+    frames::{PacketSocket, test_frame},
+    loader::{fails, ok, show_json, show_state},
+    scaled, wait_until, world,
+};
+
+both_modes!(
+    loss_is_random_and_counted,
+    loss_every_drops_exactly_one_in_n,
+    rate_polices_a_flood_and_caps_tcp,
+    impairments_survive_unpeer_peer_and_mode_switches,
+    bad_values_change_nothing,
+);
+
+fn counters(name: &str) -> serde_json::Value {
+    port(&show_json(), name)["counters"].clone()
+}
+
+/// Sends `n` test frames of `len` bytes from feth0 to feth1, from one CPU (the per-CPU
+/// counters of `loss_every` then see them all), and waits until every frame is accounted for.
+fn send(p: &Pair, n: usize, len: usize) -> (serde_json::Value, serde_json::Value) {
+    let src = mac(&p.a, "feth0");
+    p.a.run(|| {
+        // SAFETY: a zeroed cpu_set_t with CPU 0 set; this thread only.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(0, &mut set);
+            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+        }
+        let tx = PacketSocket::open("feth0");
+        for seq in 0..n {
+            tx.send(&test_frame(src, len, seq as u32));
+        }
+    });
+    let mut last = None;
+    let settled = wait_until(WAIT, || {
+        let (a, b) = (counters("feth0"), counters("feth1"));
+        let entered = a["tx"]["packets"].as_u64().unwrap() + a["drops"]["tx_refused"].as_u64().unwrap();
+        let done = entered == n as u64 && crossed_or_counted(&a, &b, "packets") && crossed_or_counted(&a, &b, "bytes");
+        last = Some((a, b));
+        done
+    });
+    let (a, b) = last.expect("read at least once");
+    assert!(settled, "every frame accounted for, packets and bytes:\nfeth0 {a}\nfeth1 {b}");
+    (a, b)
+}
+
+fn packets(v: &serde_json::Value, path: &[&str]) -> u64 {
+    path.iter().fold(v, |v, k| &v[*k])["packets"].as_u64().unwrap_or_else(|| panic!("{path:?} in {v}"))
+}
+
+fn loss_is_random_and_counted(mode: &str) {
+    let p = up_pair(mode, &[]);
+    ok(&["impair", "feth0", "--loss", "10%"]);
+    let (a, b) = send(&p, 20_000, 100);
+    let lost = packets(&a, &["drops", "tx_loss"]);
+    let entered = packets(&a, &["tx"]);
+    // Binomial: mean 10% of what entered, standard deviation about 42 at 20000.
+    let mean = entered / 10;
+    assert!(lost.abs_diff(mean) <= 210, "lost {lost} of {entered}, expected {mean} +/- 210");
+    assert_eq!(packets(&b, &["rx"]) + lost, entered, "the rest arrived:\n{a}\n{b}");
+}
+
+fn loss_every_drops_exactly_one_in_n(mode: &str) {
+    let p = up_pair(mode, &[]);
+    ok(&["impair", "feth0", "--loss-every", "4"]);
+    let (a, _) = send(&p, 1000, 100);
+    assert_eq!(packets(&a, &["tx"]), 1000, "nothing refused before the crossover: {a}");
+    assert_eq!(packets(&a, &["drops", "tx_loss_every"]), 250, "exactly one in four: {a}");
+}
+
+/// TcpInCsumErrors of the namespace this thread is in.
+fn tcp_checksum_errors() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/thread-self/net/snmp").expect("read snmp");
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next().expect("Tcp header"), tcp.next().expect("Tcp values"));
+    let at = names.split_whitespace().position(|n| n == "InCsumErrors").expect("InCsumErrors");
+    values.split_whitespace().nth(at).unwrap().parse().unwrap()
+}
+
+#[test]
+fn corruption_is_caught_by_the_receiver_and_counted() {
+    let _w = world();
+    let p = up_pair("xdp", &[]);
+    ok(&["impair", "feth0", "--corrupt", "5%"]);
+    let before = p.b.run(tcp_checksum_errors);
+    tcp_transfer(&p, 20 << 20);
+    let caught = p.b.run(tcp_checksum_errors) - before;
+    let a = counters("feth0");
+    let corrupted = packets(&a, &["corrupted"]);
+    assert!(caught > 0, "the receiver's TCP saw bad checksums ({corrupted} frames corrupted)");
+    assert!(corrupted >= caught, "feth counted every corrupted frame: {corrupted} < {caught}");
+    let b = counters("feth1");
+    assert!(crossed_or_counted(&a, &b, "packets") && crossed_or_counted(&a, &b, "bytes"), "{a}\n{b}");
+}
+
+/// Bytes a TCP connection from a to b carries in `secs` seconds, as the receiver counts them.
+fn tcp_goodput_mbit(p: &Pair, secs: f64) -> f64 {
+    p.a.addr("feth0", IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)), 24);
+    p.b.addr("feth1", IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2)), 24);
+    let server: SocketAddr = "198.18.0.2:5202".parse().unwrap();
+    let listener = p.b.run(|| TcpListener::bind(server).expect("bind in namespace b"));
+    let receiver = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut buf = vec![0u8; 1 << 16];
+        let (mut total, mut first) = (0u64, None);
+        loop {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    first.get_or_insert_with(Instant::now);
+                    total += n as u64;
+                }
+            }
+        }
+        total as f64 * 8.0 / first.expect("data arrived").elapsed().as_secs_f64() / 1e6
+    });
+    let mut client = p.a.run(|| TcpStream::connect_timeout(&server, scaled(WAIT)).expect("connect"));
+    let chunk = vec![0x5au8; 1 << 16];
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < secs {
+        client.write_all(&chunk).expect("write");
+    }
+    drop(client);
+    receiver.join().expect("receiver")
+}
+
+fn rate_polices_a_flood_and_caps_tcp(mode: &str) {
+    let p = up_pair(mode, &[]);
+    ok(&["impair", "feth0", "--rate", "100mbit"]);
+    // 3000 frames of 1400 bytes leave in a few milliseconds: far above 100 Mbit/s, so the
+    // bucket (250 KB) lets about 180 through and the policer drops the rest, counted.
+    let (a, b) = send(&p, 3000, 1400);
+    let dropped = packets(&a, &["drops", "tx_rate"]);
+    assert!(dropped > 1000, "the flood was cut to the rate: {dropped} dropped\n{a}");
+    assert_eq!(packets(&b, &["rx"]) + dropped, packets(&a, &["tx"]), "the rest arrived:\n{a}\n{b}");
+    // A policer cannot pace TCP at a veth's round trip of some tens of microseconds (even two
+    // segments in flight exceed the rate, so TCP is held back by losses): it gets through,
+    // never above the rate. (README, Limitations.)
+    let mbit = tcp_goodput_mbit(&p, 3.0);
+    assert!(mbit > 0.5 && mbit <= 105.0, "TCP through a 100mbit policer: {mbit:.1} Mbit/s");
+    ok(&["impair", "feth0", "--clear"]);
+    let a = counters("feth0");
+    let b = counters("feth1");
+    assert!(crossed_or_counted(&a, &b, "packets") && crossed_or_counted(&a, &b, "bytes"), "{a}\n{b}");
+}
+
+fn impairments_survive_unpeer_peer_and_mode_switches(mode: &str) {
+    let _p = up_pair(mode, &[]);
+    let other = if mode == "xdp" { "tc" } else { "xdp" };
+    ok(&["impair", "feth0", "--loss", "2.5%", "--loss-every", "7", "--rate", "1gbit", "--burst", "64kb"]);
+    let text = ["loss 2.5%", "loss-every 7", "rate 1gbit burst 65536B"];
+    let check = |when: &str| {
+        let show = show_json();
+        let i = &port(&show, "feth0")["impair"];
+        assert_eq!(i["text"], serde_json::json!(text), "{when}: {i}");
+        assert_eq!(i["loss_percent"], 2.5, "{when}");
+        assert_eq!(i["rate_bits"], 1_000_000_000u64, "{when}");
+        assert_eq!(port(&show, "feth1")["impair"]["text"], serde_json::json!([]), "{when}: feth1 untouched");
+    };
+    check("set");
+    ok(&["unpeer", "feth0"]);
+    check("after unpeer");
+    ok(&["peer", "feth0", "feth1"]);
+    check("after peer");
+    ok(&["peer", "feth0", "feth1", "--mode", other]);
+    check("after a mode switch");
+    ok(&["repair"]);
+    check("after repair");
+    assert!(ok(&["show", "feth0"]).contains("impair loss 2.5%, loss-every 7, rate 1gbit"), "show's text");
+    ok(&["impair", "feth0", "--clear"]);
+    assert_eq!(port(&show_json(), "feth0")["impair"]["text"], serde_json::json!([]), "cleared");
+    ok(&["impair", "feth0", "--loss", "1%"]);
+    ok(&["destroy", "feth0"]);
+    ok(&["create", "feth0"]);
+    assert_eq!(port(&show_json(), "feth0")["impair"]["text"], serde_json::json!([]), "destroy clears");
+}
+
+fn bad_values_change_nothing(mode: &str) {
+    let _p = up_pair(mode, &[]);
+    ok(&["impair", "feth0", "--loss", "1%"]);
+    let before = show_state();
+    let mut bad: Vec<Vec<&str>> = vec![
+        vec!["impair", "feth0", "--loss", "101%"],
+        vec!["impair", "feth0", "--loss", "-1%"],
+        vec!["impair", "feth0", "--loss", "lots"],
+        vec!["impair", "feth0", "--corrupt", "200%"],
+        vec!["impair", "feth0", "--rate", "-5mbit"],
+        vec!["impair", "feth0", "--rate", "fast"],
+        vec!["impair", "feth0", "--rate", "1bit"],
+        vec!["impair", "feth0", "--rate", "100mbit", "--burst", "10"],
+        vec!["impair", "feth0", "--delay", "10ms"],
+        vec!["impair", "nosuch0", "--loss", "1%"],
+        vec!["impair", "lo", "--loss", "1%"],
+        vec!["flap", "feth0", "--down", "0ms", "--up", "1s"],
+        vec!["flap", "feth0", "--down", "1s", "--up", "soon"],
+        vec!["flap", "nosuch0", "--down", "1s", "--up", "1s"],
+    ];
+    let refused_in_mode: Vec<&str> = match mode {
+        // Duplication needs TC mode; the refusal names it.
+        "xdp" => vec!["impair", "feth0", "--duplicate", "10%"],
+        // Corruption is XDP mode's; the refusal says so.
+        _ => vec!["impair", "feth0", "--corrupt", "1%"],
+    };
+    bad.push(refused_in_mode);
+    for args in &bad {
+        let err = fails(args);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    let err = fails(&["impair", "feth0", if mode == "xdp" { "--duplicate" } else { "--corrupt" }, "1%"]);
+    assert!(err.contains(if mode == "xdp" { "TC mode" } else { "XDP mode" }), "says which mode can: {err}");
+    assert_eq!(show_state(), before, "nothing changed");
+}
+
+#[test]
+fn duplication_is_counted_in_tc_mode() {
+    let _w = world();
+    let p = up_pair("tc", &[]);
+    ok(&["impair", "feth0", "--duplicate", "10%"]);
+    let (a, b) = send(&p, 10_000, 100);
+    let dup = packets(&a, &["duplicated"]);
+    assert!(dup.abs_diff(1000) <= 150, "about 1000 duplicated: {dup}");
+    assert_eq!(packets(&b, &["rx"]), packets(&a, &["tx"]) + dup, "every duplicate arrived:\n{a}\n{b}");
+}
+
+/// `ip monitor link` in namespace a sees every change of feth0's carrier.
+fn monitor(p: &Pair) -> std::process::Child {
+    p.a.run(|| {
+        Command::new("ip")
+            .args(["-o", "monitor", "link", "dev", "feth0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start ip monitor")
+    })
+}
+
+#[test]
+fn flap_follows_its_schedule_and_ends_up() {
+    let _w = world();
+    let p = up_pair("tc", &[]);
+    assert!(wait_until(WAIT, || carrier(&p.a, "feth0")), "carrier before");
+    let mut mon = monitor(&p);
+    let out = ok(&["flap", "feth0", "--down", "200ms", "--up", "300ms", "--count", "3"]);
+    // The link is up again, on both ends.
+    assert!(wait_until(WAIT, || carrier(&p.a, "feth0") && carrier(&p.b, "feth1")), "carrier after");
+    let lines: Vec<(f64, bool)> = out
+        .lines()
+        .map(|l| {
+            let (at, rest) = l.trim().split_once("s ").expect("time first");
+            (at.parse().expect("seconds"), rest.ends_with("link up"))
+        })
+        .collect();
+    let schedule = [(0.0, false), (0.2, true), (0.5, false), (0.7, true), (1.0, false), (1.2, true)];
+    assert_eq!(lines.len(), schedule.len(), "three down/up pairs: {out}");
+    let slack = scaled(Duration::from_millis(50)).as_secs_f64();
+    for ((at, up), (want, want_up)) in lines.iter().zip(schedule) {
+        assert_eq!(*up, want_up, "order: {out}");
+        assert!((at - want).abs() <= slack, "change at {at:.3}s, scheduled at {want}s: {out}");
+    }
+    // ip monitor saw three carrier losses and three returns.
+    let pid = mon.id() as i32;
+    let reader = BufReader::new(mon.stdout.take().unwrap());
+    let mut states = Vec::new();
+    let seen = std::thread::spawn(move || {
+        for line in reader.lines().map_while(Result::ok) {
+            let down = line.contains("NO-CARRIER");
+            if states.last() != Some(&down) {
+                states.push(down);
+            }
+            if states.len() >= 6 {
+                break;
+            }
+        }
+        states
+    });
+    assert!(wait_until(WAIT, || seen.is_finished()), "ip monitor saw six changes");
+    // SAFETY: plain syscall on the child this test started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let _ = mon.wait();
+    assert_eq!(seen.join().unwrap(), vec![true, false, true, false, true, false], "down/up three times");
+}
+
+#[test]
+fn interrupted_flap_leaves_the_link_up() {
+    let _w = world();
+    let p = up_pair("xdp", &[]);
+    let mut flap = feth_tests::loader::command()
+        .args(["flap", "feth0", "--down", "30s", "--up", "1s"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start flap");
+    assert!(wait_until(WAIT, || !carrier(&p.a, "feth0") && !carrier(&p.b, "feth1")), "link down");
+    // SAFETY: plain syscall on the child this test started.
+    unsafe { libc::kill(flap.id() as i32, libc::SIGTERM) };
+    let status = flap.wait().expect("flap exits");
+    assert!(status.success(), "interrupted flap exits cleanly: {status}");
+    assert!(wait_until(WAIT, || carrier(&p.a, "feth0") && carrier(&p.b, "feth1")), "link up again");
+}
