@@ -5,7 +5,7 @@
 //! Each step is named and reports what it changes; in a dry run it changes the in-memory state
 //! only, so later steps list what they would do after the earlier ones. Nothing here deletes an
 //! interface.
-use feth_common::{Mode, PortConfig};
+use feth_common::{DEFAULT_MODE, Mode, PortConfig};
 
 use crate::{
     crossover::{Crossover, OldLayout},
@@ -168,11 +168,32 @@ fn set_record(state: &mut State, run: &mut Run, slot: u32, record: Record) -> Re
 }
 
 /// Peers and modes layout 1 kept in its `FETH_PORTS` (same value layout as today's).
+/// Layout 1's (and 2's) `FETH_PORTS` value: the first four fields of today's `PortConfig`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+struct PortConfigV1 {
+    slot: u32,
+    peer_slot: u32,
+    mode: u32,
+    peer_ifindex: u32,
+}
+
+// SAFETY: plain integers, no padding.
+unsafe impl aya::Pod for PortConfigV1 {}
+
 fn old_layout_configs() -> Vec<PortConfig> {
     let path = crate::bpffs::dir().join(feth_common::names::MAP_PORTS);
     let Ok(data) = aya::maps::MapData::from_pin(&path) else { return Vec::new() };
-    let Ok(map) = aya::maps::Array::<_, PortConfig>::try_from(aya::maps::Map::Array(data)) else { return Vec::new() };
-    map.iter().filter_map(|c| c.ok()).collect()
+    let Ok(map) = aya::maps::Array::<_, PortConfigV1>::try_from(aya::maps::Map::Array(data)) else { return Vec::new() };
+    map.iter()
+        .filter_map(|c| c.ok())
+        .map(|c| PortConfig {
+            peer_slot: c.peer_slot,
+            mode: c.mode,
+            peer_ifindex: c.peer_ifindex,
+            ..PortConfig::unpeered(c.slot, DEFAULT_MODE)
+        })
+        .collect()
 }
 
 /// Pins of another layout: their links are detached (an XDP link would keep the current

@@ -2,6 +2,11 @@
 //! rtnetlink reads inside a namespace, and raw frames through packet sockets.
 //!
 //! Tests use `unwrap`/`expect`: a failure should point at the line.
+/// The current layout's directory under the default state directory (what tests inspect).
+pub const LAYOUT: &str = "/sys/fs/bpf/feth/v3";
+/// Its name, for tests that move pins around.
+pub const LAYOUT_NAME: &str = "v3";
+
 pub mod bench;
 pub mod frames;
 pub mod loader;

@@ -115,7 +115,7 @@ pub fn current_net() -> NetNs {
 /// Whether `mode`'s program is attached to `wire` in the current world: a pinned link, or for
 /// tc a cls_bpf filter on the device (the netlink path, which pins nothing).
 pub fn attached(wire: &str, mode: &str) -> bool {
-    exists(&format!("/sys/fs/bpf/feth/v2/links/{wire}_{mode}"))
+    exists(&format!("{}/links/{wire}_{mode}", crate::LAYOUT))
         || mode == "tc" && sh(&format!("tc filter show dev {wire} ingress | grep -q bpf"))
 }
 

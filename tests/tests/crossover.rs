@@ -145,9 +145,10 @@ fn long_names_are_refused_before_anything_is_created() {
 fn down_of_last_interface_leaves_nothing(mode: &str) {
     let p = up_pair(mode, &[]);
     // The ids of this world's programs (other worlds, and the machine's own feth, have theirs).
-    let ids: Vec<u32> = feth_tests::world::sh_out(
-        "for p in /sys/fs/bpf/feth/v2/feth_*; do bpftool prog show pinned $p | head -n1 | cut -d: -f1; done",
-    )
+    let ids: Vec<u32> = feth_tests::world::sh_out(&format!(
+        "for p in {}/feth_*; do bpftool prog show pinned $p | head -n1 | cut -d: -f1; done",
+        feth_tests::LAYOUT
+    ))
     .lines()
     .map(|l| l.trim().parse().expect("a program id"))
     .collect();

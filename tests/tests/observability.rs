@@ -340,7 +340,7 @@ fn bpftool_shows_counter_names() {
     let _w = world();
     let _p = up_pair("xdp", &[]);
     let out = feth_tests::world::command("bpftool")
-        .args(["map", "dump", "pinned", "/sys/fs/bpf/feth/v2/FETH_STATS"])
+        .args(["map", "dump", "pinned", &format!("{}/FETH_STATS", feth_tests::LAYOUT)])
         .output()
         .expect("bpftool");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -349,7 +349,7 @@ fn bpftool_shows_counter_names() {
         assert!(dump.contains(field), "bpftool dump names {field}");
     }
     let out = feth_tests::world::command("bpftool")
-        .args(["map", "dump", "pinned", "/sys/fs/bpf/feth/v2/FETH_PORTS"])
+        .args(["map", "dump", "pinned", &format!("{}/FETH_PORTS", feth_tests::LAYOUT)])
         .output()
         .expect("bpftool");
     assert!(String::from_utf8_lossy(&out.stdout).contains("peer_slot"));

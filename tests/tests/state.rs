@@ -16,7 +16,7 @@ both_modes!(reading_never_writes_and_lost_pins_are_rebuilt, bpffs_remount_loses_
 
 const PINS: [&str; 6] =
     ["FETH_PORTS", "FETH_CROSSOVER", "FETH_STATS", "FETH_SETTINGS", "feth_xdp_wire", "feth_tc_wire"];
-const LAYOUT: &str = "/sys/fs/bpf/feth/v2";
+use feth_tests::{LAYOUT, LAYOUT_NAME};
 
 /// After a repair, a second one finds nothing to do.
 fn assert_converged() {
@@ -213,7 +213,16 @@ fn older_layout_is_upgraded_in_place() {
     let p = up_pair("xdp", &[]);
     // Layout 1, made on purpose: every pin directly in the state directory, and aliases that
     // name the user end.
-    assert!(sh("cd /sys/fs/bpf/feth && mv v2/* . && rmdir v2"));
+    // Its FETH_PORTS had 16-byte values (slot, peer slot, mode, peer wire ifindex): feth0 in
+    // slot 0 and feth1 in slot 1, crossed in XDP mode (1); ifindexes little-endian.
+    assert!(sh(&format!("cd /sys/fs/bpf/feth && mv {LAYOUT_NAME}/* . && rmdir {LAYOUT_NAME} && rm FETH_PORTS")));
+    assert!(sh("bpftool map create /sys/fs/bpf/feth/FETH_PORTS type array key 4 value 16 entries 256 name FETH_PORTS"));
+    assert!(sh(
+        "bpftool map update pinned /sys/fs/bpf/feth/FETH_PORTS key 0 0 0 0 value 0 0 0 0 1 0 0 0 1 0 0 0 1 0 0 64"
+    ));
+    assert!(sh(
+        "bpftool map update pinned /sys/fs/bpf/feth/FETH_PORTS key 1 0 0 0 value 1 0 0 0 0 0 0 0 1 0 0 0 0 0 0 64"
+    ));
     assert!(sh(&format!("ip link set fwire0 alias feth:feth0@{}", p.a.name)));
     assert!(sh(&format!("ip link set fwire1 alias feth:feth1@{}", p.b.name)));
     let shown = run(&["show"]);
@@ -304,7 +313,7 @@ fn state_directory_is_chosen_by_flag_or_environment() {
         String::from_utf8(out.stdout).expect("utf-8")
     };
     with_env(&["up", "feth0", "feth1", "--netns-a", &p.a.name, "--netns-b", &p.b.name]);
-    assert!(exists("/sys/fs/bpf/bench2/v2/FETH_PORTS"), "pins in FETH_BPFFS");
+    assert!(exists(&format!("/sys/fs/bpf/bench2/{LAYOUT_NAME}/FETH_PORTS")), "pins in FETH_BPFFS");
     assert!(!exists("/sys/fs/bpf/feth"), "nothing in the default directory");
     both_cross(&p, 1);
     // --bpffs names the same directory; a reading command finds the pair there.
