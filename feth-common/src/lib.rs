@@ -7,7 +7,7 @@ pub mod port;
 pub mod settings;
 pub mod stats;
 
-pub use port::{DEFAULT_MODE, ImpairState, Mode, PPM, PortConfig, impair};
+pub use port::{DEFAULT_MODE, Mode, PPM, PortConfig, impair};
 pub use settings::Settings;
 pub use stats::PortStats;
 

@@ -9,7 +9,7 @@ pub const BPFFS_ENV: &str = "FETH_BPFFS";
 /// Version of the pinned layout. Pins live in `<dir>/v<LAYOUT_VERSION>/`; a binary that finds
 /// another version's pins rebuilds the current layout from the interfaces and removes the old.
 /// Layout 1 (before versions) pinned everything directly in `<dir>`; layout 2 had no
-/// impairments (a smaller `PortConfig` and `PortStats`, no `FETH_IMPAIR_STATE`).
+/// impairments (a smaller `PortConfig` and `PortStats`).
 pub const LAYOUT_VERSION: u32 = 3;
 /// Sub-directory of the layout directory holding the pinned links, `<wire>_xdp` and `<wire>_tc`.
 pub const LINK_DIR: &str = "links";
@@ -22,13 +22,11 @@ pub const MAP_CROSSOVER: &str = "FETH_CROSSOVER";
 pub const MAP_STATS: &str = "FETH_STATS";
 /// Global switches (`Settings`, one entry).
 pub const MAP_SETTINGS: &str = "FETH_SETTINGS";
-/// What each port's impairments remember between frames, by slot (`ImpairState`).
-pub const MAP_IMPAIR_STATE: &str = "FETH_IMPAIR_STATE";
 /// aya-log's ring buffer; pinned so `feth-loader log --follow` can read it after loading.
 pub const MAP_LOG: &str = "AYA_LOGS";
 
 /// Every map pinned in the layout directory.
-pub const MAPS: [&str; 5] = [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_SETTINGS, MAP_IMPAIR_STATE];
+pub const MAPS: [&str; 4] = [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_SETTINGS];
 
 /// XDP program on the wire ends in XDP mode.
 pub const PROG_XDP_WIRE: &str = "feth_xdp_wire";

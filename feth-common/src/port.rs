@@ -59,14 +59,9 @@ pub struct PortConfig {
     pub corrupt_ppm: u32,
     /// Frames sent twice, in parts per million (TC mode).
     pub duplicate_ppm: u32,
-    pub _pad: u32,
-    /// Rate limit in bytes per second (a token-bucket policer).
-    pub rate_bytes: u64,
-    /// The policer's bucket in bytes.
-    pub burst_bytes: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<PortConfig>() == 56);
+const _: () = assert!(core::mem::size_of::<PortConfig>() == 36);
 
 /// Bits of [`PortConfig::impair`].
 pub mod impair {
@@ -74,26 +69,10 @@ pub mod impair {
     pub const LOSS_EVERY: u32 = 2;
     pub const CORRUPT: u32 = 4;
     pub const DUPLICATE: u32 = 8;
-    pub const RATE: u32 = 16;
 }
 
 /// Probabilities are parts of this many.
 pub const PPM: u32 = 1_000_000;
-
-/// Value of `FETH_IMPAIR_STATE` (array by slot, shared by every CPU): what the impairments of
-/// one port remember between frames. Kept apart from [`PortConfig`] so the loader's
-/// comparison of configurations never sees it move.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ImpairState {
-    /// The policer's bucket, in bytes.
-    pub tokens: u64,
-    /// When the bucket was last filled (`bpf_ktime_get_ns`).
-    pub filled_ns: u64,
-}
-
-#[cfg(feature = "user")]
-unsafe impl aya::Pod for ImpairState {}
 
 impl PortConfig {
     pub const fn is_peered(&self) -> bool {
@@ -117,9 +96,6 @@ impl PortConfig {
             loss_every: 0,
             corrupt_ppm: 0,
             duplicate_ppm: 0,
-            _pad: 0,
-            rate_bytes: 0,
-            burst_bytes: 0,
         }
     }
 }

@@ -30,14 +30,12 @@ pub struct PortStats {
     pub tx_icmp: u64,
     pub tx_icmpv6: u64,
     /// Impairments of what this port transmits (`feth-loader impair`): frames lost at random,
-    /// lost by `loss_every`, over the rate limit; frames corrupted (still delivered) and
-    /// duplicated (one extra frame each).
+    /// lost by `loss_every`; frames corrupted (still delivered) and duplicated (one extra frame
+    /// each). The rate limit is a qdisc before the crossover, with counters of its own.
     pub drop_loss: u64,
     pub drop_loss_bytes: u64,
     pub drop_loss_every: u64,
     pub drop_loss_every_bytes: u64,
-    pub drop_rate: u64,
-    pub drop_rate_bytes: u64,
     pub corrupted: u64,
     pub corrupted_bytes: u64,
     pub duplicated: u64,
@@ -46,7 +44,7 @@ pub struct PortStats {
     pub loss_every_seen: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<PortStats>() == 27 * 8);
+const _: () = assert!(core::mem::size_of::<PortStats>() == 25 * 8);
 
 impl PortStats {
     /// Adds another CPU's copy into this one.
@@ -71,8 +69,6 @@ impl PortStats {
         self.drop_loss_bytes += o.drop_loss_bytes;
         self.drop_loss_every += o.drop_loss_every;
         self.drop_loss_every_bytes += o.drop_loss_every_bytes;
-        self.drop_rate += o.drop_rate;
-        self.drop_rate_bytes += o.drop_rate_bytes;
         self.corrupted += o.corrupted;
         self.corrupted_bytes += o.corrupted_bytes;
         self.duplicated += o.duplicated;

@@ -44,16 +44,19 @@ pub struct Drops {
     /// while it was administratively down, or its receive queue was full.
     pub rx_refused: Direction,
     /// Impairments (`feth-loader impair`) of what this port sent: lost at random, lost as
-    /// every N-th frame, over the rate limit.
+    /// every N-th frame.
     pub tx_loss: Direction,
     pub tx_loss_every: Direction,
-    pub tx_rate: Direction,
+    /// Dropped by the rate shaper's queue (`impair --rate`) before the crossover, so not part
+    /// of `tx`; packets only (a qdisc counts no bytes of its drops). Its own counter: it starts
+    /// again when the rate is set anew.
+    pub tx_rate: u64,
 }
 
 impl Drops {
     /// This port's frames dropped inside the crossover, for every reason.
     pub fn tx_total(&self) -> Direction {
-        let all = [&self.tx_no_peer, &self.tx_redirect_error, &self.tx_loss, &self.tx_loss_every, &self.tx_rate];
+        let all = [&self.tx_no_peer, &self.tx_redirect_error, &self.tx_loss, &self.tx_loss_every];
         Direction { packets: all.iter().map(|d| d.packets).sum(), bytes: all.iter().map(|d| d.bytes).sum() }
     }
 }
@@ -96,7 +99,7 @@ impl PortCounters {
                 rx_refused,
                 tx_loss: Direction { packets: s.drop_loss, bytes: s.drop_loss_bytes },
                 tx_loss_every: Direction { packets: s.drop_loss_every, bytes: s.drop_loss_every_bytes },
-                tx_rate: Direction { packets: s.drop_rate, bytes: s.drop_rate_bytes },
+                tx_rate: 0,
             },
             corrupted: Direction { packets: s.corrupted, bytes: s.corrupted_bytes },
             duplicated: Direction { packets: s.duplicated, bytes: s.duplicated_bytes },
@@ -121,7 +124,13 @@ pub fn read(state: &State, port: &Port) -> Result<PortCounters> {
         Some(c) => c.stats(port.slot)?,
         None => PortStats::default(),
     };
-    Ok(PortCounters::from_parts(&stats, port.user.as_ref()))
+    let mut counters = PortCounters::from_parts(&stats, port.user.as_ref());
+    if port.record.impair.rate_bytes != 0
+        && let Some(user) = &port.user
+    {
+        counters.drops.tx_rate = crate::shaper::drops(&user.name, &port.netns);
+    }
+    Ok(counters)
 }
 
 /// One port's counters with what identifies it, as `stats` prints them.

@@ -22,7 +22,7 @@ use aya::{
 use aya_obj::programs::XdpAttachType;
 use feth_common::{
     Mode, PortConfig, PortStats, Settings,
-    names::{MAP_CROSSOVER, MAP_IMPAIR_STATE, MAP_PORTS, MAP_SETTINGS, MAP_STATS, MAPS, PROG_TC_WIRE, PROG_XDP_WIRE},
+    names::{MAP_CROSSOVER, MAP_PORTS, MAP_SETTINGS, MAP_STATS, MAPS, PROG_TC_WIRE, PROG_XDP_WIRE},
 };
 use futures::TryStreamExt as _;
 use rtnetlink::packet_route::tc::TcAttribute;
@@ -171,7 +171,7 @@ impl Crossover {
 
     /// Unpins the per-slot maps (before loading larger ones).
     pub fn unpin_slot_maps() -> Result<()> {
-        for name in [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_IMPAIR_STATE] {
+        for name in [MAP_PORTS, MAP_CROSSOVER, MAP_STATS] {
             remove_pin(&pin_path(name))?;
         }
         Ok(())
@@ -448,7 +448,6 @@ fn load_and_pin(capacity: u32) -> Result<()> {
         .map_max_entries(MAP_PORTS, capacity)
         .map_max_entries(MAP_CROSSOVER, capacity)
         .map_max_entries(MAP_STATS, capacity)
-        .map_max_entries(MAP_IMPAIR_STATE, capacity)
         .load(EBPF_OBJECT)
         .context("load the feth eBPF object")?;
     let missing = |name: &str| FethError::KernelFeature(format!("program {name} missing from the object"));

@@ -13,18 +13,18 @@ pub struct Impairment {
     pub loss_every: u32,
     pub corrupt_ppm: u32,
     pub duplicate_ppm: u32,
-    /// Bytes per second; 0 is no limit.
+    /// Bytes per second; 0 is no limit (`shaper`).
     pub rate_bytes: u64,
     pub burst_bytes: u64,
 }
 
-/// The policer's bucket when `--burst` is not given: 20 ms at the rate, and never less than
-/// a 64 KiB GSO frame (TC mode with offloads crosses TCP in such frames).
+/// The shaper's bucket when `--burst` is not given: 20 ms at the rate, at least 16 KiB
+/// (several full-size frames).
 pub fn default_burst(rate_bytes: u64) -> u64 {
-    (rate_bytes / 50).max(128 * 1024)
+    (rate_bytes / 50).max(16 * 1024)
 }
 
-/// The fastest rate a policer is set to (keeps the data path's arithmetic within u64).
+/// The fastest rate the shaper is set to.
 pub const RATE_MAX_BYTES: u64 = 100_000_000_000 / 8;
 
 impl Impairment {
@@ -32,14 +32,13 @@ impl Impairment {
         *self == Impairment::default()
     }
 
-    /// The data path's switch bits.
+    /// The data path's switch bits (the rate is the shaper's, not the data path's).
     pub fn bits(&self) -> u32 {
         [
             (self.loss_ppm != 0, impair::LOSS),
             (self.loss_every != 0, impair::LOSS_EVERY),
             (self.corrupt_ppm != 0, impair::CORRUPT),
             (self.duplicate_ppm != 0, impair::DUPLICATE),
-            (self.rate_bytes != 0, impair::RATE),
         ]
         .into_iter()
         .filter(|(on, _)| *on)
@@ -52,8 +51,6 @@ impl Impairment {
         config.loss_every = self.loss_every;
         config.corrupt_ppm = self.corrupt_ppm;
         config.duplicate_ppm = self.duplicate_ppm;
-        config.rate_bytes = self.rate_bytes;
-        config.burst_bytes = self.burst_bytes;
     }
 
     /// The record's `imp=` value: only what is set, `l<ppm>,e<n>,c<ppm>,d<ppm>,r<B/s>,b<B>`.

@@ -19,6 +19,7 @@ pub mod record;
 pub mod repair;
 pub mod report;
 pub mod rtnl;
+pub mod shaper;
 pub mod state;
 
 pub use error::{FethError, Result};

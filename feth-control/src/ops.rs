@@ -17,6 +17,7 @@ use crate::{
     pair::{MTU_MAX, MTU_MIN},
     record::{Record, Recorded},
     repair::{self, Run},
+    shaper,
     state::{Port, State},
 };
 
@@ -384,6 +385,18 @@ pub fn set_impair(state: &mut State, name: &str, impair: Impairment) -> Result<(
     let record = Record { impair, ..p.record.clone() };
     if record == p.record {
         return Ok(());
+    }
+    let user = p.user.as_ref().map(|u| u.name.clone());
+    let shaping = impair.rate_bytes != 0;
+    if let Some(user) = &user {
+        if shaping {
+            // Checked before anything changes; `converge` installs it after the record.
+            shaper::check_free(user, &p.netns)?;
+        } else {
+            // Removed before the record says so: a command cut short leaves the record's
+            // rate, which the next repair puts back.
+            shaper::remove(user, &p.netns)?;
+        }
     }
     state.write_record(p.slot, record)?;
     repair::converge(state, &mut Run::ports(&[p.slot]))

@@ -87,7 +87,7 @@ pub fn render(ports: &[PortSnapshot]) -> String {
             ("rx_refused", c.drops.rx_refused.packets),
             ("loss", c.drops.tx_loss.packets),
             ("loss_every", c.drops.tx_loss_every.packets),
-            ("rate", c.drops.tx_rate.packets),
+            ("rate", c.drops.tx_rate),
         ] {
             push(4, Some(("reason", reason)), v);
         }

@@ -85,7 +85,34 @@ pub fn converge(state: &mut State, run: &mut Run) -> Result<()> {
     fault_point(run, "converge:maps");
     detach_stale_links(state, run)?;
     sync_carrier(state, run)?;
+    sync_shapers(state, run)?;
     unload_if_empty(state, run)
+}
+
+/// Every port with a rate has feth's shaper at the root of its user end, at that rate (a
+/// namespace move resets a device's qdiscs; a command cut short may not have installed it).
+fn sync_shapers(state: &mut State, run: &mut Run) -> Result<()> {
+    let wanted: Vec<(String, crate::netns::Netns, u64, u64)> = run
+        .touched(state)
+        .into_iter()
+        .filter(|p| p.record.impair.rate_bytes != 0)
+        .filter_map(|p| {
+            let user = p.user.as_ref()?;
+            Some((user.name.clone(), p.netns.clone(), p.record.impair.rate_bytes, p.record.impair.burst_bytes))
+        })
+        .collect();
+    for (user, ns, rate_bytes, burst_bytes) in wanted {
+        let now = crate::shaper::root(&user, &ns)?;
+        if matches!(now, crate::shaper::Root::Feth { rate_bytes: r, burst_bytes: b, .. } if r == rate_bytes && b == burst_bytes)
+        {
+            continue;
+        }
+        note(run, format!("{user}: shape to {} at the root qdisc", crate::impair::rate(rate_bytes)));
+        if run.apply {
+            crate::shaper::install(&user, &ns, rate_bytes, burst_bytes)?;
+        }
+    }
+    Ok(())
 }
 
 /// Fault points of a command's own changes (not of the repair every command starts with).

@@ -137,6 +137,14 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
                         "frames over MTU {max} are not crossed: multi-buffer XDP redirect needs Linux 6.3 (use --mode tc)"
                     ));
                 }
+                let i = &port.record.impair;
+                if i.rate_bytes != 0 {
+                    changed.push(format!(
+                        "root qdisc tbf rate {} burst {}B: the shaper of impair --rate",
+                        crate::impair::rate(i.rate_bytes),
+                        i.burst_bytes
+                    ));
+                }
                 changed
             }
             None => vec![],

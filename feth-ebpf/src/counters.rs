@@ -38,22 +38,26 @@ pub fn count_tx(slot: u32, packets: u64, bytes: u64, (l3, l4): (L3, L4)) {
     });
 }
 
+/// Counts one frame of `bytes` in the (packets, bytes) pair `pick` chooses.
+#[inline(always)]
+pub fn count_one(slot: u32, bytes: u64, pick: impl FnOnce(&mut PortStats) -> (&mut u64, &mut u64)) {
+    count(slot, |s| {
+        let (packets, total) = pick(s);
+        *packets += 1;
+        *total += bytes;
+    });
+}
+
 /// Counts a frame that entered the crossover from `slot` and was dropped with no peer.
 #[inline(always)]
 pub fn count_no_peer(slot: u32, bytes: u64) {
-    count(slot, |s| {
-        s.drop_no_peer += 1;
-        s.drop_no_peer_bytes += bytes;
-    });
+    count_one(slot, bytes, |s| (&mut s.drop_no_peer, &mut s.drop_no_peer_bytes));
 }
 
 /// Counts a frame from `slot` the kernel refused to redirect.
 #[inline(always)]
 pub fn count_redirect_error(slot: u32, bytes: u64) {
-    count(slot, |s| {
-        s.drop_redirect += 1;
-        s.drop_redirect_bytes += bytes;
-    });
+    count_one(slot, bytes, |s| (&mut s.drop_redirect, &mut s.drop_redirect_bytes));
 }
 
 /// Counts frames handed to `slot`'s wire end for delivery.

@@ -6,7 +6,7 @@ use aya_ebpf::{
     btf_maps::{Array, DevMap, PerCpuArray},
     macros::btf_map,
 };
-use feth_common::{ImpairState, PortConfig, PortStats, Settings, wire_slot_of};
+use feth_common::{PortConfig, PortStats, Settings, wire_slot_of};
 
 // `MAX_PORTS` of feth-common, as the const generic BTF maps take; the loader sets the real
 // size at load time (`EbpfLoader::set_max_entries`).
@@ -24,10 +24,6 @@ pub static FETH_CROSSOVER: DevMap<MAX> = DevMap::new();
 /// Per-CPU counters by slot: no atomics on the hot path, user space sums the CPUs.
 #[btf_map(name = "FETH_STATS", pin_by_name)]
 pub static FETH_STATS: PerCpuArray<PortStats, MAX> = PerCpuArray::new();
-
-/// What each port's impairments remember between frames (shared by every CPU).
-#[btf_map(name = "FETH_IMPAIR_STATE", pin_by_name)]
-pub static FETH_IMPAIR_STATE: Array<ImpairState, MAX> = Array::new();
 
 /// Global switches.
 #[btf_map(name = "FETH_SETTINGS", pin_by_name)]

@@ -138,7 +138,7 @@ macro_rules! both_modes {
 /// crossover (plus its duplicates) was delivered to B or counted under a drop reason.
 pub fn crossed_or_counted(a: &serde_json::Value, b: &serde_json::Value, field: &str) -> bool {
     let n = |v: &serde_json::Value| v[field].as_u64().unwrap();
-    let a_drops: u64 = ["tx_no_peer", "tx_redirect_error", "tx_loss", "tx_loss_every", "tx_rate"]
+    let a_drops: u64 = ["tx_no_peer", "tx_redirect_error", "tx_loss", "tx_loss_every"]
         .iter()
         .map(|reason| n(&a["drops"][*reason]))
         .sum();

@@ -64,7 +64,23 @@ impl PacketSocket {
         }
     }
 
+    /// A send buffer of `bytes`: a sender that can outrun a shaper's queue instead of being
+    /// paced by it (frames held in a qdisc count against the buffer).
+    pub fn set_send_buffer(&self, bytes: i32) {
+        // SAFETY: a valid socket and option value.
+        let rc = unsafe {
+            libc::setsockopt(self.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, (&raw const bytes).cast(), 4)
+        };
+        assert_eq!(rc, 0, "SO_SNDBUFFORCE: {}", std::io::Error::last_os_error());
+    }
+
     pub fn send(&self, frame: &[u8]) {
+        assert!(self.try_send(frame), "send {} bytes: {}", frame.len(), std::io::Error::last_os_error());
+    }
+
+    /// Sends `frame`; false when the kernel refused it with ENOBUFS (a full queue or a qdisc
+    /// that dropped it: counted by the interface, as a test of drop reasons wants).
+    pub fn try_send(&self, frame: &[u8]) -> bool {
         // SAFETY: frame is a valid buffer; the socket is bound to its interface.
         let n = unsafe {
             let mut sll: libc::sockaddr_ll = std::mem::zeroed();
@@ -80,7 +96,11 @@ impl PacketSocket {
                 size_of::<libc::sockaddr_ll>() as u32,
             )
         };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOBUFS) {
+            return false;
+        }
         assert_eq!(n, frame.len() as isize, "send {} bytes: {}", frame.len(), std::io::Error::last_os_error());
+        true
     }
 
     /// Next incoming (not outgoing) frame, or `None` after `timeout` (scaled).

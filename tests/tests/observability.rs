@@ -139,7 +139,7 @@ fn protocol_counters_are_exact_per_direction(mode: &str) {
                 "rx_refused": none,
                 "tx_loss": none,
                 "tx_loss_every": none,
-                "tx_rate": none,
+                "tx_rate": 0,
             })
         );
     }

@@ -20,11 +20,12 @@ pub struct Args {
     /// Send frames twice at random, e.g. 10% (TC mode).
     #[arg(long, value_name = "P", allow_hyphen_values = true)]
     duplicate: Option<String>,
-    /// Police to this rate (a token bucket; frames over it are dropped and counted), e.g.
-    /// 100mbit, 1gbit, 512kbit, 10mbps (bytes); 0 turns it off.
+    /// Shape to this rate (a tbf qdisc at the root of NAME, so TCP slows down instead of
+    /// losing; what overflows its 50 ms queue is dropped and counted), e.g. 100mbit, 1gbit,
+    /// 512kbit, 10mbps (bytes); 0 turns it off.
     #[arg(long, value_name = "R", allow_hyphen_values = true)]
     rate: Option<String>,
-    /// The policer's bucket, e.g. 64kb (default: 20 ms at the rate, at least 128 KiB).
+    /// The shaper's bucket, e.g. 64kb (default: 20 ms at the rate, at least 16 KiB).
     #[arg(long, value_name = "B", requires = "rate", allow_hyphen_values = true)]
     burst: Option<String>,
     /// Delay frames (refused: needs sch_fq or sch_netem, which this build does not use).

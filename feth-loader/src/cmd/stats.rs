@@ -142,7 +142,7 @@ fn print_totals(ports: &[PortSnapshot]) {
             c.drops.tx_redirect_error.packets,
             c.drops.tx_loss.packets,
             c.drops.tx_loss_every.packets,
-            c.drops.tx_rate.packets,
+            c.drops.tx_rate,
             c.drops.rx_refused.packets
         );
         println!("\timpaired corrupted {} duplicated {}", c.corrupted.packets, c.duplicated.packets);
