@@ -114,10 +114,13 @@ fn corruption_is_caught_by_the_receiver_and_counted() {
     assert!(crossed_or_counted(&a, &b, "packets") && crossed_or_counted(&a, &b, "bytes"), "{a}\n{b}");
 }
 
-/// Bytes a TCP connection from a to b carries in `secs` seconds, as the receiver counts them.
-fn tcp_goodput_mbit(p: &Pair, secs: f64) -> f64 {
+fn addresses(p: &Pair) {
     p.a.addr("feth0", IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)), 24);
     p.b.addr("feth1", IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2)), 24);
+}
+
+/// TCP goodput from a to b over `secs` seconds, as the receiver counts it (`addresses` first).
+fn tcp_goodput_mbit(p: &Pair, secs: f64) -> f64 {
     let server: SocketAddr = "198.18.0.2:5202".parse().unwrap();
     let listener = p.b.run(|| TcpListener::bind(server).expect("bind in namespace b"));
     let receiver = std::thread::spawn(move || {
@@ -157,11 +160,16 @@ fn rate_shapes_tcp_and_counts_what_overflows(mode: &str) {
     assert_eq!(packets(&a, &["tx"]) + dropped, 3000, "the rest entered the crossover:\n{a}");
     assert_eq!(packets(&b, &["rx"]), packets(&a, &["tx"]), "and arrived:\n{a}\n{b}");
     // TCP is paced by the shaper's queue (back-pressure, no losses needed).
+    addresses(&p);
     let mbit = tcp_goodput_mbit(&p, 3.0);
     eprintln!("{mode}: TCP through a 100mbit shaper: {mbit:.1} Mbit/s, {dropped} of a 3000-frame flood dropped");
     assert!((80.0..=105.0).contains(&mbit), "TCP through a 100mbit shaper: {mbit:.1} Mbit/s");
     ok(&["impair", "feth0", "--clear"]);
     assert!(!ok(&["show", "feth0"]).contains("qdisc tbf"), "--clear removes the shaper");
+    // Full speed again: a veth pair carries several Gbit/s; anything far above the old rate
+    // shows the shaper is gone.
+    let mbit = tcp_goodput_mbit(&p, 1.0);
+    assert!(mbit > 150.0, "after --clear TCP runs unshaped: {mbit:.1} Mbit/s");
     let a = counters("feth0");
     let b = counters("feth1");
     assert!(crossed_or_counted(&a, &b, "packets") && crossed_or_counted(&a, &b, "bytes"), "{a}\n{b}");
@@ -322,6 +330,21 @@ fn interrupted_flap_leaves_the_link_up() {
             .expect("start flap"),
     );
     assert!(wait_until(WAIT, || !carrier(&p.a, "feth0") && !carrier(&p.b, "feth1")), "link down");
+    // What feth0 sends while the cable is pulled is refused by its veth and counted.
+    let before = counters("feth0");
+    let src = mac(&p.a, "feth0");
+    p.a.run(|| {
+        let tx = PacketSocket::open("feth0");
+        for seq in 0..10 {
+            tx.try_send(&test_frame(src, 100, seq));
+        }
+    });
+    let refused = |c: &serde_json::Value| c["drops"]["tx_refused"].as_u64().unwrap();
+    assert!(
+        wait_until(WAIT, || refused(&counters("feth0")) == refused(&before) + 10),
+        "ten frames counted as tx_refused"
+    );
+    assert_eq!(counters("feth0")["tx"], before["tx"], "none entered the crossover");
     // SAFETY: plain syscall on the child this test started.
     unsafe { libc::kill(flap.0.id() as i32, libc::SIGTERM) };
     let status = flap.0.wait().expect("flap exits");
