@@ -125,7 +125,7 @@ pub fn read(state: &State, port: &Port) -> Result<PortCounters> {
         None => PortStats::default(),
     };
     let mut counters = PortCounters::from_parts(&stats, port.user.as_ref());
-    if port.record.impair.rate_bytes != 0
+    if port.record.impair.queue().is_some()
         && let Some(user) = &port.user
     {
         counters.drops.tx_rate = crate::shaper::drops(&user.name, &port.netns);

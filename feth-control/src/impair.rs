@@ -16,6 +16,9 @@ pub struct Impairment {
     /// Bytes per second; 0 is no limit (`shaper`).
     pub rate_bytes: u64,
     pub burst_bytes: u64,
+    /// Delay and jitter in microseconds (`shaper`, netem).
+    pub delay_us: u64,
+    pub jitter_us: u64,
 }
 
 /// The shaper's bucket when `--burst` is not given: 20 ms at the rate, at least 16 KiB
@@ -32,7 +35,13 @@ impl Impairment {
         *self == Impairment::default()
     }
 
-    /// The data path's switch bits (the rate is the shaper's, not the data path's).
+    /// What the root qdisc must do (`shaper`): rate, burst, delay, jitter; `None` for nothing.
+    pub fn queue(&self) -> Option<(u64, u64, u64, u64)> {
+        let q = (self.rate_bytes, self.burst_bytes, self.delay_us, self.jitter_us);
+        (q != (0, 0, 0, 0)).then_some(q)
+    }
+
+    /// The data path's switch bits (rate and delay are the shaper's, not the data path's).
     pub fn bits(&self) -> u32 {
         [
             (self.loss_ppm != 0, impair::LOSS),
@@ -62,6 +71,8 @@ impl Impairment {
             ('d', u64::from(self.duplicate_ppm)),
             ('r', self.rate_bytes),
             ('b', self.burst_bytes),
+            ('y', self.delay_us),
+            ('j', self.jitter_us),
         ];
         parts.iter().filter(|(_, v)| *v != 0).map(|(k, v)| format!("{k}{v}")).collect::<Vec<_>>().join(",")
     }
@@ -79,6 +90,8 @@ impl Impairment {
                 "d" => i.duplicate_ppm = small()?,
                 "r" => i.rate_bytes = value,
                 "b" => i.burst_bytes = value,
+                "y" => i.delay_us = value,
+                "j" => i.jitter_us = value,
                 _ => {}
             }
         }
@@ -120,10 +133,27 @@ impl Impairment {
         if self.duplicate_ppm != 0 {
             out.push(format!("duplicate {}", percent(self.duplicate_ppm)));
         }
-        if self.rate_bytes != 0 {
+        if self.rate_bytes != 0 && self.delay_us == 0 {
             out.push(format!("rate {} burst {}B", rate(self.rate_bytes), self.burst_bytes));
         }
+        if self.rate_bytes != 0 && self.delay_us != 0 {
+            out.push(format!("rate {}", rate(self.rate_bytes)));
+        }
+        if self.delay_us != 0 {
+            let jitter =
+                if self.jitter_us != 0 { format!(" jitter {}", duration(self.jitter_us)) } else { String::new() };
+            out.push(format!("delay {}{jitter}", duration(self.delay_us)));
+        }
         out
+    }
+}
+
+/// `200ms`, `1.5s`, `250us` from microseconds.
+pub fn duration(us: u64) -> String {
+    match us {
+        u if u % 1_000_000 == 0 => format!("{}s", u / 1_000_000),
+        u if u % 1_000 == 0 => format!("{}ms", u / 1_000),
+        u => format!("{u}us"),
     }
 }
 

@@ -386,17 +386,12 @@ pub fn set_impair(state: &mut State, name: &str, impair: Impairment) -> Result<(
     if record == p.record {
         return Ok(());
     }
-    let user = p.user.as_ref().map(|u| u.name.clone());
-    let shaping = impair.rate_bytes != 0;
-    if let Some(user) = &user {
-        if shaping {
-            // Checked before anything changes; `converge` installs it after the record.
-            shaper::check_free(user, &p.netns)?;
-        } else {
-            // Removed before the record says so: a command cut short leaves the record's
-            // rate, which the next repair puts back.
-            shaper::remove(user, &p.netns)?;
-        }
+    // The queue first: a refusal (someone else's qdisc, no netem) then changes nothing, and a
+    // command cut short leaves the record's old settings, which the next repair puts back.
+    if let Some(user) = &p.user
+        && (impair.queue() != p.record.impair.queue())
+    {
+        shaper::apply(&user.name, &p.netns, &impair)?;
     }
     state.write_record(p.slot, record)?;
     repair::converge(state, &mut Run::ports(&[p.slot]))

@@ -147,6 +147,8 @@ mod tests {
                 duplicate_ppm: 999_999,
                 rate_bytes: crate::impair::RATE_MAX_BYTES,
                 burst_bytes: 1 << 30,
+                delay_us: 86_400_000_000,
+                jitter_us: 86_400_000_000,
             },
             ..Record::default()
         };

@@ -89,27 +89,22 @@ pub fn converge(state: &mut State, run: &mut Run) -> Result<()> {
     unload_if_empty(state, run)
 }
 
-/// Every port with a rate has feth's shaper at the root of its user end, at that rate (a
-/// namespace move resets a device's qdiscs; a command cut short may not have installed it).
+/// Every port with a rate or delay has feth's qdisc at the root of its user end (a namespace
+/// move resets a device's qdiscs; a command cut short may not have installed it).
 fn sync_shapers(state: &mut State, run: &mut Run) -> Result<()> {
-    let wanted: Vec<(String, crate::netns::Netns, u64, u64)> = run
+    let wanted: Vec<(String, crate::netns::Netns, crate::impair::Impairment)> = run
         .touched(state)
         .into_iter()
-        .filter(|p| p.record.impair.rate_bytes != 0)
-        .filter_map(|p| {
-            let user = p.user.as_ref()?;
-            Some((user.name.clone(), p.netns.clone(), p.record.impair.rate_bytes, p.record.impair.burst_bytes))
-        })
+        .filter(|p| p.record.impair.queue().is_some())
+        .filter_map(|p| Some((p.user.as_ref()?.name.clone(), p.netns.clone(), p.record.impair)))
         .collect();
-    for (user, ns, rate_bytes, burst_bytes) in wanted {
-        let now = crate::shaper::root(&user, &ns)?;
-        if matches!(now, crate::shaper::Root::Feth { rate_bytes: r, burst_bytes: b, .. } if r == rate_bytes && b == burst_bytes)
-        {
+    for (user, ns, impair) in wanted {
+        if crate::shaper::in_step(&crate::shaper::root(&user, &ns)?, &impair) {
             continue;
         }
-        note(run, format!("{user}: shape to {} at the root qdisc", crate::impair::rate(rate_bytes)));
+        note(run, format!("{user}: put back the root qdisc for {}", impair.describe().join(", ")));
         if run.apply {
-            crate::shaper::install(&user, &ns, rate_bytes, burst_bytes)?;
+            crate::shaper::apply(&user, &ns, &impair)?;
         }
     }
     Ok(())

@@ -63,6 +63,8 @@ pub struct ImpairReport {
     /// Bits per second; 0 is no limit.
     pub rate_bits: u64,
     pub burst_bytes: u64,
+    pub delay_us: u64,
+    pub jitter_us: u64,
     /// The same, as `impair` spells it (empty: none).
     pub text: Vec<String>,
 }
@@ -77,6 +79,8 @@ impl From<&Impairment> for ImpairReport {
             duplicate_percent: percent(i.duplicate_ppm),
             rate_bits: i.rate_bytes * 8,
             burst_bytes: i.burst_bytes,
+            delay_us: i.delay_us,
+            jitter_us: i.jitter_us,
             text: i.describe(),
         }
     }
@@ -138,7 +142,17 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
                     ));
                 }
                 let i = &port.record.impair;
-                if i.rate_bytes != 0 {
+                if i.delay_us != 0 {
+                    changed.push(format!(
+                        "root qdisc netem ({}): the queue of impair --delay",
+                        i.describe()
+                            .iter()
+                            .filter(|d| d.starts_with("rate") || d.starts_with("delay"))
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                } else if i.rate_bytes != 0 {
                     changed.push(format!(
                         "root qdisc tbf rate {} burst {}B: the shaper of impair --rate",
                         crate::impair::rate(i.rate_bytes),

@@ -12,7 +12,7 @@ use feth_tests::{
     bench::{Pair, WAIT, carrier, crossed_or_counted, mac, port, tcp_transfer, up_pair},
     both_modes,
     frames::{PacketSocket, test_frame},
-    loader::{fails, ok, show_json, show_state},
+    loader::{fails, ok, run, show_json, show_state},
     scaled, wait_until, world,
 };
 
@@ -219,7 +219,8 @@ fn bad_values_change_nothing(mode: &str) {
         vec!["impair", "feth0", "--rate", "fast"],
         vec!["impair", "feth0", "--rate", "1bit"],
         vec!["impair", "feth0", "--rate", "100mbit", "--burst", "10"],
-        vec!["impair", "feth0", "--delay", "10ms"],
+        vec!["impair", "feth0", "--delay", "soon"],
+        vec!["impair", "feth0", "--delay", "-5ms"],
         vec!["impair", "nosuch0", "--loss", "1%"],
         vec!["impair", "lo", "--loss", "1%"],
         vec!["flap", "feth0", "--down", "0ms", "--up", "1s"],
@@ -350,4 +351,33 @@ fn interrupted_flap_leaves_the_link_up() {
     let status = flap.0.wait().expect("flap exits");
     assert!(status.success(), "interrupted flap exits cleanly: {status}");
     assert!(wait_until(WAIT, || carrier(&p.a, "feth0") && carrier(&p.b, "feth1")), "link up again");
+}
+
+#[test]
+fn delay_where_the_kernel_has_netem() {
+    let _w = world();
+    let p = up_pair("tc", &[]);
+    let before = show_state();
+    let out = run(&["impair", "feth0", "--delay", "50ms"]);
+    if !out.status.success() {
+        // This kernel has no sch_netem: one sentence naming it, and nothing changed.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "one sentence: {err}");
+        assert!(err.contains("sch_netem"), "names what is missing: {err}");
+        assert_eq!(show_state(), before, "nothing changed");
+        eprintln!("SKIPPED delay_where_the_kernel_has_netem: {}", err.trim());
+        return;
+    }
+    assert!(ok(&["show", "feth0"]).contains("impair delay 50ms"), "show lists the delay");
+    addresses(&p);
+    // A connection's SYN crosses feth0 -> feth1 and waits 50 ms: the handshake cannot be faster.
+    let server: SocketAddr = "198.18.0.2:5203".parse().unwrap();
+    let listener = p.b.run(|| TcpListener::bind(server).expect("bind in namespace b"));
+    let start = Instant::now();
+    let conn = p.a.run(|| TcpStream::connect_timeout(&server, scaled(WAIT)).expect("connect"));
+    let took = start.elapsed();
+    drop((conn, listener));
+    assert!(took >= Duration::from_millis(50), "the SYN was delayed: connect took {took:?}");
+    ok(&["impair", "feth0", "--delay", "0"]);
+    assert!(!ok(&["show", "feth0"]).contains("delay"), "--delay 0 removes it");
 }

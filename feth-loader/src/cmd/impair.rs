@@ -28,11 +28,15 @@ pub struct Args {
     /// The shaper's bucket, e.g. 64kb (default: 20 ms at the rate, at least 16 KiB).
     #[arg(long, value_name = "B", requires = "rate", allow_hyphen_values = true)]
     burst: Option<String>,
-    /// Delay frames (refused: needs sch_fq or sch_netem, which this build does not use).
-    #[arg(long, value_name = "D")]
+    /// Delay every frame, e.g. 20ms (a netem qdisc at the root of NAME, with the rate if one is
+    /// set; needs sch_netem in the kernel); 0 turns it off.
+    #[arg(long, value_name = "D", allow_hyphen_values = true)]
     delay: Option<String>,
+    /// Vary the delay by up to this much, e.g. 5ms.
+    #[arg(long, value_name = "J", requires = "delay", allow_hyphen_values = true)]
+    jitter: Option<String>,
     /// Remove every impairment.
-    #[arg(long, conflicts_with_all = ["loss", "loss_every", "corrupt", "duplicate", "rate", "burst"])]
+    #[arg(long, conflicts_with_all = ["loss", "loss_every", "corrupt", "duplicate", "rate", "burst", "delay", "jitter"])]
     clear: bool,
 }
 
@@ -44,6 +48,7 @@ impl Args {
             || self.corrupt.is_some()
             || self.duplicate.is_some()
             || self.rate.is_some()
+            || self.delay.is_some()
     }
 
     /// The impairments after this command: the given ones replace theirs, the rest are kept.
@@ -77,17 +82,27 @@ impl Args {
                 };
             }
         }
+        if let Some(d) = &self.delay {
+            let us = |text: &str, what: &str| -> anyhow::Result<u64> {
+                if text.trim() == "0" {
+                    return Ok(0);
+                }
+                Ok(impair::parse_duration(&format!("{name}: {what}"), text)?.as_micros() as u64)
+            };
+            next.delay_us = us(d, "--delay")?;
+            next.jitter_us = match &self.jitter {
+                Some(j) => us(j, "--jitter")?,
+                None => 0,
+            };
+            if next.delay_us == 0 {
+                next.jitter_us = 0;
+            }
+        }
         Ok(next)
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.delay.is_some() {
-        anyhow::bail!(
-            "{}: --delay needs sch_fq (earliest departure time) or sch_netem, and feth does not delay frames yet; nothing was changed",
-            args.name
-        );
-    }
     let now = if args.changes() {
         with_state(|state| {
             let port = ops::port(state, &args.name)?;
