@@ -21,6 +21,14 @@ pub fn build(package: &str) -> anyhow::Result<()> {
     // switch costs while off.
     println!("cargo::rerun-if-env-changed=FETH_EBPF_NO_LOG");
     let no_log = std::env::var_os("FETH_EBPF_NO_LOG").is_some_and(|v| v == "1");
+    // aya-build hands every line the inner cargo prints to `cargo::warning`: without this, a
+    // build shows hundreds of "Compiling ..." warnings. Compiler warnings and errors still
+    // show; FETH_BUILD_VERBOSE=1 shows everything.
+    println!("cargo::rerun-if-env-changed=FETH_BUILD_VERBOSE");
+    if std::env::var_os("FETH_BUILD_VERBOSE").is_none_or(|v| v != "1") {
+        // SAFETY: the build script is single-threaded here; the inner cargo inherits it.
+        unsafe { std::env::set_var("CARGO_TERM_QUIET", "true") };
+    }
     aya_build::build_ebpf(
         [aya_build::Package {
             name: ebpf.name.as_str(),

@@ -35,6 +35,14 @@ use crate::{
 /// The eBPF object built by build.rs with aya-build.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/feth"));
 
+/// Which eBPF object this binary carries (FNV-1a of its bytes), for `--version` and bug
+/// reports: two builds with the same id load the same programs.
+pub fn object_id() -> String {
+    let hash =
+        EBPF_OBJECT.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+    format!("{hash:016x}")
+}
+
 /// How TC programs attach to the wire ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcPath {

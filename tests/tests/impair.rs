@@ -341,10 +341,16 @@ fn interrupted_flap_leaves_the_link_up() {
         }
     });
     let refused = |c: &serde_json::Value| c["drops"]["tx_refused"].as_u64().unwrap();
-    assert!(
-        wait_until(WAIT, || refused(&counters("feth0")) == refused(&before) + 10),
-        "ten frames counted as tx_refused"
-    );
+    if feth_tests::kernel_at_least(6, 6) {
+        assert!(
+            wait_until(WAIT, || refused(&counters("feth0")) == refused(&before) + 10),
+            "ten frames counted as tx_refused"
+        );
+    } else {
+        // Older kernels drop them in the noop qdisc a device without carrier gets, uncounted
+        // (README, Limitations).
+        eprintln!("NOTE: this kernel does not count frames sent without carrier");
+    }
     assert_eq!(counters("feth0")["tx"], before["tx"], "none entered the crossover");
     // SAFETY: plain syscall on the child this test started.
     unsafe { libc::kill(flap.0.id() as i32, libc::SIGTERM) };

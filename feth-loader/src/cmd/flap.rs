@@ -68,6 +68,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     // Checked before the schedule starts: an unknown or unpeered name changes nothing.
     let cable = with_state(|state| ops::Cable::of(state, &args.name))?;
+    // Output to a closed pipe must not end the process with the cable pulled.
+    // SAFETY: changing a signal's disposition; this thread is the only one.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let set = interrupts();
     set.thread_block()?;
     // Deadlines are absolute (start + the durations so far): a slow command does not shift
