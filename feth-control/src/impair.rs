@@ -151,8 +151,8 @@ impl Impairment {
 /// `200ms`, `1.5s`, `250us` from microseconds.
 pub fn duration(us: u64) -> String {
     match us {
-        u if u % 1_000_000 == 0 => format!("{}s", u / 1_000_000),
-        u if u % 1_000 == 0 => format!("{}ms", u / 1_000),
+        u if u.is_multiple_of(1_000_000) => format!("{}s", u / 1_000_000),
+        u if u.is_multiple_of(1_000) => format!("{}ms", u / 1_000),
         u => format!("{u}us"),
     }
 }
@@ -167,7 +167,7 @@ pub fn percent(ppm: u32) -> String {
 pub fn rate(bytes_per_second: u64) -> String {
     let bits = bytes_per_second * 8;
     for (unit, size) in [("gbit", 1_000_000_000), ("mbit", 1_000_000), ("kbit", 1_000)] {
-        if bits % size == 0 {
+        if bits.is_multiple_of(size) {
             return format!("{}{unit}", bits / size);
         }
     }

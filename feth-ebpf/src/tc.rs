@@ -55,17 +55,15 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
         count_no_peer(port.slot, bytes);
         return Ok(TC_ACT_SHOT);
     }
+    // Loss and loss-every (corruption is XDP mode's only: the loader refuses it in TC mode).
+    if port.impair != 0 && impair::drops(&port, bytes) {
+        return Ok(TC_ACT_SHOT);
+    }
     // bpf_redirect cannot fail on a missing device (the skb is freed later, uncounted), so
     // check that the peer's wire end still exists: it may be deleted behind the loader's back.
     // bpf_check_mtu looks the device up and says -EINVAL when it is gone. (A devmap lookup,
     // which the kernel keeps in step with unregistered devices, is refused by the kernel for
     // a TC program.)
-    if port.impair != 0 {
-        if impair::drops(&port, bytes) {
-            return Ok(TC_ACT_SHOT);
-        }
-        // Corruption is XDP mode's only (the loader refuses it in TC mode).
-    }
     let mut mtu = 0u32;
     // SAFETY: the live skb, a valid out-pointer.
     if unsafe { bpf_check_mtu(ctx.as_ptr(), port.peer_ifindex, &mut mtu, 0, 0) } < 0 {
