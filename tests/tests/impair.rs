@@ -64,6 +64,21 @@ fn send(p: &Pair, n: usize, len: usize) -> (serde_json::Value, serde_json::Value
     (a, b)
 }
 
+/// feth0's and feth1's counters once every frame from feth0 is accounted for (frames of a
+/// connection that just closed may still be on their way).
+fn settled() -> (serde_json::Value, serde_json::Value) {
+    let mut last = None;
+    let settled = wait_until(WAIT, || {
+        let (a, b) = (counters("feth0"), counters("feth1"));
+        let done = crossed_or_counted(&a, &b, "packets") && crossed_or_counted(&a, &b, "bytes");
+        last = Some((a, b));
+        done
+    });
+    let (a, b) = last.expect("read at least once");
+    assert!(settled, "every frame accounted for, packets and bytes:\nfeth0 {a}\nfeth1 {b}");
+    (a, b)
+}
+
 fn packets(v: &serde_json::Value, path: &[&str]) -> u64 {
     path.iter().fold(v, |v, k| &v[*k])["packets"].as_u64().unwrap_or_else(|| panic!("{path:?} in {v}"))
 }
@@ -106,12 +121,10 @@ fn corruption_is_caught_by_the_receiver_and_counted() {
     let before = p.b.run(tcp_checksum_errors);
     tcp_transfer(&p, 20 << 20);
     let caught = p.b.run(tcp_checksum_errors) - before;
-    let a = counters("feth0");
+    let (a, _) = settled();
     let corrupted = packets(&a, &["corrupted"]);
     assert!(caught > 0, "the receiver's TCP saw bad checksums ({corrupted} frames corrupted)");
     assert!(corrupted >= caught, "feth counted every corrupted frame: {corrupted} < {caught}");
-    let b = counters("feth1");
-    assert!(crossed_or_counted(&a, &b, "packets") && crossed_or_counted(&a, &b, "bytes"), "{a}\n{b}");
 }
 
 fn addresses(p: &Pair) {
@@ -170,9 +183,7 @@ fn rate_shapes_tcp_and_counts_what_overflows(mode: &str) {
     // shows the shaper is gone.
     let mbit = tcp_goodput_mbit(&p, 1.0);
     assert!(mbit > 150.0, "after --clear TCP runs unshaped: {mbit:.1} Mbit/s");
-    let a = counters("feth0");
-    let b = counters("feth1");
-    assert!(crossed_or_counted(&a, &b, "packets") && crossed_or_counted(&a, &b, "bytes"), "{a}\n{b}");
+    settled();
 }
 
 fn impairments_survive_unpeer_peer_and_mode_switches(mode: &str) {
