@@ -76,24 +76,8 @@ pub fn run(opts: &Options, progress: &Progress) -> Result<Report> {
         r.rounds, r.seconds, r.cpus
     ));
     let samples = rates::packet_rates(r, progress)?;
-    let tcp = if opts.tcp_seconds > 0 {
-        let t = tcp::tcp_throughput(opts.tcp_seconds, progress)?;
-        if t.is_none() {
-            progress.note("iperf3 is not installed, TCP table skipped (`cargo xtask bench` installs it)");
-        }
-        t
-    } else {
-        None
-    };
-    let latency = if opts.latency_seconds > 0 {
-        let l = latency::latency(opts.latency_seconds, progress)?;
-        if l.is_none() {
-            progress.note("sockperf is not installed, latency table skipped (`cargo xtask bench` installs it)");
-        }
-        l
-    } else {
-        None
-    };
+    let tcp = optional(opts.tcp_seconds, "iperf3", "TCP", progress, tcp::tcp_throughput)?;
+    let latency = optional(opts.latency_seconds, "sockperf", "latency", progress, latency::latency)?;
     let counts: Vec<usize> = opts.scale.iter().copied().filter(|&n| n > 0).collect();
     let scale = scale::scale(&counts, progress)?;
     Ok(Report {
@@ -108,6 +92,25 @@ pub fn run(opts: &Options, progress: &Progress) -> Result<Report> {
         latency,
         scale,
     })
+}
+
+/// A table measured with an outside tool: skipped for 0 seconds, and (with a note) when the
+/// tool is not installed, which `measure` reports as `None`.
+fn optional<T>(
+    seconds: u32,
+    tool: &str,
+    table: &str,
+    progress: &Progress,
+    measure: impl FnOnce(u32, &Progress) -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    if seconds == 0 {
+        return Ok(None);
+    }
+    let measured = measure(seconds, progress)?;
+    if measured.is_none() {
+        progress.note(&format!("{tool} is not installed, {table} table skipped (`cargo xtask bench` installs it)"));
+    }
+    Ok(measured)
 }
 
 /// A table's header: the first column, one column per frame size, then `extra` columns.

@@ -98,8 +98,8 @@ impl Impairment {
         Some(i)
     }
 
-    /// Refuses what the port's mode cannot do, naming the mode (or setting) that can.
-    pub fn check(&self, name: &str, mode: Mode, hwcsum: bool) -> Result<()> {
+    /// Refuses what the port's mode cannot do, naming the mode that can.
+    pub fn check(&self, name: &str, mode: Mode) -> Result<()> {
         let refuse = |reason: &str| Err(FethError::Refused { name: name.to_owned(), reason: reason.to_owned() });
         if self.duplicate_ppm != 0 && mode == Mode::Xdp {
             return refuse(
@@ -108,13 +108,12 @@ impl Impairment {
         }
         if self.corrupt_ppm != 0 && mode == Mode::Tc {
             // Measured: with hwcsum off, corrupted TCP segments still reached the application
-            // in TC mode (the redirected skb keeps a checksum state the receiver trusts); XDP
-            // mode builds a fresh skb that the receiver verifies.
+            // in TC mode, also with the skb's sum recomputed and its checksum level reset (cause
+            // not found); XDP mode builds a fresh skb that the receiver verifies.
             return refuse(
                 "corruption needs XDP mode (in TC mode the receiver may trust the frame's checksum state and not see the damage); `feth-loader peer` with --mode xdp switches",
             );
         }
-        let _ = hwcsum;
         Ok(())
     }
 

@@ -330,7 +330,7 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
                 hwcsum: opts.hwcsum.unwrap_or(me.record.hwcsum),
                 ..me.record.clone()
             };
-            record.impair.check(&me.name(), mode, record.hwcsum).map(|()| (me, record))
+            record.impair.check(&me.name(), mode).map(|()| (me, record))
         })
         .collect::<Result<_>>()?;
     for (me, record) in records {
@@ -381,7 +381,7 @@ pub fn set_media(state: &mut State, name: &str, media: PortMedia) -> Result<()> 
 /// its record, so they survive unpeer, peer and mode switches.
 pub fn set_impair(state: &mut State, name: &str, impair: Impairment) -> Result<()> {
     let p = port(state, name)?.clone();
-    impair.check(name, p.mode(), p.record.hwcsum)?;
+    impair.check(name, p.mode())?;
     let record = Record { impair, ..p.record.clone() };
     if record == p.record {
         return Ok(());
