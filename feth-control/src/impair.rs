@@ -106,14 +106,6 @@ impl Impairment {
                 "duplication needs TC mode (an XDP frame can only go one way); `feth-loader peer` with --mode tc switches",
             );
         }
-        if self.corrupt_ppm != 0 && mode == Mode::Tc {
-            // Measured: with hwcsum off, corrupted TCP segments still reached the application
-            // in TC mode, also with the skb's sum recomputed and its checksum level reset (cause
-            // not found); XDP mode builds a fresh skb that the receiver verifies.
-            return refuse(
-                "corruption needs XDP mode (in TC mode the receiver may trust the frame's checksum state and not see the damage); `feth-loader peer` with --mode xdp switches",
-            );
-        }
         Ok(())
     }
 

@@ -275,6 +275,14 @@ fn attach_programs(state: &mut State, run: &mut Run) -> Result<()> {
                 state.crossover()?.attach(&port.wire.name, port.wire.index, port.mode())?;
             }
         }
+        let gro = port.wants_wire_gro();
+        if crate::ethtool::get(&port.wire.name, crate::ethtool::Feature::Gro)? != gro {
+            let why = if gro { "" } else { " while TC mode corrupts frames" };
+            note(run, format!("{}: set gro {} on {}{why}", port.name(), on_off(gro), port.wire.name));
+            if run.apply {
+                crate::ethtool::set(&port.wire.name, crate::ethtool::Feature::Gro, gro)?;
+            }
+        }
     }
     // Offloads are read one namespace at a time (one thread enters each).
     let mut by_netns: std::collections::HashMap<&crate::netns::Netns, Vec<&crate::state::Port>> =

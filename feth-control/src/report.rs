@@ -88,7 +88,7 @@ impl From<&Impairment> for ImpairReport {
 
 /// Why feth changes each setting (ARCHITECTURE.md, "Datapaths"), judged from what the user
 /// end reports now.
-fn changes(mode: Mode, hwcsum: bool, tx_checksum: bool) -> Vec<String> {
+fn changes(mode: Mode, hwcsum: bool, corrupting: bool, tx_checksum: bool) -> Vec<String> {
     let mut v = vec!["gro on: a veth needs NAPI to receive XDP-redirected frames".to_owned()];
     match (mode, hwcsum, tx_checksum) {
         (_, _, true) => {}
@@ -97,7 +97,14 @@ fn changes(mode: Mode, hwcsum: bool, tx_checksum: bool) -> Vec<String> {
                 .to_owned(),
         ),
         (Mode::Tc, false, false) => v.push("tx-checksumming off: hwcsum off was asked".to_owned()),
+        (Mode::Tc, true, false) if corrupting => v.push(
+            "tx-checksumming off: impair --corrupt damages frames whose checksum is computed first (GSO is off too)"
+                .to_owned(),
+        ),
         (Mode::Tc, true, false) => {}
+    }
+    if mode == Mode::Tc && corrupting {
+        v.push("wire end's gro off: merged frames would carry an unverified checksum past --corrupt".to_owned());
     }
     v
 }
@@ -134,7 +141,7 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
         offloads: Offloads { tx_checksum, gro },
         changed: match user {
             Some(u) => {
-                let mut changed = changes(port.mode(), port.record.hwcsum, tx_checksum);
+                let mut changed = changes(port.mode(), port.record.hwcsum, port.record.impair.corrupt_ppm != 0, tx_checksum);
                 let max = crate::features::xdp_mtu_max();
                 if port.mode() == Mode::Xdp && u.mtu > max {
                     changed.push(format!(

@@ -40,9 +40,20 @@ impl Port {
         self.record.mode
     }
 
-    /// Transmit checksum offload the user end should have.
+    /// Transmit checksum offload the user end should have: never in XDP mode, and not while
+    /// TC mode corrupts what it sends (a frame must be checksummed before it is damaged).
     pub fn wants_tx_checksum(&self) -> bool {
-        self.record.hwcsum && self.mode() == Mode::Tc
+        self.record.hwcsum && self.mode() == Mode::Tc && !self.corrupts_in_tc()
+    }
+
+    /// GRO on the wire end, off only while TC mode corrupts: GRO would merge checksummed
+    /// frames into a CHECKSUM_PARTIAL super-frame, whose damage the receiver cannot see.
+    pub fn wants_wire_gro(&self) -> bool {
+        !self.corrupts_in_tc()
+    }
+
+    fn corrupts_in_tc(&self) -> bool {
+        self.mode() == Mode::Tc && self.record.impair.corrupt_ppm != 0
     }
 }
 

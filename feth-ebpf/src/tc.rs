@@ -3,8 +3,8 @@
 //! CHECKSUM_PARTIAL, so TCP runs with offloads on (feth's hwcsum mode).
 use aya_ebpf::{
     EbpfContext as _,
-    bindings::{__sk_buff, TC_ACT_OK, TC_ACT_SHOT},
-    helpers::{bpf_check_mtu, bpf_redirect},
+    bindings::{__sk_buff, BPF_CSUM_LEVEL_RESET, BPF_F_RECOMPUTE_CSUM, TC_ACT_OK, TC_ACT_SHOT},
+    helpers::{bpf_check_mtu, bpf_csum_level, bpf_redirect},
     macros::classifier,
     programs::TcContext,
 };
@@ -55,9 +55,13 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
         count_no_peer(port.slot, bytes);
         return Ok(TC_ACT_SHOT);
     }
-    // Loss and loss-every (corruption is XDP mode's only: the loader refuses it in TC mode).
-    if port.impair != 0 && impair::drops(&port, bytes) {
-        return Ok(TC_ACT_SHOT);
+    if port.impair != 0 {
+        if impair::drops(&port, bytes) {
+            return Ok(TC_ACT_SHOT);
+        }
+        if port.impair & feth_common::impair::CORRUPT != 0 && impair::chance(port.corrupt_ppm) && corrupt(ctx, skb) {
+            impair::count_corrupted(port.slot, bytes);
+        }
     }
     // bpf_redirect cannot fail on a missing device (the skb is freed later, uncounted), so
     // check that the peer's wire end still exists: it may be deleted behind the loader's back.
@@ -89,4 +93,32 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
         count_redirect_error(port.slot, bytes);
         Ok(TC_ACT_SHOT)
     }
+}
+
+/// Flips one random bit of the frame's last byte, past the headers of any frame that carries
+/// a payload, so the receiver's checksum sees it. Only frames whose checksum was computed
+/// before the crossover can be damaged honestly: a super-frame (GSO, or merged by the wire's
+/// GRO) carries CHECKSUM_PARTIAL, which a veth receiver trusts unverified, so it is left alone.
+/// While corruption is set in TC mode the loader turns transmit checksum offload off on the
+/// user end and GRO off on the wire end, so that every frame arrives here checksummed.
+#[inline(always)]
+fn corrupt(ctx: &TcContext, skb: *const __sk_buff) -> bool {
+    // SAFETY: the live __sk_buff of this invocation; gso_segs and len are readable from TC.
+    let (segs, len) = unsafe { ((*skb).gso_segs, (*skb).len) };
+    if segs > 1 {
+        return false;
+    }
+    let Some(at) = (len as usize).checked_sub(1) else { return false };
+    let Ok(mut byte) = ctx.load::<u8>(at) else { return false };
+    // SAFETY: plain helper call.
+    byte ^= 1u8 << (unsafe { aya_ebpf::helpers::bpf_get_prandom_u32() } & 7);
+    // RECOMPUTE_CSUM keeps a CHECKSUM_COMPLETE sum in step with the bytes (the receiver then
+    // finds the damage); the level reset takes back a "verified" mark the wire's GRO may have
+    // set (CHECKSUM_UNNECESSARY), so the receiver checks the sum.
+    if ctx.store(at, &byte, u64::from(BPF_F_RECOMPUTE_CSUM)).is_err() {
+        return false;
+    }
+    // SAFETY: the live skb; RESET only clears a verified mark.
+    unsafe { bpf_csum_level(ctx.as_ptr().cast(), u64::from(BPF_CSUM_LEVEL_RESET)) };
+    true
 }

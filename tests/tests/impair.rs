@@ -22,6 +22,7 @@ both_modes!(
     rate_shapes_tcp_and_counts_what_overflows,
     impairments_survive_unpeer_peer_and_mode_switches,
     bad_values_change_nothing,
+    corruption_is_caught_by_the_receiver_and_counted,
 );
 
 fn counters(name: &str) -> serde_json::Value {
@@ -113,18 +114,38 @@ fn tcp_checksum_errors() -> u64 {
     values.split_whitespace().nth(at).unwrap().parse().unwrap()
 }
 
-#[test]
-fn corruption_is_caught_by_the_receiver_and_counted() {
-    let _w = world();
-    let p = up_pair("xdp", &[]);
+fn corruption_is_caught_by_the_receiver_and_counted(mode: &str) {
+    let p = up_pair(mode, &[]);
     ok(&["impair", "feth0", "--corrupt", "5%"]);
+    if mode == "tc" {
+        // TC mode checksums before it damages: the user end computes its own sums while
+        // corruption is set, and says so; the peer keeps its offloads.
+        let show = show_json();
+        assert_eq!(port(&show, "feth0")["offloads"]["tx_checksum"], false, "feth0 checksums in software");
+        assert_eq!(port(&show, "feth1")["offloads"]["tx_checksum"], true, "feth1 keeps its offload");
+        let text = ok(&["show", "feth0"]);
+        assert!(text.contains("impair --corrupt"), "set by feth says why: {text}");
+    }
     let before = p.b.run(tcp_checksum_errors);
     tcp_transfer(&p, 20 << 20);
     let caught = p.b.run(tcp_checksum_errors) - before;
     let (a, _) = settled();
     let corrupted = packets(&a, &["corrupted"]);
-    assert!(caught > 0, "the receiver's TCP saw bad checksums ({corrupted} frames corrupted)");
-    assert!(corrupted >= caught, "feth counted every corrupted frame: {corrupted} < {caught}");
+    // Every frame crossed one at a time (no super-frame skipped corruption): 5% of them, within
+    // binomial bounds (5 sigma).
+    let tx = packets(&a, &["tx"]) as f64;
+    let sigma = (tx * 0.05 * 0.95).sqrt();
+    assert!((corrupted as f64 - tx * 0.05).abs() < 5.0 * sigma, "{corrupted} of {tx} frames corrupted, not 5%");
+    // Each damaged TCP segment was caught; only the few non-TCP frames (ARP) could go unseen.
+    let not_tcp = packets(&a, &["tx"]) - a["tx_protocols"]["tcp"].as_u64().unwrap();
+    assert!(caught <= corrupted, "feth counted every corrupted frame: {corrupted} < {caught}");
+    assert!(caught + not_tcp >= corrupted, "the receiver caught {caught} of {corrupted} ({not_tcp} not TCP)");
+    ok(&["impair", "feth0", "--clear"]);
+    if mode == "tc" {
+        let show = show_json();
+        assert_eq!(port(&show, "feth0")["offloads"]["tx_checksum"], true, "--clear gives the offload back");
+        assert!(!ok(&["show", "feth0"]).contains("impair --corrupt"), "and the reason goes");
+    }
 }
 
 fn addresses(p: &Pair) {
@@ -189,8 +210,9 @@ fn rate_shapes_tcp_and_counts_what_overflows(mode: &str) {
 fn impairments_survive_unpeer_peer_and_mode_switches(mode: &str) {
     let _p = up_pair(mode, &[]);
     let other = if mode == "xdp" { "tc" } else { "xdp" };
-    ok(&["impair", "feth0", "--loss", "2.5%", "--loss-every", "7", "--rate", "1gbit", "--burst", "64kb"]);
-    let text = ["loss 2.5%", "loss-every 7", "rate 1gbit burst 65536B"];
+    let args = ["--loss", "2.5%", "--loss-every", "7", "--corrupt", "1%", "--rate", "1gbit", "--burst", "64kb"];
+    ok(&[&["impair", "feth0"][..], &args].concat());
+    let text = ["loss 2.5%", "loss-every 7", "corrupt 1%", "rate 1gbit burst 65536B"];
     let check = |when: &str| {
         let show = show_json();
         let i = &port(&show, "feth0")["impair"];
@@ -198,6 +220,8 @@ fn impairments_survive_unpeer_peer_and_mode_switches(mode: &str) {
         assert_eq!(i["loss_percent"], 2.5, "{when}");
         assert_eq!(i["rate_bits"], 1_000_000_000u64, "{when}");
         assert_eq!(port(&show, "feth1")["impair"]["text"], serde_json::json!([]), "{when}: feth1 untouched");
+        // Corrupting, the user end checksums in software in either mode.
+        assert_eq!(port(&show, "feth0")["offloads"]["tx_checksum"], false, "{when}");
     };
     check("set");
     ok(&["unpeer", "feth0"]);
@@ -208,7 +232,7 @@ fn impairments_survive_unpeer_peer_and_mode_switches(mode: &str) {
     check("after a mode switch");
     ok(&["repair"]);
     check("after repair");
-    assert!(ok(&["show", "feth0"]).contains("impair loss 2.5%, loss-every 7, rate 1gbit"), "show's text");
+    assert!(ok(&["show", "feth0"]).contains("impair loss 2.5%, loss-every 7, corrupt 1%, rate 1gbit"), "show's text");
     ok(&["impair", "feth0", "--clear"]);
     assert_eq!(port(&show_json(), "feth0")["impair"]["text"], serde_json::json!([]), "cleared");
     ok(&["impair", "feth0", "--loss", "1%"]);
@@ -221,7 +245,7 @@ fn bad_values_change_nothing(mode: &str) {
     let _p = up_pair(mode, &[]);
     ok(&["impair", "feth0", "--loss", "1%"]);
     let before = show_state();
-    let mut bad: Vec<Vec<&str>> = vec![
+    let bad: Vec<Vec<&str>> = vec![
         vec!["impair", "feth0", "--loss", "101%"],
         vec!["impair", "feth0", "--loss", "-1%"],
         vec!["impair", "feth0", "--loss", "lots"],
@@ -238,19 +262,15 @@ fn bad_values_change_nothing(mode: &str) {
         vec!["flap", "feth0", "--down", "1s", "--up", "soon"],
         vec!["flap", "nosuch0", "--down", "1s", "--up", "1s"],
     ];
-    let refused_in_mode: Vec<&str> = match mode {
-        // Duplication needs TC mode; the refusal names it.
-        "xdp" => vec!["impair", "feth0", "--duplicate", "10%"],
-        // Corruption is XDP mode's; the refusal says so.
-        _ => vec!["impair", "feth0", "--corrupt", "1%"],
-    };
-    bad.push(refused_in_mode);
     for args in &bad {
         let err = fails(args);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
-    let err = fails(&["impair", "feth0", if mode == "xdp" { "--duplicate" } else { "--corrupt" }, "1%"]);
-    assert!(err.contains(if mode == "xdp" { "TC mode" } else { "XDP mode" }), "says which mode can: {err}");
+    if mode == "xdp" {
+        // Duplication needs TC mode; the refusal names it.
+        let err = fails(&["impair", "feth0", "--duplicate", "10%"]);
+        assert!(err.contains("TC mode"), "says which mode can: {err}");
+    }
     assert_eq!(show_state(), before, "nothing changed");
 }
 

@@ -14,7 +14,8 @@ pub struct Args {
     /// Lose exactly one frame in N (Apple feth's tx_drops; counted per CPU); 0 turns it off.
     #[arg(long, value_name = "N")]
     loss_every: Option<u32>,
-    /// Flip one bit in frames at random, e.g. 1% (XDP mode).
+    /// Flip one bit in frames at random, e.g. 1%; the receiver's checksums catch it (in TC mode
+    /// NAME then checksums in software, shown by `show`).
     #[arg(long, value_name = "P", allow_hyphen_values = true)]
     corrupt: Option<String>,
     /// Send frames twice at random, e.g. 10% (TC mode).
