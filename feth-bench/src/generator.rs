@@ -244,11 +244,14 @@ pub fn measure(
                     tx_refused: d(a1.drops.tx_refused, a0.drops.tx_refused),
                     tx_no_peer: d(a1.drops.tx_no_peer.packets, a0.drops.tx_no_peer.packets),
                     tx_redirect_error: d(a1.drops.tx_redirect_error.packets, a0.drops.tx_redirect_error.packets),
+                    tx_impaired: d(a1.drops.tx_loss.packets, a0.drops.tx_loss.packets)
+                        + d(a1.drops.tx_loss_every.packets, a0.drops.tx_loss_every.packets),
                     rx_refused: d(b1.drops.rx_refused.packets, b0.drops.rx_refused.packets),
                     unaccounted: 0,
                 };
                 acc.unaccounted = generated as i64
-                    - (acc.received + acc.tx_refused + acc.tx_no_peer + acc.tx_redirect_error + acc.rx_refused) as i64;
+                    - (acc.received + acc.tx_refused + acc.tx_no_peer + acc.tx_redirect_error + acc.tx_impaired + acc.rx_refused)
+                        as i64;
                 Some(acc)
             }
             _ => None,

@@ -8,8 +8,9 @@ use plotters::prelude::*;
 use crate::{Report, Row};
 
 /// One colour per row, in `Row::ALL` order: feth's two modes warm, the baselines cool.
-const COLOURS: [RGBColor; 6] = [
+const COLOURS: [RGBColor; 7] = [
     RGBColor(214, 39, 40),
+    RGBColor(240, 128, 128),
     RGBColor(255, 127, 14),
     RGBColor(31, 119, 180),
     RGBColor(44, 160, 44),

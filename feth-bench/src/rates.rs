@@ -10,6 +10,9 @@ use crate::{generator, progress::Progress, topology};
 #[serde(rename_all = "snake_case")]
 pub enum Row {
     FethXdp,
+    /// XDP mode with an impairment that never fires in a run (`--loss-every` 2^32-1): the
+    /// impairment path on every frame, so its ratio to `FethXdp` bounds what `impair` costs.
+    FethXdpImpaired,
     FethTc,
     PlainVeth,
     MinimalDevmap,
@@ -18,12 +21,20 @@ pub enum Row {
 }
 
 impl Row {
-    pub const ALL: [Row; 6] =
-        [Row::FethXdp, Row::FethTc, Row::PlainVeth, Row::MinimalDevmap, Row::MinimalTc, Row::Bridge];
+    pub const ALL: [Row; 7] = [
+        Row::FethXdp,
+        Row::FethXdpImpaired,
+        Row::FethTc,
+        Row::PlainVeth,
+        Row::MinimalDevmap,
+        Row::MinimalTc,
+        Row::Bridge,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Row::FethXdp => "feth crossover, XDP mode",
+            Row::FethXdpImpaired => "feth XDP mode, impairment check taken",
             Row::FethTc => "feth crossover, TC mode",
             Row::PlainVeth => "plain veth, one hop",
             Row::MinimalDevmap => "bare devmap redirect (no control plane)",
@@ -33,14 +44,15 @@ impl Row {
     }
 
     pub fn is_feth(self) -> bool {
-        matches!(self, Row::FethXdp | Row::FethTc)
+        matches!(self, Row::FethXdp | Row::FethXdpImpaired | Row::FethTc)
     }
 }
 
 /// The ratios the report gives, each computed within a round: (row, baseline).
-pub const RATIOS: [(Row, Row); 6] = [
+pub const RATIOS: [(Row, Row); 7] = [
     (Row::FethXdp, Row::MinimalDevmap),
     (Row::FethTc, Row::MinimalTc),
+    (Row::FethXdpImpaired, Row::FethXdp),
     (Row::FethXdp, Row::PlainVeth),
     (Row::FethTc, Row::PlainVeth),
     (Row::FethXdp, Row::Bridge),
@@ -58,6 +70,8 @@ pub struct Accounting {
     pub tx_refused: u64,
     pub tx_no_peer: u64,
     pub tx_redirect_error: u64,
+    /// Lost to an impairment (loss, loss-every); none is expected in the bench.
+    pub tx_impaired: u64,
     /// Crossed but not received by the receiving user end.
     pub rx_refused: u64,
     pub unaccounted: i64,

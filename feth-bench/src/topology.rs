@@ -7,6 +7,7 @@ use crate::{Row, generator::BenchObject};
 use feth_control::{
     error::{Context as _, Result},
     ethtool::{self, Feature},
+    impair::Impairment,
     netns,
     ops::{self, PeerOptions, PortSpec},
     rtnl::Rtnl,
@@ -28,6 +29,7 @@ pub struct Topology {
 pub fn feth_names(row: Row) -> Option<(&'static str, &'static str)> {
     match row {
         Row::FethXdp => Some(("fbench0", "fbench1")),
+        Row::FethXdpImpaired => Some(("fbench4", "fbench5")),
         Row::FethTc => Some(("fbench2", "fbench3")),
         _ => None,
     }
@@ -36,6 +38,7 @@ pub fn feth_names(row: Row) -> Option<(&'static str, &'static str)> {
 fn namespaces(row: Row) -> (String, String) {
     let tag = match row {
         Row::FethXdp => "xdp",
+        Row::FethXdpImpaired => "xdpimp",
         Row::FethTc => "tc",
         Row::PlainVeth => "veth",
         Row::MinimalDevmap => "devmap",
@@ -90,8 +93,8 @@ impl Topology {
             })?;
         }
         let (gen_dev, sink_dev) = match row {
-            Row::FethXdp | Row::FethTc => {
-                let mode = if row == Row::FethXdp { Mode::Xdp } else { Mode::Tc };
+            Row::FethXdp | Row::FethXdpImpaired | Row::FethTc => {
+                let mode = if row == Row::FethTc { Mode::Tc } else { Mode::Xdp };
                 let (a, b) = feth_names(row).expect("a feth row");
                 let spec = |name: &str, ns: &str| PortSpec { name: name.into(), netns: Some(ns.into()), mtu: None };
                 with_state(|state| {
@@ -100,7 +103,14 @@ impl Topology {
                         &spec(a, &gen_ns),
                         &spec(b, &sink_ns),
                         PeerOptions { mode: Some(mode), hwcsum: None },
-                    )
+                    )?;
+                    if row == Row::FethXdpImpaired {
+                        // 2^32-1 frames per CPU never pass in a run: the check is taken on every
+                        // frame (a per-CPU count each time) and nothing is dropped.
+                        let never = Impairment { loss_every: u32::MAX, ..Impairment::default() };
+                        ops::set_impair(state, a, never)?;
+                    }
+                    Ok(())
                 })?;
                 (a, b)
             }
