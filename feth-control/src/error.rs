@@ -59,6 +59,8 @@ pub enum FethError {
         context: String,
         #[source]
         cause: Box<dyn std::error::Error + Send + Sync>,
+        /// The errno found in the cause's chain (aya keeps it in a source).
+        errno: Option<i32>,
     },
     #[error("{context}: {cause}")]
     Io {
@@ -69,6 +71,34 @@ pub enum FethError {
 }
 
 pub type Result<T, E = FethError> = std::result::Result<T, E>;
+
+/// What kind of failure an error is, for the exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// A bad argument or a state that does not allow the request; nothing was changed.
+    Refused,
+    /// A capability or file permission is missing.
+    NotPermitted,
+    /// The kernel lacks a feature feth needs.
+    KernelFeature,
+    /// The kernel or the system refused an operation midway.
+    Failed,
+}
+
+impl FethError {
+    pub fn class(&self) -> Class {
+        let permission = |errno: Option<i32>| matches!(errno, Some(libc::EPERM | libc::EACCES));
+        match self {
+            FethError::NotRoot => Class::NotPermitted,
+            FethError::KernelFeature(_) => Class::KernelFeature,
+            FethError::Netlink { cause, .. } if permission(crate::rtnl::errno(cause)) => Class::NotPermitted,
+            FethError::Io { cause, .. } if permission(cause.raw_os_error()) => Class::NotPermitted,
+            FethError::Bpf { errno, .. } if permission(*errno) => Class::NotPermitted,
+            FethError::Netlink { .. } | FethError::Io { .. } | FethError::Bpf { .. } => Class::Failed,
+            _ => Class::Refused,
+        }
+    }
+}
 
 /// Attaches a context sentence to a lower-level error.
 pub trait Context<T> {
@@ -87,6 +117,18 @@ impl<T> Context<T> for std::result::Result<T, rtnetlink::Error> {
     }
 }
 
+/// The errno of the first `io::Error` in an error's source chain.
+fn errno_in(err: &(dyn std::error::Error + 'static)) -> Option<i32> {
+    let mut at = Some(err);
+    while let Some(e) = at {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return io.raw_os_error();
+        }
+        at = e.source();
+    }
+    None
+}
+
 /// An error with its whole source chain on one line (aya's errors keep the errno in a source).
 fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
@@ -103,7 +145,11 @@ macro_rules! bpf_context {
     ($($err:ty),*) => {$(
         impl<T> Context<T> for std::result::Result<T, $err> {
             fn context(self, context: impl Into<String>) -> Result<T> {
-                self.map_err(|source| FethError::Bpf { context: context.into(), cause: chain(&source).into() })
+                self.map_err(|source| FethError::Bpf {
+                    context: context.into(),
+                    cause: chain(&source).into(),
+                    errno: errno_in(&source),
+                })
             }
         }
     )*};

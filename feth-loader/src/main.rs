@@ -1,12 +1,12 @@
 //! `feth-loader`: the command line of feth. Each subcommand lives in `cmd/`.
 use std::process::ExitCode;
 
-use clap::{CommandFactory as _, FromArgMatches as _};
+use clap::FromArgMatches as _;
 
 mod cmd;
 
 /// `feth-loader --version`: what ran, for a bug report.
-fn version() -> String {
+pub fn version() -> String {
     format!(
         "{} (commit {}, eBPF object {})",
         env!("CARGO_PKG_VERSION"),
@@ -21,9 +21,7 @@ fn main() -> ExitCode {
     // must plug the cable back in whatever happens to its output.
     // SAFETY: resetting a signal's disposition before any thread starts.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    // clap keeps the version for the whole run.
-    let version: &'static str = Box::leak(version().into_boxed_str());
-    let matches = cmd::Cli::command().version(version).get_matches();
+    let matches = cmd::command().get_matches();
     let cli = match cmd::Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -43,7 +41,20 @@ fn main() -> ExitCode {
                 }
             }
             eprintln!("feth-loader: {text}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_status(&err))
         }
+    }
+}
+
+/// The documented exit status (`cmd::EXIT_STATUS`) of a failed command: the first feth error
+/// in the chain decides; an error from elsewhere is a failure of the system.
+fn exit_status(err: &anyhow::Error) -> u8 {
+    use feth_control::error::Class;
+    let class = err.chain().find_map(|e| e.downcast_ref::<feth_control::FethError>()).map(|e| e.class());
+    match class {
+        Some(Class::Refused) => 1,
+        Some(Class::NotPermitted) => 3,
+        Some(Class::KernelFeature) => 4,
+        Some(Class::Failed) | None => 5,
     }
 }

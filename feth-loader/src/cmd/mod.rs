@@ -1,9 +1,10 @@
 //! Subcommands: one module each, each with a `run`.
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod bench;
 mod create;
 mod destroy;
+mod docs;
 mod flap;
 mod impair;
 mod log;
@@ -16,8 +17,48 @@ mod show;
 mod stats;
 mod up;
 
+/// The exit status of every command (main.rs maps errors to them), for `--help` and the man
+/// page.
+pub const EXIT_STATUS: [(u8, &str); 6] = [
+    (0, "done (or nothing to do)"),
+    (
+        1,
+        "refused: a bad argument, or a state that does not allow it (unknown or non-feth interface, busy peer, MTU or media out of range, ...); nothing was changed",
+    ),
+    (2, "usage: the command line does not parse"),
+    (3, "not permitted: a capability or file permission is missing (the message names it)"),
+    (4, "the kernel lacks a feature feth needs (the message names it)"),
+    (
+        5,
+        "failed: the kernel or the system refused an operation midway; `feth-loader repair` finishes or rolls back what was cut short",
+    ),
+];
+
+/// The command line as users get it: the version of this build, the exit statuses in `--help`.
+pub fn command() -> clap::Command {
+    let mut help = String::from("Exit status:");
+    for (code, what) in EXIT_STATUS {
+        // Wrapped at 96 columns, continuation lines under the text.
+        let mut line = format!("\n  {code} ");
+        for word in what.split(' ') {
+            if line.len() + word.len() >= 96 {
+                help.push_str(&line);
+                line = "\n    ".to_owned();
+            }
+            line.push(' ');
+            line.push_str(word);
+        }
+        help.push_str(&line);
+    }
+    Cli::command().version(crate::version()).after_long_help(help)
+}
+
 #[derive(Parser)]
-#[command(name = "feth-loader", version, about = "feth: fake-ethernet crossover interfaces for Linux, on eBPF")]
+#[command(
+    name = "feth-loader",
+    version,
+    about = "feth: fake-ethernet crossover interfaces for Linux, on eBPF"
+)]
 pub struct Cli {
     /// Directory of feth's pinned state and lock on bpffs [env: FETH_BPFFS] [default: /sys/fs/bpf/feth].
     #[arg(long, global = true, value_name = "DIR")]
@@ -63,6 +104,11 @@ enum Command {
     /// Measure packet rates, TCP throughput and scale against plain veth, a minimal devmap
     /// crossover and a Linux bridge, in one run.
     Bench(bench::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(docs::CompletionsArgs),
+    /// Write man pages for every command into a directory (for packaging).
+    #[command(hide = true)]
+    Man(docs::ManArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -83,5 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Monitor(args) => monitor::run(args),
         Command::Log(args) => log::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args),
     }
 }
