@@ -6,6 +6,7 @@ use std::{env, process::ExitCode};
 
 mod cargo;
 mod host;
+mod package;
 mod setup;
 mod vm;
 
@@ -13,11 +14,16 @@ const USAGE: &str = "usage: cargo xtask <command>
   setup              install what is missing (pinned nightly + rust-src, llvm-22-dev, bpf-linker)
   build              setup, then build feth-loader (release)
   run -- ARGS...     build, then run feth-loader ARGS as root
-  test [-- ARGS...]  build, then every test (unit + kernel end-to-end, as root) on this kernel
+  test [-- ARGS...]  build, then every test (unit + kernel end-to-end, as root) on this kernel,
+                     then (without ARGS) test-package
   test --kernel K [-- ARGS...]
                      the same inside QEMU on kernel K: debian-6.1 (installed from Debian's
                      archive) or a Debian kernel release in /boot
   install            build, then copy feth-loader to /usr/local/bin
+  dist               build the Debian package (target/debian/feth-loader_*.deb): binary, man
+                     pages, completions, README
+  test-package       dist, then install it into a clean Debian 12 root (debootstrap) and use it
+                     there: --version, man, completion, up + ping + down
   lint               rustfmt check, then clippy -D warnings on user space and on the eBPF crate
   bench [-- ARGS...] build, then feth-loader bench ARGS";
 
@@ -38,9 +44,13 @@ fn main() -> ExitCode {
             [flag, kernel, rest @ ..] if flag == "--kernel" => {
                 vm::test(kernel, rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest))
             }
+            // The whole suite also tests the package as users get it; a filtered run does not.
+            [] => cargo::test(rest).and_then(|()| package::test()),
             _ => cargo::test(rest),
         }),
         "lint" => setup::run().and_then(|()| setup::lint_toolchain()).and_then(|()| cargo::lint()),
+        "dist" => setup::run().and_then(|()| package::dist()).map(drop),
+        "test-package" => setup::run().and_then(|()| package::test()),
         "install" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::install(&bin)),
         "bench" => {
             setup::run().and_then(|()| setup::bench_tools()).and_then(|()| cargo::build_loader()).and_then(|bin| {

@@ -28,7 +28,7 @@ pub(crate) fn status(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-fn output(cmd: &mut Command) -> Option<String> {
+pub fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -53,7 +53,7 @@ fn toolchain() -> Result<(), String> {
     ]))
 }
 
-fn cargo_bin(name: &str) -> PathBuf {
+pub fn cargo_bin(name: &str) -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));

@@ -23,7 +23,16 @@ pub struct ManArgs {
 }
 
 pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
-    clap_complete::generate(args.shell, &mut super::command(), "feth-loader", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut super::command(), "feth-loader", &mut script);
+    let mut script = String::from_utf8(script)?;
+    if args.shell == Shell::Bash {
+        // clap_complete's bash script spells a hyphenated command's state two ways (the loop
+        // says feth__loader__subcmd__peer, the case arms feth__subcmd__loader__subcmd__peer),
+        // so no subcommand's options complete (clap-rs/clap#6421, open). Spell them alike.
+        script = script.replace("feth__subcmd__loader", "feth__loader");
+    }
+    print!("{script}");
     Ok(())
 }
 

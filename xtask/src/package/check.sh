@@ -1,0 +1,46 @@
+#!/bin/bash
+# Runs inside a clean Debian 12 root where the package was installed with apt-get, in a network
+# namespace, a mount namespace and a bpffs of its own: what a user does first with the package.
+set -euo pipefail
+step() { echo "package test: $*" >&2; }
+
+step "feth-loader --version"
+feth-loader --version | grep -E '^feth-loader [0-9.]+ \(commit [0-9a-f]+.*, eBPF object [0-9a-f]{16}\)$'
+
+step "man pages"
+for page in feth-loader feth-loader-peer feth-loader-impair feth-loader-stats; do
+    MANWIDTH=100 man -P cat "$page" > "/tmp/$page.txt"
+done
+grep -q 'Cross two feth interfaces over' /tmp/feth-loader-peer.txt
+grep -q 'EXIT STATUS' /tmp/feth-loader.txt
+grep -q 'refused: a bad argument' /tmp/feth-loader.txt
+
+step "bash completion"
+# As bash-completion loads it on demand: source the file, then call the function it registers.
+source /usr/share/bash-completion/completions/feth-loader
+fn=$(complete -p feth-loader | sed -E 's/.* -F ([^ ]+) .*/\1/')
+COMP_WORDS=(feth-loader pe); COMP_CWORD=1; COMP_LINE="feth-loader pe"; COMP_POINT=${#COMP_LINE}
+"$fn" feth-loader pe feth-loader
+printf '%s\n' "${COMPREPLY[@]}" | grep -qx peer
+COMP_WORDS=(feth-loader impair feth0 --lo); COMP_CWORD=3; COMP_LINE="feth-loader impair feth0 --lo"
+COMP_POINT=${#COMP_LINE}
+"$fn" feth-loader --lo feth0
+printf '%s\n' "${COMPREPLY[@]}" | grep -qx -- --loss-every
+test -s /usr/share/zsh/vendor-completions/_feth-loader
+test -s /usr/share/fish/vendor_completions.d/feth-loader.fish
+
+step "up, ping across, down"
+feth-loader up feth0 feth1 --netns-a pkg-a --netns-b pkg-b
+ip -n pkg-a addr add 198.18.0.1/24 dev feth0
+ip -n pkg-b addr add 198.18.0.2/24 dev feth1
+ip -n pkg-a link set feth0 up
+ip -n pkg-b link set feth1 up
+# -w: keep trying until a reply or 10 s (a bounded wait for carrier and neighbour discovery).
+ip netns exec pkg-a ping -c 1 -w 10 -q 198.18.0.2
+feth-loader show feth0 | grep -q 'peer feth1'
+feth-loader down feth0 feth1
+if ip -n pkg-a link show feth0 2>/dev/null; then
+    echo "feth0 is still there after down" >&2
+    exit 1
+fi
+step "all passed"
