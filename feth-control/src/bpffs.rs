@@ -7,7 +7,7 @@
 //! never leaves a stale lock. See ARCHITECTURE.md, "State".
 use std::{
     fs::File,
-    os::unix::fs::MetadataExt as _,
+    os::unix::fs::{DirBuilderExt as _, MetadataExt as _},
     path::{Path, PathBuf},
     sync::OnceLock,
 };
@@ -85,7 +85,16 @@ pub struct Lock {
 /// is then no pinned state to protect, and reading must not create it.
 pub fn lock_shared() -> Result<Option<Lock>> {
     loop {
-        let Ok(file) = File::open(dir()) else { return Ok(None) };
+        let file = match File::open(dir()) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(FethError::NotPermitted(format!(
+                    "{} is not readable for this user: reading commands need read access to it (its group, see \"Without root\" in the README)",
+                    dir().display()
+                )));
+            }
+            Err(_) => return Ok(None),
+        };
         file.lock_shared().context(format!("lock {}", dir().display()))?;
         if still_current(&file) {
             return Ok(Some(Lock { _dir: file }));
@@ -98,7 +107,12 @@ pub fn lock_exclusive() -> Result<Lock> {
     loop {
         if !dir().exists() {
             ensure_mounted()?;
-            std::fs::create_dir_all(dir()).context(format!("create {}", dir().display()))?;
+            // Owner only: opening it to a group is the administrator's choice (crate::privilege).
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir())
+                .context(format!("create {}", dir().display()))?;
         }
         let file = File::open(dir()).context(format!("open {}", dir().display()))?;
         file.lock().context(format!("lock {}", dir().display()))?;
@@ -122,5 +136,8 @@ fn still_current(file: &File) -> bool {
 pub fn remove_if_empty() {
     let _ = std::fs::remove_dir(link_dir());
     let _ = std::fs::remove_dir(layout_dir());
-    let _ = std::fs::remove_dir(dir());
+    // A directory someone opened to a group (crate::privilege) is theirs: it stays.
+    if std::fs::metadata(dir()).is_ok_and(|m| m.mode() & 0o077 == 0) {
+        let _ = std::fs::remove_dir(dir());
+    }
 }

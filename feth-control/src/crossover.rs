@@ -192,7 +192,16 @@ impl Crossover {
 
     fn open() -> Result<Self> {
         fn pinned(name: &str) -> Result<Map> {
-            let data = MapData::from_pin(pin_path(name)).context(format!("open pinned map {name}"))?;
+            let path = pin_path(name);
+            let data = match MapData::from_pin(&path) {
+                // A reader the state directory's group lets in (crate::privilege) may only
+                // read the pins: open them read-only.
+                Err(aya::maps::MapError::SyscallError(e)) if e.io_error.kind() == std::io::ErrorKind::PermissionDenied => {
+                    let fd = open_pin_read_only(&path).context(format!("open pinned map {name} read-only"))?;
+                    MapData::from_fd(fd).context(format!("open pinned map {name}"))?
+                }
+                other => other.context(format!("open pinned map {name}"))?,
+            };
             Map::from_map_data(data).context(format!("open pinned map {name}"))
         }
         Ok(Crossover {
@@ -476,4 +485,30 @@ fn pin_program_once(result: Result<(), aya::pin::PinError>, name: &str) -> Resul
         Err(_) if pin_path(name).exists() => Ok(()),
         other => other.context(format!("pin {name}")),
     }
+}
+
+/// BPF_OBJ_GET with BPF_F_RDONLY: what a pin readable but not writable by this user allows
+/// (aya opens pins read-write only).
+fn open_pin_read_only(path: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::{fd::FromRawFd as _, unix::ffi::OsStrExt as _};
+    /// The BPF_OBJ_* part of `union bpf_attr`.
+    #[repr(C)]
+    struct ObjGet {
+        pathname: u64,
+        bpf_fd: u32,
+        file_flags: u32,
+    }
+    const BPF_OBJ_GET: libc::c_long = 7;
+    const BPF_F_RDONLY: u32 = 1 << 3;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let mut attr = ObjGet { pathname: path.as_ptr() as u64, bpf_fd: 0, file_flags: BPF_F_RDONLY };
+    // SAFETY: attr is a valid bpf_attr prefix for BPF_OBJ_GET; path outlives the call.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_bpf, BPF_OBJ_GET, &raw mut attr, std::mem::size_of::<ObjGet>() as libc::c_uint)
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: BPF_OBJ_GET returned a new file descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
 }

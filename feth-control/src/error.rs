@@ -3,8 +3,9 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum FethError {
-    #[error("feth-loader must run as root (it needs CAP_NET_ADMIN and CAP_BPF)")]
-    NotRoot,
+    /// A capability or a file permission is missing (the sentence names it).
+    #[error("{0}")]
+    NotPermitted(String),
     #[error("{0}: no such interface")]
     NoSuchInterface(String),
     #[error("{0}: invalid: not a feth interface")]
@@ -89,7 +90,7 @@ impl FethError {
     pub fn class(&self) -> Class {
         let permission = |errno: Option<i32>| matches!(errno, Some(libc::EPERM | libc::EACCES));
         match self {
-            FethError::NotRoot => Class::NotPermitted,
+            FethError::NotPermitted(_) => Class::NotPermitted,
             FethError::KernelFeature(_) => Class::KernelFeature,
             FethError::Netlink { cause, .. } if permission(crate::rtnl::errno(cause)) => Class::NotPermitted,
             FethError::Io { cause, .. } if permission(cause.raw_os_error()) => Class::NotPermitted,

@@ -14,6 +14,7 @@ pub mod names;
 pub mod netns;
 pub mod ops;
 pub mod pair;
+pub mod privilege;
 pub mod prometheus;
 pub mod record;
 pub mod repair;
@@ -25,28 +26,28 @@ pub mod state;
 pub use error::{FethError, Result};
 pub use state::State;
 
-/// Refuses to run without root before anything is touched.
-pub fn require_root() -> Result<()> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err(FethError::NotRoot);
-    }
-    Ok(())
+/// Runs a changing command: exclusive lock, then the state read and repaired (a killed
+/// command's leftovers, lost pins, an older layout), then `f`; what it pinned is then shared
+/// with the state directory's group (read only).
+pub fn with_state<T>(f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+    with_repaired_state(&mut repair::Run::all(true), f)
 }
 
-/// Runs a changing command: exclusive lock, then the state read and repaired (a killed
-/// command's leftovers, lost pins, an older layout), then `f`.
-pub fn with_state<T>(f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-    require_root()?;
+/// `with_state` with the repair's record of changes kept in `run` (for `repair`).
+pub fn with_repaired_state<T>(run: &mut repair::Run, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+    privilege::require(&privilege::CHANGE)?;
+    privilege::require_writable_state()?;
     let _lock = bpffs::lock_exclusive()?;
     let mut state = State::read()?;
-    repair::everything(&mut state, &mut repair::Run::all(true))?;
-    f(&mut state)
+    let result = repair::everything(&mut state, run).and_then(|()| f(&mut state));
+    privilege::share_state_with_group()?;
+    result
 }
 
 /// Runs a reading command: shared lock, the state as it is, nothing written. Says on stderr
 /// (once) when the state needs a repair, without doing it.
 pub fn read_state<T>(f: impl FnOnce(&State) -> Result<T>) -> Result<T> {
-    require_root()?;
+    privilege::require(&privilege::READ)?;
     let _lock = bpffs::lock_shared()?;
     let state = State::read()?;
     warn_if_needs_repair();

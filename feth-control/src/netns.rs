@@ -11,7 +11,7 @@ use std::{
 use nix::sched::{CloneFlags, setns};
 
 use crate::{
-    error::{Context as _, FethError, Result},
+    error::{FethError, Result},
     rtnl::{Rtnl, runtime},
 };
 
@@ -86,7 +86,13 @@ pub fn run_in_file<T: Send>(ns: &File, f: impl FnOnce() -> Result<T> + Send) -> 
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                enter(ns).context("enter network namespace")?;
+                enter(ns).map_err(|e| match e.raw_os_error() {
+                    Some(libc::EPERM) => FethError::NotPermitted(
+                        "entering a network namespace needs CAP_SYS_ADMIN: run as root, or see \"Without root\" in the README"
+                            .into(),
+                    ),
+                    _ => FethError::Io { context: "enter network namespace".into(), cause: e },
+                })?;
                 f()
             })
             .join()
@@ -120,6 +126,15 @@ pub fn ensure(name: &str) -> Result<()> {
     check_name(name)?;
     if exists(name) {
         return Ok(());
+    }
+    // Named namespaces are files in /run/netns, which belongs to root.
+    let dir = Path::new(NETNS_DIR);
+    let parent = if dir.exists() { dir } else { dir.parent().unwrap_or(dir) };
+    if !crate::privilege::may_write(parent) {
+        return Err(FethError::NotPermitted(format!(
+            "creating network namespace {name} needs write access to {} (CAP_DAC_OVERRIDE); create it first with `ip netns add {name}`",
+            parent.display()
+        )));
     }
     runtime()
         .block_on(rtnetlink::NetworkNamespace::add(name.to_owned()))

@@ -34,6 +34,7 @@ pub enum Root {
 
 fn tc(ns: &Netns, what: &str, args: &[String]) -> Result<String> {
     let args = args.to_vec();
+    crate::privilege::pass_net_admin_to_helpers();
     let out = ns.run(move || {
         Command::new("tc").args(&args).output().map_err(|e| {
             FethError::KernelFeature(format!("iproute2's tc is needed for a rate or a delay and did not run: {e}"))
@@ -41,7 +42,11 @@ fn tc(ns: &Netns, what: &str, args: &[String]) -> Result<String> {
     })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(FethError::Refused { name: what.to_owned(), reason: format!("tc refused: {}", err.trim()) });
+        let reason = format!("tc refused: {}", err.trim());
+        if err.contains("Operation not permitted") {
+            return Err(FethError::NotPermitted(format!("{what}: {reason} (it needs CAP_NET_ADMIN)")));
+        }
+        return Err(FethError::Refused { name: what.to_owned(), reason });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -2,7 +2,6 @@
 use std::path::PathBuf;
 
 use feth_bench::{Options, RateOptions, progress::Progress};
-use feth_control::require_root;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,7 +37,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    require_root()?;
+    feth_control::privilege::require(&feth_control::privilege::CHANGE)?;
     let all: Vec<usize> = (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
     let opts = Options {
         rates: RateOptions {

@@ -10,7 +10,8 @@ pub struct Args {
 /// Streams link events (created, peered, unpeered, carrier, destroyed), one line each,
 /// until stopped. "monitoring" on stderr says the subscription is live.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    feth_control::require_root()?;
+    // It repairs what a deletion behind feth's back leaves, live: a changing command.
+    feth_control::privilege::require(&feth_control::privilege::CHANGE)?;
     let mut out = std::io::stdout().lock();
     feth_control::monitor::run(
         || eprintln!("feth-loader: monitoring link events"),

@@ -11,7 +11,7 @@ pub struct Args {
 /// one line per change (every changing command does the same silently first).
 pub fn run(args: Args) -> anyhow::Result<()> {
     let changes = if args.dry_run {
-        feth_control::require_root()?;
+        feth_control::privilege::require(&feth_control::privilege::READ)?;
         let _lock = feth_control::bpffs::lock_shared()?;
         pending_repairs()?
     } else {
@@ -28,10 +28,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// `with_state` repairs silently before running a command; here the repair is the command.
 fn repair_now() -> anyhow::Result<Vec<String>> {
-    feth_control::require_root()?;
-    let _lock = feth_control::bpffs::lock_exclusive()?;
-    let mut state = feth_control::State::read()?;
     let mut run = repair::Run::all(true);
-    repair::everything(&mut state, &mut run)?;
+    feth_control::with_repaired_state(&mut run, |_| Ok(()))?;
     Ok(run.changes)
 }
