@@ -131,12 +131,18 @@ fn still_current(file: &File) -> bool {
     }
 }
 
-/// Removes the state directory when nothing is left in it (called with the exclusive lock,
-/// after the last port is gone).
-pub fn remove_if_empty() {
+/// Removes this layout's directories when nothing is pinned in them.
+pub fn remove_layout_if_empty() {
     let _ = std::fs::remove_dir(link_dir());
     let _ = std::fs::remove_dir(layout_dir());
-    // A directory someone opened to a group (crate::privilege) is theirs: it stays.
+}
+
+/// Removes the state directory when it is empty, at the end of the last command of a bench
+/// (with the exclusive lock held; a waiter then starts again, see `still_current`). Never in
+/// the middle of a command: one arriving after a re-creation would lock the new directory
+/// while this one still runs. A directory someone opened to a group (crate::privilege) stays.
+pub fn remove_if_empty() {
+    remove_layout_if_empty();
     if std::fs::metadata(dir()).is_ok_and(|m| m.mode() & 0o077 == 0) {
         let _ = std::fs::remove_dir(dir());
     }

@@ -358,7 +358,7 @@ impl Crossover {
         for name in pins() {
             remove_pin(&pin_path(name))?;
         }
-        bpffs::remove_if_empty();
+        bpffs::remove_layout_if_empty();
         Ok(())
     }
 }

@@ -41,6 +41,9 @@ pub fn with_repaired_state<T>(run: &mut repair::Run, f: impl FnOnce(&mut State) 
     let mut state = State::read()?;
     let result = repair::everything(&mut state, run).and_then(|()| f(&mut state));
     privilege::share_state_with_group()?;
+    if state.ports.is_empty() {
+        bpffs::remove_if_empty();
+    }
     result
 }
 

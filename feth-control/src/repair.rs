@@ -451,7 +451,7 @@ pub fn unload_if_empty(state: &mut State, run: &mut Run) -> Result<()> {
         for old in OldLayout::find() {
             old.remove()?;
         }
-        crate::bpffs::remove_if_empty();
+        crate::bpffs::remove_layout_if_empty();
     }
     Ok(())
 }
