@@ -8,7 +8,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use nix::sched::{CloneFlags, setns};
+use nix::{
+    sched::{CloneFlags, setns},
+    sys::statfs::{NSFS_MAGIC, statfs},
+};
 
 use crate::{
     error::{FethError, Result},
@@ -26,15 +29,54 @@ pub enum Netns {
     Named(String),
     /// A namespace no name leads to, held by a process: `/proc/PID/ns/net`.
     Process(u32),
+    /// A namespace file given by path (`path:FILE`): a bind mount outside /run/netns, or a
+    /// process's `/proc/PID/ns/net`.
+    File(PathBuf),
     /// A namespace with this id (relative to the loader's) that neither a name nor a process
     /// leads to: it cannot be entered.
     Unreachable(i32),
 }
 
 impl Netns {
-    /// From a `--netns` argument: `None` is the loader's own.
-    pub fn from_arg(name: Option<&str>) -> Netns {
-        name.map_or(Netns::Own, |n| Netns::Named(n.to_owned()))
+    /// From a `--netns` argument: `NAME` (`/run/netns/NAME`, which may not exist yet),
+    /// `pid:PID`, `path:FILE`, `docker:CONTAINER` or `podman:CONTAINER`; `None` is the
+    /// loader's own. Everything but a name must lead to a namespace now.
+    pub fn from_arg(arg: Option<&str>) -> Result<Netns> {
+        let Some(arg) = arg else { return Ok(Netns::Own) };
+        let ns = match arg.split_once(':') {
+            Some(("pid", pid)) => {
+                let pid = pid.parse().map_err(|_| FethError::Invalid(format!("{arg}: pid: takes a process id")))?;
+                Netns::Process(pid)
+            }
+            Some(("path", path)) => Netns::File(PathBuf::from(path)),
+            Some((engine @ ("docker" | "podman"), container)) => Netns::Process(container_pid(engine, container)?),
+            Some((kind, _)) => {
+                return Err(FethError::Invalid(format!(
+                    "{arg}: unknown namespace kind {kind}: (use NAME, pid:PID, path:FILE, docker:NAME or podman:NAME)"
+                )));
+            }
+            None => {
+                check_name(arg)?;
+                return Ok(Netns::Named(arg.to_owned()));
+            }
+        };
+        let path = ns.path().expect("a pid or a file");
+        if !statfs(&path).is_ok_and(|st| st.filesystem_type() == NSFS_MAGIC) || File::open(&path).is_err() {
+            return Err(FethError::NoSuchNetns(arg.to_owned()));
+        }
+        Ok(ns)
+    }
+
+    /// Whether two handles lead to the same namespace (a pid and a name may).
+    pub fn same_as(&self, other: &Netns) -> bool {
+        let inode = |ns: &Netns| -> Option<(u64, u64)> {
+            let path = match ns {
+                Netns::Own => PathBuf::from("/proc/self/ns/net"),
+                other => other.path()?,
+            };
+            std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+        };
+        self == other || inode(self).is_some_and(|i| Some(i) == inode(other))
     }
 
     /// The name users read (`show`): `None` for the loader's own.
@@ -43,15 +85,17 @@ impl Netns {
             Netns::Own => None,
             Netns::Named(n) => Some(n.clone()),
             Netns::Process(pid) => Some(format!("pid:{pid}")),
+            Netns::File(path) => Some(format!("path:{}", path.display())),
             Netns::Unreachable(id) => Some(format!("nsid:{id}")),
         }
     }
 
-    fn path(&self) -> Option<PathBuf> {
+    pub fn path(&self) -> Option<PathBuf> {
         match self {
             Netns::Own | Netns::Unreachable(_) => None,
             Netns::Named(n) => Some(Path::new(NETNS_DIR).join(n)),
             Netns::Process(pid) => Some(PathBuf::from(format!("/proc/{pid}/ns/net"))),
+            Netns::File(path) => Some(path.clone()),
         }
     }
 
@@ -107,7 +151,33 @@ pub fn open(name: &str) -> Result<File> {
 
 /// Runs `f` inside the named namespace, or in the loader's own for `None`.
 pub fn run_in<T: Send>(name: Option<&str>, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    Netns::from_arg(name).run(f)
+    Netns::from_arg(name)?.run(f)
+}
+
+/// The process holding a container's network namespace, from its engine's CLI.
+fn container_pid(engine: &str, container: &str) -> Result<u32> {
+    let refuse = |why: String| FethError::Invalid(format!("{engine}:{container}: {why}"));
+    let out = std::process::Command::new(engine)
+        .args(["inspect", "--format", "{{.State.Pid}}", container])
+        .output()
+        .map_err(|e| refuse(format!("the {engine} command did not run ({e}); is {engine} installed?")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(refuse(format!("{engine} inspect failed: {}", err.lines().next().unwrap_or("").trim())));
+    }
+    match String::from_utf8_lossy(&out.stdout).trim().parse::<u32>() {
+        Ok(0) => Err(refuse("the container is not running".into())),
+        Ok(pid) => Ok(pid),
+        Err(_) => Err(refuse(format!("{engine} inspect gave no process id"))),
+    }
+}
+
+/// Whether a missing named namespace may be created (`--no-create-netns` says no).
+static CREATE_MISSING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// `--no-create-netns`: a missing named namespace is refused instead of created.
+pub fn refuse_missing() {
+    CREATE_MISSING.store(false, std::sync::atomic::Ordering::Relaxed);
 }
 
 pub fn exists(name: &str) -> bool {
@@ -121,11 +191,16 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Creates the named namespace unless it exists.
-pub fn ensure(name: &str) -> Result<()> {
+/// Creates the named namespace unless it exists; true when it did.
+pub fn ensure(name: &str) -> Result<bool> {
     check_name(name)?;
     if exists(name) {
-        return Ok(());
+        return Ok(false);
+    }
+    if !CREATE_MISSING.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(FethError::Invalid(format!(
+            "network namespace {name} does not exist (and --no-create-netns was given)"
+        )));
     }
     // Named namespaces are files in /run/netns, which belongs to root.
     let dir = Path::new(NETNS_DIR);
@@ -138,7 +213,8 @@ pub fn ensure(name: &str) -> Result<()> {
     }
     runtime()
         .block_on(rtnetlink::NetworkNamespace::add(name.to_owned()))
-        .map_err(|source| FethError::Netlink { context: format!("create network namespace {name}"), cause: source })
+        .map_err(|source| FethError::Netlink { context: format!("create network namespace {name}"), cause: source })?;
+    Ok(true)
 }
 
 /// Removes a named namespace (and every interface still in it).

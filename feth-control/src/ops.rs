@@ -90,12 +90,9 @@ pub fn check_create(state: &State, spec: &PortSpec) -> Result<bool> {
     if let Some(mtu) = spec.mtu {
         check_mtu(&spec.name, mtu)?;
     }
-    if let Some(ns) = &spec.netns {
-        netns::check_name(ns)?;
-    }
-    let wanted = Netns::from_arg(spec.netns.as_deref());
+    let wanted = Netns::from_arg(spec.netns.as_deref())?;
     if let Some(existing) = state.find(&spec.name)? {
-        if spec.netns.is_some() && existing.netns != wanted {
+        if spec.netns.is_some() && !existing.netns.same_as(&wanted) {
             return Err(FethError::WrongNetns {
                 name: spec.name.clone(),
                 actual: existing.netns.to_string(),
@@ -116,9 +113,12 @@ pub fn check_create(state: &State, spec: &PortSpec) -> Result<bool> {
 /// Creates a port in `slot` (after [`check_create`] said it does not exist) and registers it.
 /// On failure, whatever this call made is removed again.
 pub fn create(state: &mut State, spec: &PortSpec, slot: u32, taken: &HashSet<Vec<u8>>) -> Result<u32> {
-    let ns = Netns::from_arg(spec.netns.as_deref());
-    if let Some(name) = &spec.netns {
-        netns::ensure(name)?;
+    let ns = Netns::from_arg(spec.netns.as_deref())?;
+    if let Netns::Named(name) = &ns
+        && netns::ensure(name)?
+    {
+        // A mistyped name would otherwise make an empty namespace silently.
+        eprintln!("feth-loader: created network namespace {name}");
     }
     let mac = names::mac_address(&spec.name, slot, |m| taken.contains(&m[..]));
     let mtu = spec.mtu.unwrap_or(pair::MTU_DEFAULT);

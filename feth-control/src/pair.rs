@@ -39,12 +39,12 @@ pub fn queues() -> u32 {
 /// creation cut short, which the repair finishes. Returns the wire end.
 pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: &Netns, mtu: u32, mac: [u8; 6]) -> Result<LinkView> {
     let wire = wire_name(slot);
-    let ns_file = match ns {
-        Netns::Named(n) => Some(
-            std::fs::File::open(std::path::Path::new(crate::netns::NETNS_DIR).join(n))
-                .map_err(|_| crate::error::FethError::NoSuchNetns(n.clone()))?,
+    let ns_file = match ns.path() {
+        Some(path) => Some(
+            std::fs::File::open(path)
+                .map_err(|_| crate::error::FethError::NoSuchNetns(ns.label().unwrap_or_default()))?,
         ),
-        _ => None,
+        None => None,
     };
     let q = queues();
     let mut user = LinkMessageBuilder::<LinkUnspec>::new()

@@ -129,7 +129,7 @@ pub fn test(extra: &[String]) -> Result<(), String> {
 fn run_suite(bin: &Path, extra: &[String], tc_attach: Option<&str>) -> Result<(), String> {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let path = tc_attach.map_or("TC attach through netlink".to_owned(), |p| format!("FETH_TC_ATTACH={p}"));
-    let label = format!("kernel {}, {path}", kernel.trim());
+    let label = format!("kernel {}, {path}; {}", kernel.trim(), container_engines());
     eprintln!("xtask: kernel suite with {label}");
     let mut cargo = nightly_cargo();
     if let Some(path) = tc_attach {
@@ -172,4 +172,17 @@ fn count_before(text: &str, label: &str) -> u64 {
     text.split(';')
         .find_map(|part| part.trim().strip_suffix(label.trim_start())?.trim().rsplit(' ').next()?.parse().ok())
         .unwrap_or(0)
+}
+
+/// Which container engines the suite could use (`docker:`/`podman:` namespaces are tested
+/// with a container only where the engine answers; elsewhere only their refusal).
+fn container_engines() -> String {
+    ["docker", "podman"]
+        .iter()
+        .map(|engine| {
+            let answers = Command::new(engine).arg("info").output().is_ok_and(|o| o.status.success());
+            if answers { format!("{engine} tested") } else { format!("{engine} not running here, refusal only") }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

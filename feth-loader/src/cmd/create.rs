@@ -4,8 +4,9 @@ use feth_control::{ops, with_state};
 pub struct Args {
     #[arg(required = true)]
     names: Vec<String>,
-    /// Named network namespace for the user ends (created if missing).
-    #[arg(long)]
+    /// Network namespace of the user ends: NAME (created if missing), pid:PID, path:FILE,
+    /// docker:CONTAINER or podman:CONTAINER.
+    #[arg(long, value_name = "NS")]
     netns: Option<String>,
     /// MTU of the user ends (72..=16370).
     #[arg(long)]

@@ -63,6 +63,10 @@ pub struct Cli {
     /// Directory of feth's pinned state and lock on bpffs [env: FETH_BPFFS] [default: /sys/fs/bpf/feth].
     #[arg(long, global = true, value_name = "DIR")]
     bpffs: Option<std::path::PathBuf>,
+    /// Refuse a named network namespace that does not exist instead of creating it (for
+    /// scripts: a mistyped name then fails).
+    #[arg(long, global = true)]
+    no_create_netns: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -113,6 +117,9 @@ enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     feth_control::bpffs::choose(cli.bpffs);
+    if cli.no_create_netns {
+        feth_control::netns::refuse_missing();
+    }
     match cli.command {
         Command::Repair(args) => repair::run(args),
         Command::Up(args) => up::run(args),

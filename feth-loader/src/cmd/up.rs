@@ -7,11 +7,12 @@ pub struct Args {
     /// A B, or several pairs A B C D ...: each pair is created if missing and peered.
     #[arg(required = true, num_args = 2.., value_name = "A B")]
     names: Vec<String>,
-    /// Named network namespace for the first interface of each pair (created if missing).
-    #[arg(long)]
+    /// Network namespace of the first interface of each pair: NAME (created if missing),
+    /// pid:PID, path:FILE, docker:CONTAINER or podman:CONTAINER.
+    #[arg(long, value_name = "NS")]
     netns_a: Option<String>,
-    /// Named network namespace for the second interface of each pair (created if missing).
-    #[arg(long)]
+    /// Network namespace of the second interface of each pair (as --netns-a).
+    #[arg(long, value_name = "NS")]
     netns_b: Option<String>,
     /// MTU of every user end (72..=16370).
     #[arg(long)]
