@@ -140,6 +140,10 @@ pub struct PortSnapshot {
     pub peer: Option<String>,
     pub mode: &'static str,
     pub link_up: bool,
+    /// The user end is administratively up (IFF_UP).
+    pub admin_up: bool,
+    /// The user end has carrier (peered, and the peer's wire end up).
+    pub carrier: bool,
     pub counters: PortCounters,
 }
 
@@ -157,6 +161,8 @@ pub fn snapshot(state: &State, only: Option<&str>) -> Result<Vec<PortSnapshot>> 
                 peer: state.peer_of(p).map(Port::name),
                 mode: p.mode().name(),
                 link_up: state.peer_of(p).is_some(),
+                admin_up: p.user.as_ref().is_some_and(|u| u.admin_up),
+                carrier: p.user.as_ref().is_some_and(|u| u.carrier),
                 counters: read(state, p)?,
             })
         })

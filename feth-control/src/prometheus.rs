@@ -1,127 +1,158 @@
-//! Counters in the Prometheus text exposition format (version 0.0.4).
-use std::fmt::Write as _;
+//! Counters in the Prometheus text format, for `stats --format prometheus` and `exporter`:
+//! encoded by prometheus-client (OpenMetrics text, which Prometheus reads), named as
+//! node_exporter names interface metrics: a `device` label, `_total` counters, `feth_up` and
+//! `feth_carrier` gauges, and `feth_peer_info{device,peer,mode}`.
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeMetric as _},
+    metrics::{MetricType, counter::ConstCounter, gauge::ConstGauge},
+    registry::Registry,
+};
 
 use crate::counters::PortSnapshot;
 
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+/// What one scrape shows: the ports as read at that moment.
+#[derive(Debug)]
+struct Ports(Vec<PortSnapshot>);
+
+/// A metric family: name (without `_total`), help, type, and per port its labelled values.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: MetricType,
+    samples: fn(&PortSnapshot) -> Vec<(Option<(&'static str, &'static str)>, u64)>,
 }
 
-/// One sample: interface, an optional extra label (name, value), the value.
-type Sample<'a> = (String, Option<(&'a str, &'a str)>, u64);
+const FAMILIES: &[Family] = &[
+    Family {
+        name: "feth_transmit_packets",
+        help: "Frames the interface transmitted into the crossover.",
+        kind: MetricType::Counter,
+        samples: |p| vec![(None, p.counters.tx.packets)],
+    },
+    Family {
+        name: "feth_transmit_bytes",
+        help: "Bytes of frames that entered the crossover from the interface.",
+        kind: MetricType::Counter,
+        samples: |p| vec![(None, p.counters.tx.bytes)],
+    },
+    Family {
+        name: "feth_receive_packets",
+        help: "Frames the crossover delivered to the interface.",
+        kind: MetricType::Counter,
+        samples: |p| vec![(None, p.counters.rx.packets)],
+    },
+    Family {
+        name: "feth_receive_bytes",
+        help: "Bytes the crossover handed to the interface.",
+        kind: MetricType::Counter,
+        samples: |p| vec![(None, p.counters.rx.bytes)],
+    },
+    Family {
+        name: "feth_dropped_packets",
+        help: "Frames dropped, by reason.",
+        kind: MetricType::Counter,
+        samples: |p| {
+            let d = &p.counters.drops;
+            [
+                ("tx_refused", d.tx_refused),
+                ("no_peer", d.tx_no_peer.packets),
+                ("redirect_error", d.tx_redirect_error.packets),
+                ("rx_refused", d.rx_refused.packets),
+                ("loss", d.tx_loss.packets),
+                ("loss_every", d.tx_loss_every.packets),
+                ("rate", d.tx_rate),
+            ]
+            .into_iter()
+            .map(|(reason, v)| (Some(("reason", reason)), v))
+            .collect()
+        },
+    },
+    Family {
+        name: "feth_transmit_protocol_packets",
+        help: "Frames transmitted into the crossover, by protocol.",
+        kind: MetricType::Counter,
+        samples: |p| {
+            let pr = &p.counters.tx_protocols;
+            [
+                ("arp", pr.arp),
+                ("ipv4", pr.ipv4),
+                ("ipv6", pr.ipv6),
+                ("other", pr.other),
+                ("tcp", pr.tcp),
+                ("udp", pr.udp),
+                ("icmp", pr.icmp),
+                ("icmpv6", pr.icmpv6),
+            ]
+            .into_iter()
+            .map(|(proto, v)| (Some(("protocol", proto)), v))
+            .collect()
+        },
+    },
+    Family {
+        name: "feth_impaired_packets",
+        help: "Frames of the interface corrupted or duplicated on purpose (feth-loader impair), still delivered.",
+        kind: MetricType::Counter,
+        samples: |p| {
+            vec![
+                (Some(("reason", "corrupted")), p.counters.corrupted.packets),
+                (Some(("reason", "duplicated")), p.counters.duplicated.packets),
+            ]
+        },
+    },
+    Family {
+        name: "feth_up",
+        help: "1 while the interface is administratively up (as node_network_up).",
+        kind: MetricType::Gauge,
+        samples: |p| vec![(None, u64::from(p.admin_up))],
+    },
+    Family {
+        name: "feth_carrier",
+        help: "1 while the interface has carrier: peered (as node_network_carrier).",
+        kind: MetricType::Gauge,
+        samples: |p| vec![(None, u64::from(p.carrier))],
+    },
+];
 
-struct Family<'a> {
-    name: &'a str,
-    help: &'a str,
-    kind: &'a str,
-    samples: Vec<Sample<'a>>,
-}
-
-/// Renders every port's counters; metric names follow Prometheus conventions
-/// (`feth_` prefix, `_total` for counters, base units).
-pub fn render(ports: &[PortSnapshot]) -> String {
-    let mut families = vec![
-        Family {
-            name: "feth_transmit_packets_total",
-            help: "Frames the interface transmitted into the crossover.",
-            kind: "counter",
-            samples: vec![],
-        },
-        Family {
-            name: "feth_transmit_bytes_total",
-            help: "Bytes of frames that entered the crossover from the interface.",
-            kind: "counter",
-            samples: vec![],
-        },
-        Family {
-            name: "feth_receive_packets_total",
-            help: "Frames the crossover delivered to the interface.",
-            kind: "counter",
-            samples: vec![],
-        },
-        Family {
-            name: "feth_receive_bytes_total",
-            help: "Bytes the crossover handed to the interface.",
-            kind: "counter",
-            samples: vec![],
-        },
-        Family {
-            name: "feth_dropped_packets_total",
-            help: "Frames dropped, by reason.",
-            kind: "counter",
-            samples: vec![],
-        },
-        Family {
-            name: "feth_transmit_protocol_packets_total",
-            help: "Frames transmitted into the crossover, by protocol.",
-            kind: "counter",
-            samples: vec![],
-        },
-        Family {
-            name: "feth_link_up",
-            help: "1 while the interface is peered (link up).",
-            kind: "gauge",
-            samples: vec![],
-        },
-        Family {
-            name: "feth_impaired_packets_total",
-            help: "Frames of the interface corrupted or duplicated on purpose (feth-loader impair), still delivered.",
-            kind: "counter",
-            samples: vec![],
-        },
-    ];
-    for p in ports {
-        let c = &p.counters;
-        let name = escape(&p.name);
-        let mut push = |i: usize, label: Option<(&'static str, &'static str)>, v: u64| {
-            families[i].samples.push((name.clone(), label, v))
-        };
-        push(0, None, c.tx.packets);
-        push(1, None, c.tx.bytes);
-        push(2, None, c.rx.packets);
-        push(3, None, c.rx.bytes);
-        for (reason, v) in [
-            ("tx_refused", c.drops.tx_refused),
-            ("no_peer", c.drops.tx_no_peer.packets),
-            ("redirect_error", c.drops.tx_redirect_error.packets),
-            ("rx_refused", c.drops.rx_refused.packets),
-            ("loss", c.drops.tx_loss.packets),
-            ("loss_every", c.drops.tx_loss_every.packets),
-            ("rate", c.drops.tx_rate),
-        ] {
-            push(4, Some(("reason", reason)), v);
-        }
-        let pr = &c.tx_protocols;
-        for (proto, v) in [
-            ("arp", pr.arp),
-            ("ipv4", pr.ipv4),
-            ("ipv6", pr.ipv6),
-            ("other", pr.other),
-            ("tcp", pr.tcp),
-            ("udp", pr.udp),
-            ("icmp", pr.icmp),
-            ("icmpv6", pr.icmpv6),
-        ] {
-            push(5, Some(("protocol", proto)), v);
-        }
-        push(6, None, u64::from(p.link_up));
-        push(7, Some(("reason", "corrupted")), c.corrupted.packets);
-        push(7, Some(("reason", "duplicated")), c.duplicated.packets);
-    }
-    let mut out = String::new();
-    for f in families {
-        let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
-        let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind);
-        for (iface, label, v) in f.samples {
-            match label {
-                Some((k, val)) => {
-                    let _ = writeln!(out, "{}{{interface=\"{iface}\",{k}=\"{val}\"}} {v}", f.name);
-                }
-                None => {
-                    let _ = writeln!(out, "{}{{interface=\"{iface}\"}} {v}", f.name);
+impl Collector for Ports {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        for family in FAMILIES {
+            let mut metric = encoder.encode_descriptor(family.name, family.help, None, family.kind.clone())?;
+            for port in &self.0 {
+                for (extra, value) in (family.samples)(port) {
+                    let mut labels = vec![("device", port.name.as_str())];
+                    labels.extend(extra);
+                    let sample = metric.encode_family(&labels)?;
+                    match family.kind {
+                        MetricType::Counter => ConstCounter::new(value).encode(sample)?,
+                        _ => ConstGauge::new(value as i64).encode(sample)?,
+                    }
                 }
             }
         }
+        // Which port is crossed to which, in which mode: joins with the counters on `device`.
+        let mut info = encoder.encode_descriptor(
+            "feth_peer",
+            "The interface's peer and datapath mode (1 while peered).",
+            None,
+            MetricType::Info,
+        )?;
+        for port in self.0.iter().filter(|p| p.peer.is_some()) {
+            let peer = port.peer.as_deref().unwrap_or_default();
+            info.encode_info(&[("device", port.name.as_str()), ("peer", peer), ("mode", port.mode)])?;
+        }
+        Ok(())
     }
+}
+
+/// Every port's metrics as one exposition (ending with `# EOF`).
+pub fn render(ports: &[PortSnapshot]) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Ports(ports.to_vec())));
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry).expect("writing to a String cannot fail");
     out
 }
+
+/// The content type of `render`'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

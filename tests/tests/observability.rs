@@ -219,10 +219,10 @@ fn prometheus_output_parses() {
             .iter()
             .find(|s| {
                 s.metric == metric
-                    && s.labels.get("interface") == Some(iface)
+                    && s.labels.get("device") == Some(iface)
                     && extra.is_none_or(|(k, v)| s.labels.get(k) == Some(v))
             })
-            .unwrap_or_else(|| panic!("{metric}{{interface={iface}}} missing"));
+            .unwrap_or_else(|| panic!("{metric}{{device={iface}}} missing"));
         match s.value {
             prometheus_parse::Value::Counter(v)
             | prometheus_parse::Value::Gauge(v)
@@ -234,10 +234,15 @@ fn prometheus_output_parses() {
     assert_eq!(value("feth_receive_packets_total", "feth1", None), sent as f64);
     assert_eq!(value("feth_transmit_protocol_packets_total", "feth0", Some(("protocol", "arp"))), 2.0);
     assert_eq!(value("feth_dropped_packets_total", "feth0", Some(("reason", "tx_refused"))), 0.0);
-    assert_eq!(value("feth_link_up", "feth1", None), 1.0);
-    for metric in ["feth_transmit_packets_total", "feth_link_up"] {
-        assert!(scrape.docs.contains_key(metric), "{metric} has HELP");
+    assert_eq!(value("feth_carrier", "feth1", None), 1.0);
+    assert_eq!(value("feth_up", "feth1", None), 1.0);
+    assert_eq!(value("feth_peer_info", "feth0", Some(("peer", "feth1"))), 1.0);
+    assert_eq!(value("feth_peer_info", "feth1", Some(("mode", "xdp"))), 1.0);
+    // OpenMetrics: a counter family is documented under its name without `_total`.
+    for family in ["feth_transmit_packets", "feth_carrier", "feth_peer"] {
+        assert!(scrape.docs.contains_key(family), "{family} has HELP");
     }
+    assert_eq!(text.lines().last(), Some("# EOF"), "a complete exposition");
 }
 
 /// A running `feth-loader` command that streams lines (`monitor`, `log follow`), killed (by

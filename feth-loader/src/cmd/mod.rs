@@ -5,6 +5,7 @@ mod bench;
 mod create;
 mod destroy;
 mod docs;
+mod exporter;
 mod flap;
 mod impair;
 mod log;
@@ -100,6 +101,9 @@ enum Command {
     /// Rebuild the pinned state from the interfaces and finish or roll back whatever a killed
     /// command left; prints each change (--dry-run only lists them).
     Repair(repair::Args),
+    /// Serve every port's counters to Prometheus (/metrics, the families of stats --format
+    /// prometheus) for as long as it runs.
+    Exporter(exporter::Args),
     /// Stream link events (created, peered, unpeered, carrier, destroyed) as they happen; also
     /// repairs, live, what a deletion behind feth's back leaves (a peer unpeered).
     Monitor(monitor::Args),
@@ -134,6 +138,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Flap(args) => flap::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Monitor(args) => monitor::run(args),
+        Command::Exporter(args) => exporter::run(args),
         Command::Log(args) => log::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Completions(args) => docs::completions(args),
