@@ -21,6 +21,92 @@ pub struct Impairment {
     pub jitter_us: u64,
 }
 
+/// Impairments as users spell them: the `impair` flags, a topology file's `impair` table.
+/// A field left out keeps the setting it is applied to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_every: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrupt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burst: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<String>,
+}
+
+impl Spec {
+    /// `now` with the spelled settings replacing theirs; `name` is the port, for errors.
+    pub fn apply(&self, name: &str, now: Impairment) -> Result<Impairment> {
+        let mut next = now;
+        if let Some(p) = &self.loss {
+            next.loss_ppm = parse_probability(name, "loss", p)?;
+        }
+        if let Some(n) = self.loss_every {
+            next.loss_every = n;
+        }
+        if let Some(p) = &self.corrupt {
+            next.corrupt_ppm = parse_probability(name, "corrupt", p)?;
+        }
+        if let Some(p) = &self.duplicate {
+            next.duplicate_ppm = parse_probability(name, "duplicate", p)?;
+        }
+        if let Some(r) = &self.rate {
+            if r.trim() == "0" {
+                next.rate_bytes = 0;
+                next.burst_bytes = 0;
+            } else {
+                next.rate_bytes = parse_rate(name, r)?;
+                next.burst_bytes = match &self.burst {
+                    Some(b) => parse_size(name, b)?,
+                    None => default_burst(next.rate_bytes),
+                };
+            }
+        }
+        if let Some(d) = &self.delay {
+            let us = |text: &str, what: &str| -> Result<u64> {
+                if text.trim() == "0" {
+                    return Ok(0);
+                }
+                Ok(parse_duration(&format!("{name}: {what}"), text)?.as_micros() as u64)
+            };
+            next.delay_us = us(d, "--delay")?;
+            next.jitter_us = match &self.jitter {
+                Some(j) => us(j, "--jitter")?,
+                None => 0,
+            };
+            if next.delay_us == 0 {
+                next.jitter_us = 0;
+            }
+        }
+        Ok(next)
+    }
+
+    /// The spelling of `i` (what `export` writes): applied to none, it gives `i` back.
+    pub fn of(i: &Impairment) -> Spec {
+        let some = |on: bool, text: String| on.then_some(text);
+        Spec {
+            loss: some(i.loss_ppm != 0, percent(i.loss_ppm)),
+            loss_every: (i.loss_every != 0).then_some(i.loss_every),
+            corrupt: some(i.corrupt_ppm != 0, percent(i.corrupt_ppm)),
+            duplicate: some(i.duplicate_ppm != 0, percent(i.duplicate_ppm)),
+            rate: some(i.rate_bytes != 0, rate(i.rate_bytes)),
+            burst: some(i.rate_bytes != 0 && i.delay_us == 0, format!("{}b", i.burst_bytes)),
+            delay: some(i.delay_us != 0, duration(i.delay_us)),
+            jitter: some(i.jitter_us != 0, duration(i.jitter_us)),
+        }
+    }
+}
+
 /// The shaper's bucket when `--burst` is not given: 20 ms at the rate, at least 16 KiB
 /// (several full-size frames).
 pub fn default_burst(rate_bytes: u64) -> u64 {

@@ -22,6 +22,7 @@ pub mod report;
 pub mod rtnl;
 pub mod shaper;
 pub mod state;
+pub mod topology;
 
 pub use error::{FethError, Result};
 pub use state::State;

@@ -52,54 +52,26 @@ impl Args {
             || self.delay.is_some()
     }
 
+    /// The impairments as spelled on the command line.
+    fn spec(&self) -> impair::Spec {
+        impair::Spec {
+            loss: self.loss.clone(),
+            loss_every: self.loss_every,
+            corrupt: self.corrupt.clone(),
+            duplicate: self.duplicate.clone(),
+            rate: self.rate.clone(),
+            burst: self.burst.clone(),
+            delay: self.delay.clone(),
+            jitter: self.jitter.clone(),
+        }
+    }
+
     /// The impairments after this command: the given ones replace theirs, the rest are kept.
-    fn apply(&self, now: Impairment) -> anyhow::Result<Impairment> {
+    fn apply(&self, now: Impairment) -> feth_control::Result<Impairment> {
         if self.clear {
             return Ok(Impairment::default());
         }
-        let name = &self.name;
-        let mut next = now;
-        if let Some(p) = &self.loss {
-            next.loss_ppm = impair::parse_probability(name, "loss", p)?;
-        }
-        if let Some(n) = self.loss_every {
-            next.loss_every = n;
-        }
-        if let Some(p) = &self.corrupt {
-            next.corrupt_ppm = impair::parse_probability(name, "corrupt", p)?;
-        }
-        if let Some(p) = &self.duplicate {
-            next.duplicate_ppm = impair::parse_probability(name, "duplicate", p)?;
-        }
-        if let Some(r) = &self.rate {
-            if r.trim() == "0" {
-                next.rate_bytes = 0;
-                next.burst_bytes = 0;
-            } else {
-                next.rate_bytes = impair::parse_rate(name, r)?;
-                next.burst_bytes = match &self.burst {
-                    Some(b) => impair::parse_size(name, b)?,
-                    None => impair::default_burst(next.rate_bytes),
-                };
-            }
-        }
-        if let Some(d) = &self.delay {
-            let us = |text: &str, what: &str| -> anyhow::Result<u64> {
-                if text.trim() == "0" {
-                    return Ok(0);
-                }
-                Ok(impair::parse_duration(&format!("{name}: {what}"), text)?.as_micros() as u64)
-            };
-            next.delay_us = us(d, "--delay")?;
-            next.jitter_us = match &self.jitter {
-                Some(j) => us(j, "--jitter")?,
-                None => 0,
-            };
-            if next.delay_us == 0 {
-                next.jitter_us = 0;
-            }
-        }
-        Ok(next)
+        self.spec().apply(&self.name, now)
     }
 }
 
@@ -107,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let now = if args.changes() {
         with_state(|state| {
             let port = ops::port(state, &args.name)?;
-            let next = args.apply(port.record.impair).map_err(|e| feth_control::FethError::Invalid(e.to_string()))?;
+            let next = args.apply(port.record.impair)?;
             ops::set_impair(state, &args.name, next)?;
             Ok(next)
         })?

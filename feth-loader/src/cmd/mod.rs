@@ -16,6 +16,7 @@ mod peer;
 mod repair;
 mod show;
 mod stats;
+mod topology;
 mod up;
 
 /// The exit status of every command (main.rs maps errors to them), for `--help` and the man
@@ -101,6 +102,11 @@ enum Command {
     /// Rebuild the pinned state from the interfaces and finish or roll back whatever a killed
     /// command left; prints each change (--dry-run only lists them).
     Repair(repair::Args),
+    /// Make the machine match a topology file (interfaces, namespaces, peers, modes, MTU, media,
+    /// impairments), changing only what differs and printing each change.
+    Apply(topology::ApplyArgs),
+    /// Print the running state as a topology file (`apply` of it changes nothing).
+    Export,
     /// Serve every port's counters to Prometheus (/metrics, the families of stats --format
     /// prometheus) for as long as it runs.
     Exporter(exporter::Args),
@@ -139,6 +145,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(args) => stats::run(args),
         Command::Monitor(args) => monitor::run(args),
         Command::Exporter(args) => exporter::run(args),
+        Command::Apply(args) => topology::apply(args),
+        Command::Export => topology::export(),
         Command::Log(args) => log::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Completions(args) => docs::completions(args),

@@ -29,6 +29,18 @@ printf '%s\n' "${COMPREPLY[@]}" | grep -qx -- --loss-every
 test -s /usr/share/zsh/vendor-completions/_feth-loader
 test -s /usr/share/fish/vendor_completions.d/feth-loader.fish
 
+step "the systemd unit's command, twice (the second changes nothing)"
+unit=/lib/systemd/system/feth-loader-apply.service
+test -s "$unit"
+start=$(sed -n 's/^ExecStart=//p' "$unit")
+mkdir -p /etc/feth
+printf '[interface.unit0]\nnetns = "pkg-u"\n[interface.unit1]\nnetns = "pkg-u"\n[[peer]]\na = "unit0"\nb = "unit1"\n' \
+    > /etc/feth/topology.toml
+$start | grep -q 'peer unit0 unit1'
+$start | grep -qx 'nothing to change'
+ip -n pkg-u link show unit0 | grep -q LOWER_UP
+feth-loader down unit0 unit1
+
 step "up, ping across, down"
 feth-loader up feth0 feth1 --netns-a pkg-a --netns-b pkg-b
 ip -n pkg-a addr add 198.18.0.1/24 dev feth0

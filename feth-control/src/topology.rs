@@ -1,0 +1,350 @@
+//! A bench as a file: `apply FILE.toml` makes the machine match it, changing only what
+//! differs; `export` writes the running state as such a file (applying an export changes
+//! nothing). A listed interface is described in full: what the file leaves out takes its
+//! default (MTU 1500, feth's media, no impairment, unpeered unless a `[[peer]]` names it).
+//! A pair the file peers is set up, as `up` does; interfaces it does not list are left alone
+//! (`--prune` destroys them).
+//!
+//! ```toml
+//! [interface.feth0]
+//! netns = "left"
+//! mtu = 9000
+//! impair = { loss = "1%", rate = "100mbit" }
+//!
+//! [interface.feth1]
+//! netns = "right"
+//!
+//! [[peer]]
+//! a = "feth0"
+//! b = "feth1"
+//! mode = "tc"
+//! ```
+use std::collections::BTreeMap;
+
+use feth_common::{DEFAULT_MODE, Mode};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::{FethError, Result},
+    impair::{self, Impairment},
+    media::{self, PortMedia},
+    names,
+    netns::Netns,
+    ops::{self, PeerOptions, PortSpec},
+    pair::MTU_DEFAULT,
+    state::State,
+};
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct File<I, P> {
+    #[serde(default = "BTreeMap::new", rename = "interface")]
+    interfaces: BTreeMap<String, I>,
+    #[serde(default = "Vec::new", rename = "peer", skip_serializing_if = "Vec::is_empty")]
+    peers: Vec<P>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Interface {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    netns: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mtu: Option<u32>,
+    /// The current media word (`media --current`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media_list: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    impair: Option<impair::Spec>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Peer {
+    a: String,
+    b: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hwcsum: Option<bool>,
+}
+
+/// One interface as the file wants it, checked.
+#[derive(Debug)]
+struct Wanted {
+    name: String,
+    netns: Option<String>,
+    mtu: u32,
+    media: PortMedia,
+    impair: Impairment,
+    /// Peer, mode, hwcsum (`None`: as the record has it; the file said nothing).
+    peer: Option<(String, Mode, Option<bool>)>,
+}
+
+/// A checked topology file.
+#[derive(Debug)]
+pub struct Topology {
+    wanted: Vec<Wanted>,
+}
+
+/// "FILE:LINE: reason" for a byte offset of the file.
+fn at(path: &str, text: &str, offset: usize, why: impl std::fmt::Display) -> FethError {
+    let line = text[..offset.min(text.len())].matches('\n').count() + 1;
+    FethError::Invalid(format!("{path}:{line}: {why}"))
+}
+
+impl Topology {
+    /// Parses and checks the whole file; the first error is refused with its line, before
+    /// anything is changed.
+    pub fn parse(path: &str, text: &str) -> Result<Topology> {
+        let file: File<toml::Spanned<Interface>, toml::Spanned<Peer>> = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            at(path, text, offset, e.message())
+        })?;
+        let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
+        let mut spans: BTreeMap<String, usize> = BTreeMap::new();
+        for (name, spanned) in &file.interfaces {
+            let offset = spanned.span().start;
+            let i = spanned.get_ref();
+            let check = || -> Result<Wanted> {
+                names::validate(name)?;
+                if let Some(ns) = &i.netns {
+                    Netns::from_arg(Some(ns))?;
+                }
+                let mtu = i.mtu.unwrap_or(MTU_DEFAULT);
+                ops::check_mtu(name, mtu)?;
+                let media =
+                    media::apply(name, &media::default_media(), i.media_list.as_deref(), i.media.as_deref())?;
+                let impair = match &i.impair {
+                    Some(spec) => spec.apply(name, Impairment::default())?,
+                    None => Impairment::default(),
+                };
+                Ok(Wanted { name: name.clone(), netns: i.netns.clone(), mtu, media, impair, peer: None })
+            };
+            wanted.insert(name.clone(), check().map_err(|e| at(path, text, offset, e))?);
+            spans.insert(name.clone(), offset);
+        }
+        for spanned in &file.peers {
+            let offset = spanned.span().start;
+            let p = spanned.get_ref();
+            let refuse = |why: String| at(path, text, offset, why);
+            let mode = match p.mode.as_deref() {
+                None => DEFAULT_MODE,
+                Some("tc") => Mode::Tc,
+                Some("xdp") => Mode::Xdp,
+                Some(other) => return Err(refuse(format!("mode {other:?}: xdp or tc"))),
+            };
+            let hwcsum = p.hwcsum;
+            if hwcsum == Some(true) && mode == Mode::Xdp {
+                return Err(refuse(format!("{}: hwcsum needs mode tc", p.a)));
+            }
+            if p.a == p.b {
+                return Err(refuse(format!("{}: an interface cannot be peered with itself", p.a)));
+            }
+            for (me, other) in [(&p.a, &p.b), (&p.b, &p.a)] {
+                names::validate(me).map_err(|e| refuse(e.to_string()))?;
+                // A peer's interface the file does not list takes every default.
+                let w = wanted.entry(me.clone()).or_insert_with(|| Wanted {
+                    name: me.clone(),
+                    netns: None,
+                    mtu: MTU_DEFAULT,
+                    media: media::default_media(),
+                    impair: Impairment::default(),
+                    peer: None,
+                });
+                if let Some((taken, _, _)) = &w.peer {
+                    return Err(refuse(format!("{me}: already peered with {taken} earlier in the file")));
+                }
+                w.peer = Some((other.clone(), mode, hwcsum));
+                w.impair.check(me, mode).map_err(|e| refuse(e.to_string()))?;
+            }
+        }
+        Ok(Topology { wanted: wanted.into_values().collect() })
+    }
+
+    /// What `apply` would change, one line each, in the order it changes them; refuses what
+    /// feth cannot do (an interface in another namespace than the file says).
+    pub fn plan(&self, state: &State, prune: bool) -> Result<Vec<Change>> {
+        let mut changes = Vec::new();
+        let mut after_peering = Vec::new();
+        let named: std::collections::HashSet<&str> = self.wanted.iter().map(|w| w.name.as_str()).collect();
+        // Peerings the file does not want go first, so that new ones find both ends free. A
+        // pair neither of whose ends the file lists is not the file's business (but --prune's).
+        let listed = |name: &str| named.contains(name);
+        let wants = |a: &str, b: &str| {
+            self.wanted.iter().any(|w| w.name == a && w.peer.as_ref().is_some_and(|(p, _, _)| p == b))
+        };
+        for port in &state.ports {
+            let Some(peer) = state.peer_of(port) else { continue };
+            let (name, peer_name) = (port.name(), peer.name());
+            if port.slot < peer.slot && (listed(&name) || listed(&peer_name)) && !wants(&name, &peer_name) {
+                changes.push(Change::Unpeer(name));
+            }
+        }
+        if prune {
+            for port in &state.ports {
+                if !named.contains(port.name().as_str()) {
+                    changes.push(Change::Destroy(port.name()));
+                }
+            }
+        }
+        for w in &self.wanted {
+            match state.find(&w.name)? {
+                None => changes.push(Change::Create(PortSpec {
+                    name: w.name.clone(),
+                    netns: w.netns.clone(),
+                    mtu: Some(w.mtu),
+                })),
+                Some(port) => {
+                    if let Some(ns) = &w.netns
+                        && !port.netns.same_as(&Netns::from_arg(Some(ns))?)
+                    {
+                        return Err(FethError::Refused {
+                            name: w.name.clone(),
+                            reason: format!(
+                                "is in network namespace {}, the file says {ns}: destroy it first or change the file",
+                                port.netns
+                            ),
+                        });
+                    }
+                    if port.user.as_ref().is_some_and(|u| u.mtu != w.mtu) {
+                        changes.push(Change::Mtu(w.name.clone(), w.mtu));
+                    }
+                }
+            }
+            let current = state.find(&w.name)?;
+            if current.is_none_or(|p| p.record.media != w.media) && !(current.is_none() && w.media == media::default_media()) {
+                changes.push(Change::Media(w.name.clone(), w.media.clone()));
+            }
+            if current.map_or(!w.impair.is_none(), |p| p.record.impair != w.impair) {
+                // What the mode of now cannot do (duplication in XDP mode) waits for the peering
+                // that switches the mode.
+                let mode_now = current.map_or(DEFAULT_MODE, |p| p.mode());
+                if w.impair.check(&w.name, mode_now).is_ok() {
+                    changes.push(Change::Impair(w.name.clone(), w.impair));
+                } else {
+                    after_peering.push(Change::Impair(w.name.clone(), w.impair));
+                }
+            }
+        }
+        for w in &self.wanted {
+            let Some((peer, mode, hwcsum)) = &w.peer else { continue };
+            if w.name > *peer {
+                continue;
+            }
+            let now = state.find(&w.name)?.and_then(|p| state.peer_of(p).map(|q| (q.name(), p.mode(), p.record.hwcsum)));
+            let same = now.is_some_and(|(p, m, h)| p == *peer && m == *mode && hwcsum.is_none_or(|want| want == h));
+            if !same {
+                changes.push(Change::Peer(w.name.clone(), peer.clone(), *mode, *hwcsum));
+            }
+        }
+        changes.extend(after_peering);
+        Ok(changes)
+    }
+}
+
+/// One change `apply` makes.
+#[derive(Debug)]
+pub enum Change {
+    Unpeer(String),
+    Destroy(String),
+    Create(PortSpec),
+    Mtu(String, u32),
+    Media(String, PortMedia),
+    Impair(String, Impairment),
+    Peer(String, String, Mode, Option<bool>),
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::Unpeer(n) => write!(f, "unpeer {n}"),
+            Change::Destroy(n) => write!(f, "destroy {n}"),
+            Change::Create(s) => {
+                write!(f, "create {}", s.name)?;
+                if let Some(ns) = &s.netns {
+                    write!(f, " --netns {ns}")?;
+                }
+                write!(f, " --mtu {}", s.mtu.unwrap_or(MTU_DEFAULT))
+            }
+            Change::Mtu(n, mtu) => write!(f, "set {n} mtu {mtu}"),
+            Change::Media(n, m) => write!(
+                f,
+                "media {n} --list {} --current {}",
+                m.list.iter().map(|w| media::format_word(*w)).collect::<Vec<_>>().join(","),
+                media::format_word(m.current)
+            ),
+            Change::Impair(n, i) => {
+                let text = i.describe();
+                write!(f, "impair {n} {}", if text.is_empty() { "--clear".to_owned() } else { text.join(", ") })
+            }
+            Change::Peer(a, b, mode, hwcsum) => {
+                write!(f, "peer {a} {b} --mode {}", mode.name())?;
+                match hwcsum {
+                    Some(on) => write!(f, " --hwcsum {}", if *on { "on" } else { "off" }),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// Makes the changes, in order.
+pub fn apply(state: &mut State, changes: &[Change]) -> Result<()> {
+    for change in changes {
+        match change {
+            Change::Unpeer(n) => ops::unpeer(state, n)?,
+            Change::Destroy(n) => ops::destroy_many(state, &[n.as_str()])?,
+            Change::Create(spec) => {
+                ops::create_many(state, std::slice::from_ref(spec))?;
+            }
+            Change::Mtu(n, mtu) => ops::set_mtu(state, n, *mtu)?,
+            Change::Media(n, m) => ops::set_media(state, n, m.clone())?,
+            Change::Impair(n, i) => ops::set_impair(state, n, *i)?,
+            Change::Peer(a, b, mode, hwcsum) => {
+                ops::peer(state, a, b, PeerOptions { mode: Some(*mode), hwcsum: *hwcsum })?;
+                // As `up` does: a peered pair is ready for traffic.
+                for name in [a, b] {
+                    let p = ops::port(state, name)?;
+                    crate::pair::set_user_up(name, &p.netns)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The running state as a topology file.
+pub fn export(state: &State) -> Result<String> {
+    let mut file: File<Interface, Peer> = File { interfaces: BTreeMap::new(), peers: Vec::new() };
+    for port in &state.ports {
+        let name = port.name();
+        let i = &port.record;
+        let default_media = media::default_media();
+        file.interfaces.insert(
+            name.clone(),
+            Interface {
+                netns: port.netns.label(),
+                mtu: port.user.as_ref().map(|u| u.mtu).filter(|m| *m != MTU_DEFAULT),
+                media: (i.media != default_media).then(|| media::format_word(i.media.current)),
+                media_list: (i.media.list != default_media.list)
+                    .then(|| i.media.list.iter().map(|w| media::format_word(*w)).collect()),
+                impair: (!i.impair.is_none()).then(|| impair::Spec::of(&i.impair)),
+            },
+        );
+        if let Some(peer) = state.peer_of(port)
+            && port.slot < peer.slot
+        {
+            file.peers.push(Peer {
+                a: name,
+                b: peer.name(),
+                mode: Some(port.mode().name().to_owned()),
+                hwcsum: (port.mode() == Mode::Tc).then_some(port.record.hwcsum),
+            });
+        }
+    }
+    let text = toml::to_string(&file).map_err(|e| FethError::Invalid(format!("cannot write the topology: {e}")))?;
+    Ok(format!("# feth topology, written by `feth-loader export`; `feth-loader apply FILE` restores it\n\n{text}"))
+}

@@ -1,0 +1,44 @@
+//! `apply FILE.toml` and `export`: a bench as a file (feth_control::topology).
+use anyhow::Context as _;
+use feth_control::{read_state, topology, with_state};
+
+#[derive(clap::Args)]
+pub struct ApplyArgs {
+    /// The topology file (TOML; `feth-loader export` writes one).
+    file: std::path::PathBuf,
+    /// Also destroy feth interfaces the file does not name.
+    #[arg(long)]
+    prune: bool,
+    /// Print what would change, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Prints each change as it is made (or, with --dry-run, would be).
+pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    // The whole file is checked before anything is touched.
+    let wanted = topology::Topology::parse(&args.file.display().to_string(), &text)?;
+    let run = |state: &feth_control::State| wanted.plan(state, args.prune);
+    let changes = if args.dry_run {
+        read_state(run)?
+    } else {
+        with_state(|state| {
+            let changes = run(state)?;
+            topology::apply(state, &changes)?;
+            Ok(changes)
+        })?
+    };
+    for change in &changes {
+        println!("{}{change}", if args.dry_run { "would " } else { "" });
+    }
+    if changes.is_empty() {
+        println!("nothing to change");
+    }
+    Ok(())
+}
+
+pub fn export() -> anyhow::Result<()> {
+    print!("{}", read_state(topology::export)?);
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! `apply FILE.toml` and `export`: the machine made to match a file, changing only what
+//! differs; an export applied changes nothing; a file with an error changes nothing at all.
+use feth_tests::{
+    bench::{assert_crosses, port},
+    loader::{Ports, fails, ok, show_json, show_state},
+    netns::NetNs,
+    world,
+};
+
+/// A topology file in a temporary directory, removed on drop.
+struct TopologyFile(std::path::PathBuf);
+
+impl TopologyFile {
+    fn new(tag: &str, text: &str) -> TopologyFile {
+        let path = std::env::temp_dir().join(format!("feth-topology-{}-{tag}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        TopologyFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TopologyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn bench_file(a: &NetNs, b: &NetNs, mode: &str, loss: &str) -> String {
+    format!(
+        "[interface.feth0]\nnetns = \"{}\"\nmtu = 9000\nimpair = {{ loss = \"{loss}\", rate = \"100mbit\" }}\n\n\
+         [interface.feth1]\nnetns = \"{}\"\nmtu = 9000\nmedia = \"10Gbase-T\"\n\n\
+         [[peer]]\na = \"feth0\"\nb = \"feth1\"\nmode = \"{mode}\"\n",
+        a.name, b.name
+    )
+}
+
+#[test]
+fn apply_twice_changes_nothing_the_second_time() {
+    let _w = world();
+    let _ports = Ports::new(&["feth0", "feth1", "feth2"]);
+    let (a, b) = (NetNs::new("a"), NetNs::new("b"));
+    let file = TopologyFile::new("twice", &bench_file(&a, &b, "tc", "1%"));
+    let dry = ok(&["apply", file.path(), "--dry-run"]);
+    assert!(dry.contains("would create feth0"), "{dry}");
+    assert!(show_json().as_array().unwrap().is_empty(), "--dry-run changed nothing");
+    let first = ok(&["apply", file.path()]);
+    for change in ["create feth0", "create feth1", "impair feth0 loss 1%", "peer feth0 feth1 --mode tc", "media feth1"] {
+        assert!(first.contains(change), "{change:?} in {first}");
+    }
+    let show = show_json();
+    assert_eq!(port(&show, "feth0")["mtu"], 9000);
+    assert_eq!(port(&show, "feth0")["peer"], "feth1");
+    assert_eq!(port(&show, "feth1")["media"]["current"], "10Gbase-T/full");
+    assert_crosses(&a, "feth0", &b, "feth1", 1);
+    assert_eq!(ok(&["apply", file.path()]).trim(), "nothing to change");
+    // One thing differs: only it changes (here the mode, then an impairment).
+    let changed = TopologyFile::new("changed", &bench_file(&a, &b, "xdp", "2%"));
+    let out = ok(&["apply", changed.path()]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, ["impair feth0 loss 2%, rate 100mbit burst 250000B", "peer feth0 feth1 --mode xdp"], "{out}");
+    assert_eq!(port(&show_json(), "feth0")["mode"], "xdp");
+    assert_eq!(ok(&["apply", changed.path()]).trim(), "nothing to change");
+    // --prune destroys what the file does not name, and only with it.
+    ok(&["create", "feth2"]);
+    assert_eq!(ok(&["apply", changed.path()]).trim(), "nothing to change", "feth2 is not the file's business");
+    assert_eq!(ok(&["apply", changed.path(), "--prune"]).trim(), "destroy feth2");
+}
+
+#[test]
+fn an_export_applied_changes_nothing_and_rebuilds_the_bench() {
+    let _w = world();
+    let _ports = Ports::new(&["feth0", "feth1"]);
+    let (a, b) = (NetNs::new("a"), NetNs::new("b"));
+    ok(&["up", "feth0", "feth1", "--netns-a", &a.name, "--netns-b", &b.name, "--mode", "tc", "--hwcsum", "off"]);
+    ok(&["impair", "feth0", "--loss-every", "7", "--corrupt", "0.5%", "--duplicate", "1%"]);
+    ok(&["media", "feth1", "--list", "autoselect,1000baseT,10Gbase-T", "--current", "1000baseT"]);
+    let exported = ok(&["export"]);
+    let file = TopologyFile::new("export", &exported);
+    assert_eq!(ok(&["apply", file.path()]).trim(), "nothing to change", "{exported}");
+    let before = show_state();
+    ok(&["down", "feth0", "feth1"]);
+    ok(&["apply", file.path()]);
+    assert_eq!(ok(&["export"]), exported, "the same bench again");
+    let after = show_state();
+    for name in ["feth0", "feth1"] {
+        for field in ["netns", "mtu", "peer", "mode", "hwcsum", "media", "impair"] {
+            assert_eq!(port(&after, name)[field], port(&before, name)[field], "{name} {field}");
+        }
+    }
+    assert_crosses(&a, "feth0", &b, "feth1", 1);
+}
+
+#[test]
+fn a_file_with_an_error_is_refused_as_a_whole() {
+    let _w = world();
+    let _ports = Ports::new(&["feth0", "feth1", "feth2"]);
+    let a = NetNs::new("a");
+    let good = format!("[interface.feth0]\nnetns = \"{}\"\n\n[interface.feth1]\nnetns = \"{}\"\n", a.name, a.name);
+    for (bad, line, says) in [
+        ("[interface.feth2]\nmtu = 99999\n", 7, "MTU 99999"),
+        ("[interface.feth2]\nimpair = { loss = \"120%\" }\n", 7, "loss"),
+        ("[interface.feth2]\ncolour = \"red\"\n", 8, "unknown field `colour`"),
+        ("[[peer]]\na = \"feth0\"\nb = \"feth0\"\n", 7, "itself"),
+        ("[[peer]]\na = \"feth0\"\nb = \"feth1\"\nmode = \"fast\"\n", 7, "mode"),
+        ("[[peer]]\na = \"feth0\"\nb = \"feth1\"\n[[peer]]\na = \"feth0\"\nb = \"feth2\"\n", 10, "already peered"),
+        ("[interface.fwire9]\n", 7, "fwire"),
+        ("[interface.feth2\n", 7, ""),
+    ] {
+        let file = TopologyFile::new("bad", &format!("{good}\n{bad}"));
+        let err = fails(&["apply", file.path()]);
+        let at = format!("{}:{line}:", file.path());
+        assert!(err.contains(&at) && err.contains(says), "{bad:?}: {err} (expected {at} and {says:?})");
+        assert!(show_json().as_array().unwrap().is_empty(), "{bad:?}: nothing was applied");
+    }
+    // An interface the file puts in another namespace than it is in: refused, nothing changed.
+    ok(&["create", "feth0"]);
+    let before = show_state();
+    let file = TopologyFile::new("moved", &good);
+    let err = fails(&["apply", file.path()]);
+    assert!(err.contains("feth0") && err.contains("namespace"), "{err}");
+    assert_eq!(show_state(), before);
+}
