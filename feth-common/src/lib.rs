@@ -2,6 +2,7 @@
 //! that both sides use lives here, once.
 #![no_std]
 
+pub mod capture;
 pub mod names;
 pub mod port;
 pub mod settings;

@@ -22,11 +22,14 @@ pub const MAP_CROSSOVER: &str = "FETH_CROSSOVER";
 pub const MAP_STATS: &str = "FETH_STATS";
 /// Global switches (`Settings`, one entry).
 pub const MAP_SETTINGS: &str = "FETH_SETTINGS";
+/// Perf event array (one ring per CPU) the data path writes captured frames to while
+/// `feth-loader capture` runs (`capture::CaptureMeta` + the frame).
+pub const MAP_CAPTURE: &str = "FETH_CAPTURE";
 /// aya-log's ring buffer; pinned so `feth-loader log --follow` can read it after loading.
 pub const MAP_LOG: &str = "AYA_LOGS";
 
 /// Every map pinned in the layout directory.
-pub const MAPS: [&str; 4] = [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_SETTINGS];
+pub const MAPS: [&str; 5] = [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_SETTINGS, MAP_CAPTURE];
 
 /// XDP program on the wire ends in XDP mode.
 pub const PROG_XDP_WIRE: &str = "feth_xdp_wire";

@@ -5,7 +5,9 @@
 pub struct Settings {
     /// feth's `debug` sysctl: non-zero logs every frame through aya-log.
     pub log: u32,
-    pub _pad: u32,
+    /// Non-zero while `feth-loader capture` runs: the captured slot plus one, and
+    /// `capture::DROPS_ONLY` (was padding, so older pins read it as 0: off).
+    pub capture: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<Settings>() == 8);

@@ -162,5 +162,6 @@ bpf_context!(
     aya::pin::PinError,
     aya::programs::links::LinkError,
     aya::maps::xdp::XdpMapError,
-    aya::programs::TcError
+    aya::programs::TcError,
+    aya::maps::perf::PerfBufferError
 );

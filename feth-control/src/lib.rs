@@ -1,6 +1,7 @@
 //! feth control plane: creates veth pairs, records each port's configuration on its wire end,
 //! and keeps the pinned maps, programs and links (a cache of those records) in step.
 pub mod bpffs;
+pub mod capture;
 pub mod counters;
 pub mod crossover;
 pub mod error;

@@ -61,7 +61,7 @@ pub fn check_mtu(name: &str, mtu: u32) -> Result<()> {
 }
 
 /// XDP mode crosses frames up to `features::xdp_mtu_max()` on this kernel.
-fn check_xdp_mtu(name: &str, mode: Mode, mtu: u32) -> Result<()> {
+pub fn check_xdp_mtu(name: &str, mode: Mode, mtu: u32) -> Result<()> {
     let max = features::xdp_mtu_max();
     if mode == Mode::Xdp && mtu > max {
         return Err(FethError::XdpMtu { name: name.to_owned(), mtu, max });

@@ -70,7 +70,22 @@ pub fn grow(state: &mut State, slots: u32) -> Result<()> {
 pub fn everything(state: &mut State, run: &mut Run) -> Result<()> {
     finish_records(state, run)?;
     roll_back_one_sided_peers(state, run)?;
-    converge(state, run)
+    converge(state, run)?;
+    clear_stale_capture(state, run)
+}
+
+/// A capture killed without switching the data path's capture off leaves it on; nobody holds
+/// the layout directory then (crate::capture).
+fn clear_stale_capture(state: &mut State, run: &mut Run) -> Result<()> {
+    let Some(crossover) = state.crossover.as_mut() else { return Ok(()) };
+    let mut settings = crossover.settings()?;
+    if crate::capture::clear_if_stale(&mut settings)? {
+        note(run, "switch off the capture of a capture that is no longer running".into());
+        if run.apply {
+            crossover.set_settings(&settings)?;
+        }
+    }
+    Ok(())
 }
 
 /// The data-path steps: what `peer`, `unpeer`, a mode switch or `create` use after writing

@@ -159,6 +159,7 @@ impl Topology {
                 }
                 w.peer = Some((other.clone(), mode, hwcsum));
                 w.impair.check(me, mode).map_err(|e| refuse(e.to_string()))?;
+                ops::check_xdp_mtu(me, mode, w.mtu).map_err(|e| refuse(e.to_string()))?;
             }
         }
         Ok(Topology { wanted: wanted.into_values().collect() })

@@ -4,7 +4,7 @@
 //! `A.tx + A.duplicated = B.rx + A's drops + B's refusals` holds exactly.
 //! The data path only comes here when `PortConfig::impair` is non-zero.
 use aya_ebpf::helpers::bpf_get_prandom_u32;
-use feth_common::{PPM, PortConfig, impair};
+use feth_common::{PPM, PortConfig, capture::reason, impair};
 
 use crate::counters::{count, count_one};
 
@@ -16,19 +16,20 @@ pub fn chance(ppm: u32) -> bool {
     r < ppm
 }
 
-/// Decides whether the frame is dropped by loss or `loss_every`, and counts the drop.
-/// Corruption and duplication are the program's (they touch the frame).
+/// Decides whether the frame is dropped by loss or `loss_every`, counts the drop, and says
+/// which (a `capture::reason`). Corruption and duplication are the program's (they touch the
+/// frame).
 #[inline(always)]
-pub fn drops(port: &PortConfig, bytes: u64) -> bool {
+pub fn drops(port: &PortConfig, bytes: u64) -> Option<u32> {
     if port.impair & impair::LOSS_EVERY != 0 && loss_every(port) {
         count_one(port.slot, bytes, |s| (&mut s.drop_loss_every, &mut s.drop_loss_every_bytes));
-        return true;
+        return Some(reason::LOSS_EVERY);
     }
     if port.impair & impair::LOSS != 0 && chance(port.loss_ppm) {
         count_one(port.slot, bytes, |s| (&mut s.drop_loss, &mut s.drop_loss_bytes));
-        return true;
+        return Some(reason::LOSS);
     }
-    false
+    None
 }
 
 /// Every N-th frame of each CPU. (Exact across CPUs would need an atomic fetch-and-add,

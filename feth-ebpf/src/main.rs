@@ -6,8 +6,8 @@
 /// `log` feature.
 #[cfg(feature = "log")]
 macro_rules! frame_log {
-    ($ctx:expr, $($arg:tt)*) => {
-        if crate::maps::log_enabled() {
+    ($ctx:expr, $settings:expr, $($arg:tt)*) => {
+        if $settings.log != 0 {
             aya_log_ebpf::debug!($ctx, $($arg)*);
         }
     };
@@ -17,6 +17,7 @@ macro_rules! frame_log {
     ($($arg:tt)*) => {};
 }
 
+mod capture;
 mod counters;
 mod impair;
 mod maps;

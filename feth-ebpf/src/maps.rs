@@ -3,7 +3,7 @@
 //! BTF-defined maps: the kernel then knows the key and value types, so
 //! `bpftool map dump pinned /sys/fs/bpf/feth/v2/FETH_STATS` prints field names.
 use aya_ebpf::{
-    btf_maps::{Array, DevMap, PerCpuArray},
+    btf_maps::{Array, DevMap, PerCpuArray, PerfEventArray},
     macros::btf_map,
 };
 use feth_common::{PortConfig, PortStats, Settings, wire_slot_of};
@@ -29,6 +29,16 @@ pub static FETH_STATS: PerCpuArray<PortStats, MAX> = PerCpuArray::new();
 #[btf_map(name = "FETH_SETTINGS", pin_by_name)]
 pub static FETH_SETTINGS: Array<Settings, 1> = Array::new();
 
+/// Captured frames for `feth-loader capture` (sized to the CPUs by the loader).
+#[btf_map(name = "FETH_CAPTURE", pin_by_name)]
+pub static FETH_CAPTURE: PerfEventArray<0, 0> = PerfEventArray::new();
+
+/// The global switches, read once per frame.
+#[inline(always)]
+pub fn settings() -> Settings {
+    FETH_SETTINGS.get(0).copied().unwrap_or_default()
+}
+
 /// The port of a wire end, if registered: one array lookup, no hashing on the hot path.
 #[inline(always)]
 pub fn port(wire_ifindex: u32) -> Option<PortConfig> {
@@ -36,8 +46,4 @@ pub fn port(wire_ifindex: u32) -> Option<PortConfig> {
     FETH_PORTS.get(slot).copied().filter(|p| p.is_registered())
 }
 
-#[cfg_attr(not(feature = "log"), expect(dead_code, reason = "only the log macro reads it"))]
-#[inline(always)]
-pub fn log_enabled() -> bool {
-    FETH_SETTINGS.get(0).is_some_and(|s| s.log != 0)
-}
+

@@ -8,11 +8,13 @@ use aya_ebpf::{
     macros::classifier,
     programs::TcContext,
 };
+use feth_common::capture::reason;
 
 use crate::{
+    capture,
     counters::{count_no_peer, count_redirect_error, count_rx, count_tx},
     impair,
-    maps::port,
+    maps::{port, settings},
     parsing::{Frame, classify},
 };
 
@@ -50,17 +52,27 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     // as in the kernel's own interface counters, so the receiver's counters can be compared.
     let bytes = u64::from(len);
     count_tx(port.slot, 1, bytes, classify(ctx));
-    frame_log!(ctx, "tc slot {} -> slot {} len {}", port.slot, port.peer_slot, len);
+    let settings = settings();
+    frame_log!(ctx, settings, "tc slot {} -> slot {} len {}", port.slot, port.peer_slot, len);
+    let captured = capture::on(&settings, port.slot);
     if !port.is_peered() {
         count_no_peer(port.slot, bytes);
+        if captured {
+            capture::frame(ctx, &settings, port.slot, reason::NO_PEER, bytes);
+        }
         return Ok(TC_ACT_SHOT);
     }
+    let mut crossed = reason::CROSSED;
     if port.impair != 0 {
-        if impair::drops(&port, bytes) {
+        if let Some(why) = impair::drops(&port, bytes) {
+            if captured {
+                capture::frame(ctx, &settings, port.slot, why, bytes);
+            }
             return Ok(TC_ACT_SHOT);
         }
         if port.impair & feth_common::impair::CORRUPT != 0 && impair::chance(port.corrupt_ppm) && corrupt(ctx, skb) {
             impair::count_corrupted(port.slot, bytes);
+            crossed = reason::CORRUPTED;
         }
     }
     // bpf_redirect cannot fail on a missing device (the skb is freed later, uncounted), so
@@ -72,6 +84,9 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     // SAFETY: the live skb, a valid out-pointer.
     if unsafe { bpf_check_mtu(ctx.as_ptr(), port.peer_ifindex, &mut mtu, 0, 0) } < 0 {
         count_redirect_error(port.slot, bytes);
+        if captured {
+            capture::frame(ctx, &settings, port.slot, reason::REDIRECT_ERROR, bytes);
+        }
         return Ok(TC_ACT_SHOT);
     }
     // To the peer wire's egress (not bpf_redirect_peer): veth then applies the receiving
@@ -84,13 +99,22 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
         // The copy went to the peer wire's egress as the original will.
         impair::count_duplicated(port.slot, bytes);
         count_rx(port.peer_slot, 1, bytes);
+        if captured {
+            capture::frame(ctx, &settings, port.slot, reason::DUPLICATED, bytes);
+        }
     }
     let action = unsafe { bpf_redirect(port.peer_ifindex, 0) } as i32;
     if action == TC_ACT_REDIRECT {
         count_rx(port.peer_slot, 1, bytes);
+        if captured {
+            capture::frame(ctx, &settings, port.slot, crossed, bytes);
+        }
         Ok(action)
     } else {
         count_redirect_error(port.slot, bytes);
+        if captured {
+            capture::frame(ctx, &settings, port.slot, reason::REDIRECT_ERROR, bytes);
+        }
         Ok(TC_ACT_SHOT)
     }
 }

@@ -6,12 +6,13 @@ use aya_ebpf::{
     macros::xdp,
     programs::XdpContext,
 };
-use feth_common::Mode;
+use feth_common::{Mode, capture::reason};
 
 use crate::{
+    capture,
     counters::{count_no_peer, count_redirect_error, count_rx, count_tx},
     impair,
-    maps::{FETH_CROSSOVER, port},
+    maps::{FETH_CROSSOVER, port, settings},
     parsing::{Frame, classify},
 };
 
@@ -47,27 +48,43 @@ fn try_crossover(ctx: &XdpContext) -> Result<u32, ()> {
     // SAFETY: ctx.ctx is the live xdp_md of this invocation.
     let len = unsafe { bpf_xdp_get_buff_len(ctx.ctx) };
     count_tx(port.slot, 1, len, classify(ctx));
-    frame_log!(ctx, "xdp slot {} -> slot {} len {}", port.slot, port.peer_slot, len);
+    let settings = settings();
+    frame_log!(ctx, settings, "xdp slot {} -> slot {} len {}", port.slot, port.peer_slot, len);
+    let captured = capture::on(&settings, port.slot);
     if !port.is_peered() {
         count_no_peer(port.slot, len);
+        if captured {
+            capture::frame(ctx, &settings, port.slot, reason::NO_PEER, len);
+        }
         return Ok(XDP_DROP);
     }
+    let mut crossed = reason::CROSSED;
     if port.impair != 0 {
-        if impair::drops(&port, len) {
+        if let Some(why) = impair::drops(&port, len) {
+            if captured {
+                capture::frame(ctx, &settings, port.slot, why, len);
+            }
             return Ok(XDP_DROP);
         }
         // Duplication is refused in XDP mode by the loader (one xdp_buff goes one way).
         if port.impair & feth_common::impair::CORRUPT != 0 && impair::chance(port.corrupt_ppm) && corrupt(ctx, len) {
             impair::count_corrupted(port.slot, len);
+            crossed = reason::CORRUPTED;
         }
     }
     match FETH_CROSSOVER.redirect(port.slot, 0) {
         Ok(XDP_REDIRECT) => {
             count_rx(port.peer_slot, 1, len);
+            if captured {
+                capture::frame(ctx, &settings, port.slot, crossed, len);
+            }
             Ok(XDP_REDIRECT)
         }
         _ => {
             count_redirect_error(port.slot, len);
+            if captured {
+                capture::frame(ctx, &settings, port.slot, reason::REDIRECT_ERROR, len);
+            }
             Ok(XDP_DROP)
         }
     }

@@ -30,8 +30,8 @@ impl Drop for TopologyFile {
 
 fn bench_file(a: &NetNs, b: &NetNs, mode: &str, loss: &str) -> String {
     format!(
-        "[interface.feth0]\nnetns = \"{}\"\nmtu = 9000\nimpair = {{ loss = \"{loss}\", rate = \"100mbit\" }}\n\n\
-         [interface.feth1]\nnetns = \"{}\"\nmtu = 9000\nmedia = \"10Gbase-T\"\n\n\
+        "[interface.feth0]\nnetns = \"{}\"\nmtu = 3000\nimpair = {{ loss = \"{loss}\", rate = \"100mbit\" }}\n\n\
+         [interface.feth1]\nnetns = \"{}\"\nmtu = 3000\nmedia = \"10Gbase-T\"\n\n\
          [[peer]]\na = \"feth0\"\nb = \"feth1\"\nmode = \"{mode}\"\n",
         a.name, b.name
     )
@@ -51,7 +51,7 @@ fn apply_twice_changes_nothing_the_second_time() {
         assert!(first.contains(change), "{change:?} in {first}");
     }
     let show = show_json();
-    assert_eq!(port(&show, "feth0")["mtu"], 9000);
+    assert_eq!(port(&show, "feth0")["mtu"], 3000);
     assert_eq!(port(&show, "feth0")["peer"], "feth1");
     assert_eq!(port(&show, "feth1")["media"]["current"], "10Gbase-T/full");
     assert_crosses(&a, "feth0", &b, "feth1", 1);

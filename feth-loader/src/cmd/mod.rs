@@ -2,6 +2,7 @@
 use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod bench;
+mod capture;
 mod create;
 mod destroy;
 mod docs;
@@ -102,6 +103,9 @@ enum Command {
     /// Rebuild the pinned state from the interfaces and finish or roll back whatever a killed
     /// command left; prints each change (--dry-run only lists them).
     Repair(repair::Args),
+    /// Record what an interface transmits at the crossover, dropped frames included, with what
+    /// happened to each (pcapng with -w, or one line per frame).
+    Capture(capture::Args),
     /// Make the machine match a topology file (interfaces, namespaces, peers, modes, MTU, media,
     /// impairments), changing only what differs and printing each change.
     Apply(topology::ApplyArgs),
@@ -146,6 +150,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Monitor(args) => monitor::run(args),
         Command::Exporter(args) => exporter::run(args),
         Command::Apply(args) => topology::apply(args),
+        Command::Capture(args) => capture::run(args),
         Command::Export => topology::export(),
         Command::Log(args) => log::run(args),
         Command::Bench(args) => bench::run(args),

@@ -1,0 +1,155 @@
+//! `feth-loader capture`: switches the data path's capture on for one port, reads what it
+//! hands over (`feth_common::capture`), and switches it off again.
+//!
+//! One capture per bench at a time: the capture holds an exclusive flock on the layout
+//! directory (changing commands lock the state directory above it, so they go on meanwhile).
+//! A capture killed without cleaning up leaves the switch on; the repair finds the flock free
+//! and turns it off (`clear_if_stale`).
+use std::{fs::File, os::fd::AsRawFd as _, time::Duration};
+
+use aya::maps::{
+    MapData, PerfEventArray,
+    perf::{PerfEvent, PerfEventArrayBuffer},
+};
+use feth_common::{
+    Settings,
+    capture::{CaptureMeta, DROPS_ONLY, SLOT_MASK},
+    names::MAP_CAPTURE,
+};
+
+use crate::{
+    bpffs,
+    error::{Context as _, FethError, Result},
+    ops, with_state,
+};
+
+/// Pages of each CPU's ring: 1 MiB, room for about 60 frames of 16 KiB or 7000 small ones
+/// between two reads.
+const PAGES: usize = 256;
+
+/// One captured frame.
+pub struct Frame {
+    pub meta: CaptureMeta,
+    pub data: Vec<u8>,
+}
+
+/// A running capture; dropping it switches the data path's capture off.
+pub struct Capture {
+    buffers: Vec<PerfEventArrayBuffer>,
+    _array: PerfEventArray<MapData>,
+    _running: File,
+    /// Records the rings had no room for (the frames themselves were not affected).
+    pub lost: u64,
+}
+
+/// Whether a capture holds the layout directory (`Err`: none can be told).
+fn try_hold() -> Result<Option<File>> {
+    let dir = bpffs::layout_dir();
+    let file = File::open(&dir).context(format!("open {}", dir.display()))?;
+    // SAFETY: flock on an fd we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        Ok(Some(file))
+    } else {
+        Ok(None)
+    }
+}
+
+impl Capture {
+    /// Starts capturing what `name` transmits into the crossover.
+    pub fn start(name: &str, drops_only: bool) -> Result<Capture> {
+        with_state(|state| {
+            let port = ops::port(state, name)?;
+            let slot = port.slot;
+            let Some(running) = try_hold()? else {
+                return Err(FethError::Refused {
+                    name: name.to_owned(),
+                    reason: "another capture is running on this bench (one at a time); stop it first".into(),
+                });
+            };
+            let path = bpffs::pin_path(MAP_CAPTURE);
+            let data = MapData::from_pin(&path).context(format!("open pinned map {MAP_CAPTURE}"))?;
+            let mut array = PerfEventArray::try_from(aya::maps::Map::PerfEventArray(data)).context(MAP_CAPTURE)?;
+            let cpus = aya::util::online_cpus()
+                .map_err(|(what, e)| FethError::Io { context: what.to_owned(), cause: e })?;
+            let mut buffers = Vec::new();
+            for cpu in cpus {
+                let buffer = PerfEventArrayBuffer::open(cpu, PAGES).context(format!("open the capture ring of CPU {cpu}"))?;
+                array.set(cpu, &buffer).context(format!("register the capture ring of CPU {cpu}"))?;
+                buffers.push(buffer);
+            }
+            let crossover = state.crossover.as_mut().ok_or(FethError::NoPorts)?;
+            let mut settings = crossover.settings()?;
+            settings.capture = (slot + 1) | if drops_only { DROPS_ONLY } else { 0 };
+            crossover.set_settings(&settings)?;
+            Ok(Capture { buffers, _array: array, _running: running, lost: 0 })
+        })
+    }
+
+    /// Waits up to `timeout` for frames and hands each to `f` (in the order of each CPU's ring).
+    pub fn read(&mut self, timeout: Duration, mut f: impl FnMut(Frame)) -> Result<()> {
+        let mut fds: Vec<libc::pollfd> =
+            self.buffers.iter().map(|b| libc::pollfd { fd: b.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+        // SAFETY: a valid array of pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout.as_millis() as i32) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                return Ok(());
+            }
+            return Err(FethError::Io { context: "wait for captured frames".into(), cause: e });
+        }
+        let lost = &mut self.lost;
+        for buffer in &mut self.buffers {
+            buffer.for_each(|event| match event {
+                PerfEvent::Sample { head, tail } => {
+                    let raw: Vec<u8> = head.iter().chain(tail.iter()).copied().collect();
+                    if let Some(frame) = parse(&raw) {
+                        f(frame);
+                    }
+                }
+                PerfEvent::Lost { count } => *lost += count,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A record: the meta, then `caplen` bytes of frame (then padding).
+fn parse(raw: &[u8]) -> Option<Frame> {
+    let size = std::mem::size_of::<CaptureMeta>();
+    if raw.len() < size {
+        return None;
+    }
+    // SAFETY: CaptureMeta is plain integers; the length was checked.
+    let meta: CaptureMeta = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast()) };
+    let data = raw.get(size..size + meta.caplen as usize)?.to_vec();
+    Some(Frame { meta, data })
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        // Best effort (the process may be ending on a signal); a switch left on is cleared by
+        // the next repair once this process no longer holds the layout directory.
+        let _ = with_state(|state| {
+            if let Some(crossover) = state.crossover.as_mut() {
+                let mut settings = crossover.settings()?;
+                settings.capture = 0;
+                crossover.set_settings(&settings)?;
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Repair step: the capture switch is on but no capture holds the layout directory (one was
+/// killed): switch it off, so frames stop paying for a capture nobody reads.
+pub fn clear_if_stale(settings: &mut Settings) -> Result<bool> {
+    if settings.capture & SLOT_MASK == 0 || !bpffs::layout_dir().exists() {
+        return Ok(false);
+    }
+    if try_hold()?.is_none() {
+        return Ok(false);
+    }
+    settings.capture = 0;
+    Ok(true)
+}

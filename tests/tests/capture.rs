@@ -1,0 +1,153 @@
+//! `feth-loader capture`: what a port transmits, read back by Debian's `tshark` from the pcapng
+//! file: every frame sent is there byte for byte, and a dropped one carries its reason.
+use std::{
+    collections::HashMap,
+    process::{Child, Command, Stdio},
+};
+
+use feth_tests::{
+    bench::{WAIT, mac, up_pair},
+    both_modes,
+    frames::{PacketSocket, seq_of, test_frame},
+    loader::{self, ok},
+    wait_until, world,
+};
+
+both_modes!(dropped_frames_carry_their_reason,);
+
+/// The capture process, ended by its pid (SIGINT: it writes the end of the file and switches
+/// the capture off) when dropped.
+struct Running(Child);
+
+impl Running {
+    /// SIGINT, then its stderr once it has finished the file and switched the capture off.
+    fn stop(&mut self) -> String {
+        use std::io::Read as _;
+        // SAFETY: a signal to our own child, by its pid.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+        let status = self.0.wait().expect("wait for capture");
+        let mut err = String::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        assert!(status.success(), "capture ended with {status}: {err}");
+        err
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tx_packets(name: &str) -> u64 {
+    let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", name, "--json"])).unwrap();
+    stats[0]["counters"]["tx"]["packets"].as_u64().unwrap()
+}
+
+/// (frame bytes, comment) of every record, as tshark reads them.
+fn read_with_tshark(path: &str) -> Vec<(Vec<u8>, String)> {
+    let out = Command::new("tshark").args(["-r", path, "-T", "json", "-x"]).output().expect("run tshark");
+    assert!(out.status.success(), "tshark -r: {}", String::from_utf8_lossy(&out.stderr));
+    let packets: serde_json::Value = serde_json::from_slice(&out.stdout).expect("tshark JSON");
+    packets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let layers = &p["_source"]["layers"];
+            let hex = layers["frame_raw"][0].as_str().unwrap_or_default();
+            let bytes = (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+            let comment = layers["pkt_comment"]["frame.comment"]
+                .as_str()
+                .or_else(|| layers["frame"]["frame.comment"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            (bytes, comment)
+        })
+        .collect()
+}
+
+fn dropped_frames_carry_their_reason(mode: &str) {
+    let p = up_pair(mode, &[]);
+    ok(&["impair", "feth0", "--loss", "30%"]);
+    let path = std::env::temp_dir().join(format!("feth-capture-{}-{mode}.pcapng", std::process::id()));
+    let path = path.to_str().unwrap().to_owned();
+    let mut capture = Running(
+        loader::command()
+            .args(["capture", "feth0", "-w", &path])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start capture"),
+    );
+    // Running once the switch is on: a frame sent then is captured.
+    assert!(
+        wait_until(WAIT, || feth_tests::world::sh(&format!("bpftool map dump pinned {}/FETH_SETTINGS | grep -q '\"capture\": [1-9]'", feth_tests::LAYOUT))),
+        "the capture switched on"
+    );
+    let tx = p.a.run(|| PacketSocket::open("feth0"));
+    let src = mac(&p.a, "feth0");
+    let sent: HashMap<u32, Vec<u8>> = (0..200u32).map(|seq| (seq, test_frame(src, 60 + seq as usize * 7, seq))).collect();
+    let before = tx_packets("feth0");
+    for seq in 0..200u32 {
+        tx.send(&sent[&seq]);
+    }
+    assert!(wait_until(WAIT, || tx_packets("feth0") >= before + 200), "feth counted the frames");
+    let said = capture.stop();
+    assert!(said.contains("frames captured"), "{said}");
+    let records = read_with_tshark(&path);
+    let _ = std::fs::remove_file(&path);
+    let ours: Vec<&(Vec<u8>, String)> =
+        records.iter().filter(|(b, _)| b.len() >= 18 && b[6..12] == src && sent.get(&seq_of(b)).is_some_and(|f| f == b)).collect();
+    assert_eq!(ours.len(), 200, "every frame sent is in the file byte for byte ({} records)", records.len());
+    let lost = ours.iter().filter(|(_, c)| c == "dropped: loss").count();
+    let crossed = ours.iter().filter(|(_, c)| c == "crossed").count();
+    assert_eq!(lost + crossed, 200, "each says what happened: {:?}", ours.iter().map(|(_, c)| c).collect::<Vec<_>>());
+    let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", "feth0", "--json"])).unwrap();
+    let counted = stats[0]["counters"]["drops"]["tx_loss"]["packets"].as_u64().unwrap();
+    assert_eq!(lost as u64, counted, "the capture's drops are the counter's");
+    assert!((20..=110).contains(&lost), "about 30% of 200 lost: {lost}");
+    // Off again: the switch is back to 0.
+    assert!(feth_tests::world::sh(&format!(
+        "bpftool map dump pinned {}/FETH_SETTINGS | grep -q '\"capture\": 0'",
+        feth_tests::LAYOUT
+    )));
+}
+
+#[test]
+fn drops_only_and_a_second_capture_is_refused() {
+    let _w = world();
+    let p = up_pair("xdp", &[]);
+    let path = std::env::temp_dir().join(format!("feth-capture-{}-drops.pcapng", std::process::id()));
+    let path = path.to_str().unwrap().to_owned();
+    let mut capture = Running(
+        loader::command()
+            .args(["capture", "feth0", "-w", &path, "--drops-only"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start capture"),
+    );
+    assert!(wait_until(WAIT, || feth_tests::world::sh(&format!(
+        "bpftool map dump pinned {}/FETH_SETTINGS | grep -q '\"capture\": [1-9]'",
+        feth_tests::LAYOUT
+    ))));
+    let err = feth_tests::loader::fails(&["capture", "feth1"]);
+    assert!(err.contains("another capture is running"), "{err}");
+    ok(&["unpeer", "feth0"]);
+    ok(&["peer", "feth0", "feth1"]);
+    ok(&["impair", "feth0", "--loss-every", "2"]);
+    let tx = p.a.run(|| PacketSocket::open("feth0"));
+    let src = mac(&p.a, "feth0");
+    for seq in 0..20 {
+        tx.send(&test_frame(src, 100, seq));
+    }
+    let _ = capture.stop();
+    let records = read_with_tshark(&path);
+    let _ = std::fs::remove_file(&path);
+    let ours: Vec<_> = records.iter().filter(|(b, _)| b.len() >= 18 && b[6..12] == src).collect();
+    assert!(!ours.is_empty() && ours.iter().all(|(_, c)| c.starts_with("dropped:")), "only drops: {ours:?}");
+}
