@@ -1,5 +1,6 @@
 //! The live-frames generator (BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, as
-//! xdp-trafficgen does it) and the counting sink, loaded from their own object.
+//! xdp-trafficgen does it) and the counting sink, loaded from their own object. The benchmark
+//! and `feth-loader gen`/`sink` (traffic.rs) use the same two programs.
 use std::{
     ffi::CString,
     sync::atomic::{AtomicBool, Ordering},
@@ -122,10 +123,53 @@ impl BenchObject {
     }
 
     fn sink_count(&self) -> Result<u64> {
+        self.count(0)
+    }
+
+    /// BENCH_COUNT[index] summed over the CPUs (0: the bench's frames at the sink, 1: the bare
+    /// crossover, 2: every frame at the sink).
+    pub fn count(&self, index: u32) -> Result<u64> {
         let counts: PerCpuArray<&MapData, u64> =
             PerCpuArray::try_from(self.ebpf.map("BENCH_COUNT").expect("declared")).context("BENCH_COUNT")?;
-        Ok(counts.get(&0, 0).context("read BENCH_COUNT")?.iter().sum())
+        Ok(counts.get(&index, 0).context("read BENCH_COUNT")?.iter().sum())
     }
+
+    /// Attaches the sink to `dev` of the calling thread's namespace (`traffic::sink`).
+    pub fn attach_sink_here(&mut self, dev: &str) -> Result<()> {
+        let sink = program(&mut self.ebpf, SINK)?;
+        let id = sink.attach(ifindex(dev)?, XdpMode::Driver).context(format!("{dev}: attach the sink"))?;
+        self.links.push((SINK, id));
+        Ok(())
+    }
+
+    /// Transmits `data` `repeat` times from `dev` of the calling thread's namespace, as if `dev`
+    /// had sent it: one BPF_PROG_RUN with live frames, the generator answering XDP_TX.
+    pub fn transmit(&self, dev_ifindex: u32, data: &[u8], repeat: u32) -> Result<()> {
+        let generator =
+            self.ebpf.program(GEN).ok_or_else(|| FethError::KernelFeature("generator missing".into()))?;
+        let generator = <&Xdp>::try_from(generator).context(GEN)?;
+        let mut ctx = [0u32; 6];
+        ctx[1] = data.len() as u32; // data_end
+        ctx[3] = dev_ifindex; // ingress_ifindex
+        // SAFETY: plain u32s viewed as bytes, as the kernel's struct xdp_md.
+        let ctx_bytes = unsafe { std::slice::from_raw_parts(ctx.as_ptr().cast::<u8>(), 24) };
+        let opts = TestRunOptions {
+            data_in: Some(data),
+            ctx_in: Some(ctx_bytes),
+            repeat,
+            attrs: TestRunAttrs::new().xdp_live_frames(BATCH),
+            ..Default::default()
+        };
+        generator
+            .test_run(opts)
+            .map(drop)
+            .map_err(|e| FethError::KernelFeature(format!("BPF_PROG_RUN with live frames failed (5.18+ needed): {e}")))
+    }
+}
+
+/// An interface's index in the calling thread's namespace.
+pub fn ifindex_here(dev: &str) -> Result<u32> {
+    ifindex(dev)
 }
 
 /// One generated frame of `size` bytes (no FCS) to `dst`.
@@ -138,7 +182,7 @@ fn frame(dst: &[u8], size: usize) -> Vec<u8> {
     f
 }
 
-fn pin_to_cpu(cpu: usize) {
+pub fn pin_to_cpu(cpu: usize) {
     // SAFETY: a zeroed cpu_set_t is empty; CPU_SET and sched_setaffinity act on this thread.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
@@ -180,8 +224,6 @@ pub fn measure(
     round: usize,
     opts: &RateOptions,
 ) -> Result<Sample> {
-    let generator = objects.ebpf.program(GEN).ok_or_else(|| FethError::KernelFeature("generator missing".into()))?;
-    let generator = <&Xdp>::try_from(generator).context(GEN)?;
     let data = frame(&topo.sink_mac, size);
     let stop = AtomicBool::new(false);
     let window = Duration::from_secs_f64(opts.seconds);
@@ -197,25 +239,10 @@ pub fn measure(
                     let file = netns::open(&topo.gen_ns)?;
                     netns::enter(&file).context(format!("enter {}", topo.gen_ns))?;
                     pin_to_cpu(cpu);
-                    let mut ctx = [0u32; 6];
-                    ctx[1] = data.len() as u32; // data_end
-                    ctx[3] = ifindex(topo.gen_dev)?; // ingress_ifindex
-                    // SAFETY: plain u32s viewed as bytes, as the kernel's struct xdp_md.
-                    let ctx_bytes = unsafe { std::slice::from_raw_parts(ctx.as_ptr().cast::<u8>(), 24) };
+                    let dev = ifindex(topo.gen_dev)?;
                     let mut generated = 0u64;
                     while !stop.load(Ordering::Relaxed) {
-                        let opts = TestRunOptions {
-                            data_in: Some(data),
-                            ctx_in: Some(ctx_bytes),
-                            repeat: REPEAT,
-                            attrs: TestRunAttrs::new().xdp_live_frames(BATCH),
-                            ..Default::default()
-                        };
-                        generator.test_run(opts).map_err(|e| {
-                            FethError::KernelFeature(format!(
-                                "BPF_PROG_RUN with live frames failed (5.18+ needed): {e}"
-                            ))
-                        })?;
+                        objects.transmit(dev, data, REPEAT)?;
                         generated += u64::from(REPEAT);
                     }
                     Ok(generated)

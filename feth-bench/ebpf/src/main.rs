@@ -11,9 +11,10 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 
-/// Frames seen by the sink (index 0) and by the minimal crossover (index 1).
+/// Frames seen by the sink: the generator's (index 0), every frame (index 2, `feth-loader
+/// sink`); by the minimal crossover (index 1).
 #[btf_map(name = "BENCH_COUNT")]
-static BENCH_COUNT: PerCpuArray<u64, 2> = PerCpuArray::new();
+static BENCH_COUNT: PerCpuArray<u64, 3> = PerCpuArray::new();
 
 /// The minimal crossover's one target.
 #[btf_map(name = "BENCH_CROSSOVER")]
@@ -44,6 +45,7 @@ const BENCH_ETHERTYPE: u16 = 0x88b5;
 /// namespaces must not spoil the accounting) and drops everything.
 #[xdp(frags)]
 pub fn feth_bench_sink(ctx: XdpContext) -> u32 {
+    bump(2);
     let at = ctx.data() + 12;
     if at + 2 <= ctx.data_end() {
         // SAFETY: bounds checked against data_end just above.

@@ -18,6 +18,7 @@ mod repair;
 mod show;
 mod stats;
 mod topology;
+mod traffic;
 mod up;
 
 /// The exit status of every command (main.rs maps errors to them), for `--help` and the man
@@ -106,6 +107,11 @@ enum Command {
     /// Record what an interface transmits at the crossover, dropped frames included, with what
     /// happened to each (pcapng with -w, or one line per frame).
     Capture(capture::Args),
+    /// Send frames as if an interface transmitted them: line rate, a rate, a count or a
+    /// duration, fixed sizes or IMIX; reports where every frame went.
+    Gen(traffic::GenArgs),
+    /// Count and drop what an interface receives (at XDP), with rates.
+    Sink(traffic::SinkArgs),
     /// Make the machine match a topology file (interfaces, namespaces, peers, modes, MTU, media,
     /// impairments), changing only what differs and printing each change.
     Apply(topology::ApplyArgs),
@@ -151,6 +157,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Exporter(args) => exporter::run(args),
         Command::Apply(args) => topology::apply(args),
         Command::Capture(args) => capture::run(args),
+        Command::Gen(args) => traffic::run_gen(args),
+        Command::Sink(args) => traffic::run_sink(args),
         Command::Export => topology::export(),
         Command::Log(args) => log::run(args),
         Command::Bench(args) => bench::run(args),

@@ -1,0 +1,401 @@
+//! `feth-loader gen` and `sink`: the benchmark's live-frames generator and its sink
+//! (generator.rs), pointed at any feth interface. `gen NAME` transmits as if NAME sent the
+//! frames (BPF_PROG_RUN with live frames on NAME, the program answering XDP_TX): they enter the
+//! crossover like anything NAME transmits and are counted in NAME's `tx`. `sink NAME` counts
+//! and drops what NAME receives, at XDP.
+use std::{
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
+
+use feth_control::{
+    counters::{self, PortCounters},
+    error::{FethError, Result},
+    netns::Netns,
+    ops, read_state,
+};
+use serde::Serialize;
+
+use crate::generator::{BenchObject, ifindex_here, pin_to_cpu};
+
+/// The largest frame BPF_PROG_RUN with live frames takes: one page less the XDP headroom and
+/// the skb_shared_info tail (4096 - 256 - 320).
+pub const LIVE_FRAME_MAX: usize = 3520;
+/// The smallest Ethernet frame without FCS.
+pub const FRAME_MIN: usize = 60;
+/// Frames per BPF_PROG_RUN call when not paced.
+const CHUNK: u64 = 4096;
+
+/// The classic simple IMIX: 7 frames of 64 bytes, 4 of 594, 1 of 1518.
+pub const IMIX: [(usize, u64); 3] = [(64, 7), (594, 4), (1518, 1)];
+
+/// What `gen` sends.
+pub struct GenOptions {
+    /// Frame sizes (without FCS) with their weights.
+    pub sizes: Vec<(usize, u64)>,
+    /// Stop after this many frames (split by weight exactly), or after `duration`, or when
+    /// `stop` is set.
+    pub count: Option<u64>,
+    pub duration: Option<Duration>,
+    /// Frames per second over all CPUs; as fast as possible without.
+    pub rate_pps: Option<f64>,
+    pub cpus: Vec<usize>,
+}
+
+/// Where every generated frame went, from the counters of NAME and its peer.
+#[derive(Debug, Serialize)]
+pub struct GenReport {
+    pub interface: String,
+    pub peer: Option<String>,
+    pub sent: u64,
+    /// Frames sent of each size.
+    pub sizes: Vec<(usize, u64)>,
+    pub seconds: f64,
+    pub rate_pps: f64,
+    pub rate_bps: f64,
+    /// Entered the crossover (NAME's `tx`).
+    pub tx: u64,
+    /// Delivered to the peer.
+    pub delivered: u64,
+    /// Refused by NAME's own queue toward the crossover (the generator outran it).
+    pub tx_refused: u64,
+    pub no_peer: u64,
+    pub redirect_error: u64,
+    pub loss: u64,
+    pub loss_every: u64,
+    /// Crossed but refused by the peer (larger than its MTU, queue full, admin down).
+    pub rx_refused: u64,
+    /// Extra copies made by `impair --duplicate` (delivered too).
+    pub duplicated: u64,
+    /// `sent + duplicated - delivered - every drop`: 0 when every frame is accounted for.
+    pub unaccounted: i64,
+}
+
+/// NAME's port as `gen`/`sink` need it: namespace, user end name, MAC, MTU, the peer's name and
+/// MAC.
+struct Target {
+    netns: Netns,
+    mac: Vec<u8>,
+    mtu: u32,
+    peer: Option<(String, Vec<u8>)>,
+}
+
+fn target(name: &str) -> Result<Target> {
+    read_state(|state| {
+        let port = ops::port(state, name)?;
+        let user = port.user.as_ref().ok_or_else(|| FethError::Refused {
+            name: name.to_owned(),
+            reason: "its user end cannot be reached (its namespace has no name or process)".into(),
+        })?;
+        let peer = state.peer_of(port).map(|p| (p.name(), p.user.as_ref().map(|u| u.mac.clone()).unwrap_or_default()));
+        Ok(Target { netns: port.netns.clone(), mac: user.mac.clone(), mtu: user.mtu, peer })
+    })
+}
+
+fn counters_of(name: &str, peer: Option<&str>) -> Result<(PortCounters, Option<PortCounters>)> {
+    read_state(|state| {
+        let me = counters::read(state, ops::port(state, name)?)?;
+        let other = match peer {
+            Some(p) => Some(counters::read(state, ops::port(state, p)?)?),
+            None => None,
+        };
+        Ok((me, other))
+    })
+}
+
+/// A UDP/IPv4 frame of `size` bytes (198.18.0.1:1024 -> 198.18.0.2:9, the discard port) with
+/// correct IPv4 and UDP checksums.
+pub fn udp_frame(src: &[u8], dst: &[u8], size: usize) -> Vec<u8> {
+    let mut f = Vec::with_capacity(size);
+    f.extend_from_slice(dst);
+    f.extend_from_slice(src);
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    let ip_len = (size - 14) as u16;
+    let udp_len = ip_len - 20;
+    let (saddr, daddr) = ([198u8, 18, 0, 1], [198u8, 18, 0, 2]);
+    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip.extend_from_slice(&saddr);
+    ip.extend_from_slice(&daddr);
+    let sum = checksum(&ip, 0);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f.extend_from_slice(&ip);
+    let mut udp = Vec::with_capacity(udp_len as usize);
+    udp.extend_from_slice(&1024u16.to_be_bytes());
+    udp.extend_from_slice(&9u16.to_be_bytes());
+    udp.extend_from_slice(&udp_len.to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.resize(udp_len as usize, 0x5a);
+    // Pseudo-header: addresses, protocol, UDP length.
+    let mut pseudo = Vec::with_capacity(12);
+    pseudo.extend_from_slice(&saddr);
+    pseudo.extend_from_slice(&daddr);
+    pseudo.extend_from_slice(&[0, 17]);
+    pseudo.extend_from_slice(&udp_len.to_be_bytes());
+    let partial = sum_words(&pseudo, 0);
+    let mut sum = checksum(&udp, partial);
+    if sum == 0 {
+        sum = 0xffff;
+    }
+    udp[6..8].copy_from_slice(&sum.to_be_bytes());
+    f.extend_from_slice(&udp);
+    f
+}
+
+fn sum_words(data: &[u8], mut acc: u32) -> u32 {
+    for pair in data.chunks(2) {
+        acc += u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]));
+    }
+    acc
+}
+
+/// The Internet checksum of `data` with `partial` already summed.
+fn checksum(data: &[u8], partial: u32) -> u16 {
+    let mut acc = sum_words(data, partial);
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
+
+/// Refuses what cannot be sent, before anything is.
+fn check(name: &str, opts: &GenOptions, mtu: u32) -> Result<()> {
+    let max = LIVE_FRAME_MAX.min(mtu as usize + 14);
+    for (size, _) in &opts.sizes {
+        if *size < FRAME_MIN || *size > max {
+            return Err(FethError::Invalid(format!(
+                "{name}: frames of {size} bytes cannot be sent: {FRAME_MIN}..={max} bytes (the interface's MTU {mtu} plus the Ethernet header, and at most {LIVE_FRAME_MAX}, the largest live frame BPF_PROG_RUN takes)"
+            )));
+        }
+    }
+    if opts.rate_pps.is_some_and(|r| !(r.is_finite() && r >= 1.0)) {
+        return Err(FethError::Invalid(format!("{name}: the rate must be at least 1 frame per second")));
+    }
+    if opts.count == Some(0) {
+        return Err(FethError::Invalid(format!("{name}: --count must be at least 1")));
+    }
+    if opts.cpus.is_empty() {
+        return Err(FethError::Invalid(format!("{name}: no CPU to run on")));
+    }
+    Ok(())
+}
+
+/// Splits `total` by the weights exactly (the remainder to the first sizes).
+fn split(total: u64, weights: &[(usize, u64)]) -> Vec<u64> {
+    let sum: u64 = weights.iter().map(|(_, w)| w).sum();
+    let mut parts: Vec<u64> = weights.iter().map(|(_, w)| total * w / sum).collect();
+    let mut left = total - parts.iter().sum::<u64>();
+    for p in parts.iter_mut() {
+        if left == 0 {
+            break;
+        }
+        *p += 1;
+        left -= 1;
+    }
+    parts
+}
+
+/// Sends as `opts` says; `progress(sent, seconds)` is called about every second.
+pub fn generate(name: &str, opts: &GenOptions, stop: &AtomicBool, progress: impl Fn(u64, f64) + Sync) -> Result<GenReport> {
+    let t = target(name)?;
+    check(name, opts, t.mtu)?;
+    let dst = t.peer.as_ref().map_or(vec![0xff; 6], |(_, mac)| mac.clone());
+    let frames: Vec<Vec<u8>> = opts.sizes.iter().map(|(size, _)| udp_frame(&t.mac, &dst, *size)).collect();
+    let object = BenchObject::load()?;
+    let peer = t.peer.as_ref().map(|(p, _)| p.clone());
+    let before = counters_of(name, peer.as_deref())?;
+    let threads = opts.cpus.len() as u64;
+    // Each thread's share of the count, by size.
+    let shares: Option<Vec<Vec<u64>>> = opts.count.map(|count| {
+        split(count, &vec![(0, 1); threads as usize])
+            .into_iter()
+            .map(|mine| split(mine, &opts.sizes))
+            .collect()
+    });
+    let per_thread_pps = opts.rate_pps.map(|r| r / threads as f64);
+    let sent = AtomicU64::new(0);
+    let sent_by_size: Vec<AtomicU64> = opts.sizes.iter().map(|_| AtomicU64::new(0)).collect();
+    let start = Instant::now();
+    let deadline = opts.duration.map(|d| start + d);
+    let result: Result<()> = std::thread::scope(|scope| {
+        let workers: Vec<_> = opts
+            .cpus
+            .iter()
+            .enumerate()
+            .map(|(i, &cpu)| {
+                let (t, frames, object, sent, sent_by_size) = (&t, &frames, &object, &sent, &sent_by_size);
+                let share = shares.as_ref().map(|s| s[i].clone());
+                scope.spawn(move || {
+                    t.netns.run(|| {
+                        pin_to_cpu(cpu);
+                        let dev = ifindex_here(name)?;
+                        send_loop(object, dev, frames, &opts.sizes, share, per_thread_pps, deadline, stop, sent, sent_by_size)
+                    })
+                })
+            })
+            .collect();
+        let mut last = Instant::now();
+        while !workers.iter().all(|w| w.is_finished()) {
+            std::thread::sleep(Duration::from_millis(50));
+            if last.elapsed() >= Duration::from_secs(1) {
+                progress(sent.load(Ordering::Relaxed), start.elapsed().as_secs_f64());
+                last = Instant::now();
+            }
+        }
+        workers.into_iter().try_for_each(|w| w.join().expect("generator thread"))
+    });
+    result?;
+    let seconds = start.elapsed().as_secs_f64();
+    let sent = sent.load(Ordering::Relaxed);
+    // Frames in flight land, then the counters are read once more.
+    let after = settle(name, peer.as_deref())?;
+    let d = |a: u64, b: u64| a.saturating_sub(b);
+    let (me0, peer0) = &before;
+    let (me1, peer1) = &after;
+    let delivered = match (peer0, peer1) {
+        (Some(p0), Some(p1)) => d(p1.rx.packets, p0.rx.packets),
+        _ => 0,
+    };
+    let rx_refused = match (peer0, peer1) {
+        (Some(p0), Some(p1)) => d(p1.drops.rx_refused.packets, p0.drops.rx_refused.packets),
+        _ => 0,
+    };
+    let mut report = GenReport {
+        interface: name.to_owned(),
+        peer,
+        sent,
+        sizes: opts.sizes.iter().zip(&sent_by_size).map(|((s, _), n)| (*s, n.load(Ordering::Relaxed))).collect(),
+        seconds,
+        rate_pps: sent as f64 / seconds,
+        rate_bps: opts.sizes.iter().zip(&sent_by_size).map(|((s, _), n)| *s as f64 * 8.0 * n.load(Ordering::Relaxed) as f64).sum::<f64>()
+            / seconds,
+        tx: d(me1.tx.packets, me0.tx.packets),
+        delivered,
+        tx_refused: d(me1.drops.tx_refused, me0.drops.tx_refused),
+        no_peer: d(me1.drops.tx_no_peer.packets, me0.drops.tx_no_peer.packets),
+        redirect_error: d(me1.drops.tx_redirect_error.packets, me0.drops.tx_redirect_error.packets),
+        loss: d(me1.drops.tx_loss.packets, me0.drops.tx_loss.packets),
+        loss_every: d(me1.drops.tx_loss_every.packets, me0.drops.tx_loss_every.packets),
+        rx_refused,
+        duplicated: d(me1.duplicated.packets, me0.duplicated.packets),
+        unaccounted: 0,
+    };
+    report.unaccounted = (report.sent + report.duplicated) as i64
+        - (report.delivered
+            + report.tx_refused
+            + report.no_peer
+            + report.redirect_error
+            + report.loss
+            + report.loss_every
+            + report.rx_refused) as i64;
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn send_loop(
+    object: &BenchObject,
+    dev: u32,
+    frames: &[Vec<u8>],
+    sizes: &[(usize, u64)],
+    share: Option<Vec<u64>>,
+    pps: Option<f64>,
+    deadline: Option<Instant>,
+    stop: &AtomicBool,
+    sent: &AtomicU64,
+    sent_by_size: &[AtomicU64],
+) -> Result<()> {
+    let mut left = share;
+    let start = Instant::now();
+    let mut mine = 0u64;
+    // Paced: chunks of about 10 ms; otherwise large chunks.
+    let chunk = pps.map_or(CHUNK, |r| ((r / 100.0) as u64).clamp(1, CHUNK));
+    loop {
+        let mut any = false;
+        for (i, frame) in frames.iter().enumerate() {
+            if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(());
+            }
+            // Sizes in proportion: `weight` chunks of each per round.
+            let mut n = chunk * sizes[i].1;
+            if let Some(left) = left.as_mut() {
+                n = n.min(left[i]);
+                left[i] -= n;
+            }
+            if n == 0 {
+                continue;
+            }
+            any = true;
+            let mut rest = n;
+            while rest > 0 {
+                let now = rest.min(chunk) as u32;
+                object.transmit(dev, frame, now)?;
+                rest -= u64::from(now);
+                mine += u64::from(now);
+                sent.fetch_add(u64::from(now), Ordering::Relaxed);
+                sent_by_size[i].fetch_add(u64::from(now), Ordering::Relaxed);
+                if let Some(r) = pps {
+                    let due = start + Duration::from_secs_f64(mine as f64 / r);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+            }
+        }
+        if !any {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads the counters until two reads 100 ms apart agree (bounded by 3 s).
+fn settle(name: &str, peer: Option<&str>) -> Result<(PortCounters, Option<PortCounters>)> {
+    let mut last = counters_of(name, peer)?;
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = counters_of(name, peer)?;
+        if now == last {
+            return Ok(now);
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
+/// What `sink` counted.
+#[derive(Debug, Serialize)]
+pub struct SinkReport {
+    pub interface: String,
+    pub received: u64,
+    pub seconds: f64,
+    pub rate_pps: f64,
+}
+
+/// Counts and drops what `name` receives until `duration` passes or `stop` is set;
+/// `ready()` once the sink is attached, `progress(total, pps)` every second.
+pub fn sink(
+    name: &str,
+    duration: Option<Duration>,
+    stop: &AtomicBool,
+    ready: impl FnOnce(),
+    progress: impl Fn(u64, f64),
+) -> Result<SinkReport> {
+    let t = target(name)?;
+    let mut object = BenchObject::load()?;
+    let dev = name.to_owned();
+    t.netns.run(|| object.attach_sink_here(&dev))?;
+    ready();
+    let start = Instant::now();
+    let (mut last_total, mut last) = (0u64, Instant::now());
+    while !stop.load(Ordering::Relaxed) && duration.is_none_or(|d| start.elapsed() < d) {
+        std::thread::sleep(Duration::from_millis(100));
+        if last.elapsed() >= Duration::from_secs(1) {
+            let total = object.count(2)?;
+            progress(total, (total - last_total) as f64 / last.elapsed().as_secs_f64());
+            (last_total, last) = (total, Instant::now());
+        }
+    }
+    let received = object.count(2)?;
+    object.detach_all();
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(SinkReport { interface: name.to_owned(), received, seconds, rate_pps: received as f64 / seconds })
+}

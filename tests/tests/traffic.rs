@@ -1,0 +1,129 @@
+//! `gen` and `sink`: every generated frame is delivered or counted under a reason, exactly;
+//! the sink counts what arrives; rates, IMIX proportions and refusals.
+use std::process::{Child, Stdio};
+
+use feth_tests::{
+    bench::{WAIT, port, up_pair},
+    both_modes,
+    frames::PacketSocket,
+    loader::{self, fails, ok, show_json},
+    wait_until,
+};
+
+both_modes!(every_generated_frame_is_delivered_or_counted,);
+
+fn report(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("gen --json: {e}: {out}"))
+}
+
+fn n(v: &serde_json::Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_else(|| panic!("{key} in {v}"))
+}
+
+/// `sink NAME --json` running until SIGINT, ended by its pid.
+struct Sink(Child);
+
+impl Sink {
+    fn start(name: &str) -> Sink {
+        let child = loader::command()
+            .args(["sink", name, "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sink");
+        Sink(child)
+    }
+
+    fn stop(mut self) -> serde_json::Value {
+        // SAFETY: a signal to our own child, by its pid.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+        let child = std::mem::replace(&mut self.0, std::process::Command::new("true").spawn().unwrap());
+        let out = child.wait_with_output().expect("sink output");
+        assert!(out.status.success(), "sink: {}", String::from_utf8_lossy(&out.stderr));
+        report(&String::from_utf8_lossy(&out.stdout))
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The sink is attached once its interface has an XDP program.
+fn sink_attached(p: &feth_tests::bench::Pair, dev: &str) -> bool {
+    p.b.run(|| {
+        std::process::Command::new("ip")
+            .args(["-d", "link", "show", dev])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("prog/xdp"))
+    })
+}
+
+fn every_generated_frame_is_delivered_or_counted(mode: &str) {
+    let p = up_pair(mode, &[]);
+    let sink = Sink::start("feth1");
+    assert!(wait_until(WAIT, || sink_attached(&p, "feth1")), "the sink attached");
+    let out = report(&ok(&["gen", "feth0", "--count", "100000", "--size", "64", "--json"]));
+    assert_eq!(n(&out, "sent"), 100000, "{out}");
+    assert_eq!(out["unaccounted"], 0, "every frame delivered or counted: {out}");
+    let drops: u64 = ["tx_refused", "no_peer", "redirect_error", "loss", "loss_every", "rx_refused"].iter().map(|k| n(&out, k)).sum();
+    assert_eq!(n(&out, "delivered") + drops, 100000, "{out}");
+    let sunk = sink.stop();
+    assert_eq!(n(&sunk, "received"), n(&out, "delivered"), "the sink counted what was delivered: {sunk}");
+}
+
+#[test]
+fn a_rate_is_kept() {
+    let _w = feth_tests::world();
+    let _p = up_pair("xdp", &[]);
+    let out = report(&ok(&["gen", "feth0", "--rate", "100kpps", "--duration", "2s", "--json"]));
+    let sent = n(&out, "sent") as f64;
+    assert!((sent - 200_000.0).abs() <= 4_000.0, "100 kpps for 2 s: {sent}");
+    assert_eq!(out["unaccounted"], 0, "{out}");
+}
+
+#[test]
+fn imix_keeps_its_proportions_on_the_wire() {
+    let _w = feth_tests::world();
+    let p = up_pair("tc", &[]);
+    let rx = p.b.run(|| PacketSocket::open("feth1"));
+    let out = report(&ok(&["gen", "feth0", "--imix", "--count", "1200", "--cpus", "0", "--json"]));
+    assert_eq!(n(&out, "sent"), 1200);
+    let mut by_size = std::collections::HashMap::new();
+    let mut seen = 0;
+    while seen < 1200 {
+        let Some(f) = rx.recv(WAIT) else { break };
+        if f.len() >= 14 && f[12..14] == [0x08, 0x00] && f[23] == 17 {
+            *by_size.entry(f.len()).or_insert(0u64) += 1;
+            seen += 1;
+        }
+    }
+    let share = |size: usize| *by_size.get(&size).unwrap_or(&0) as f64 / 1200.0;
+    for (size, want) in [(64, 7.0 / 12.0), (594, 4.0 / 12.0), (1518, 1.0 / 12.0)] {
+        assert!((share(size) - want).abs() <= 0.01, "{size} B: {:.3} of the frames, want {want:.3} ({by_size:?})", share(size));
+    }
+}
+
+#[test]
+fn bad_inputs_send_nothing() {
+    let _w = feth_tests::world();
+    let _p = up_pair("tc", &[]);
+    let tx = || port(&show_json(), "feth0")["counters"]["tx"]["packets"].as_u64().unwrap();
+    let before = tx();
+    for args in [
+        vec!["gen", "feth0", "--size", "9000", "--count", "10"],
+        vec!["gen", "feth0", "--size", "20", "--count", "10"],
+        vec!["gen", "feth0", "--rate", "0pps", "--count", "10"],
+        vec!["gen", "feth0", "--rate", "fast", "--count", "10"],
+        vec!["gen", "feth0", "--count", "0"],
+        vec!["gen", "nosuch0", "--count", "10"],
+        vec!["gen", "lo", "--count", "10"],
+        vec!["sink", "nosuch0", "--duration", "1s"],
+    ] {
+        let err = fails(&args);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    assert_eq!(tx(), before, "nothing was sent");
+}
