@@ -26,8 +26,9 @@ pub const FRAME_MIN: usize = 60;
 /// Frames per BPF_PROG_RUN call when not paced.
 const CHUNK: u64 = 4096;
 
-/// The classic simple IMIX: 7 frames of 64 bytes, 4 of 594, 1 of 1518.
-pub const IMIX: [(usize, u64); 3] = [(64, 7), (594, 4), (1518, 1)];
+/// The classic simple IMIX: 7 frames of 64 bytes, 4 of 594, 1 of 1518, as IMIX counts them on
+/// the wire (with the 4-byte FCS): here, as every size here, without it.
+pub const IMIX: [(usize, u64); 3] = [(60, 7), (590, 4), (1514, 1)];
 
 /// What `gen` sends.
 pub struct GenOptions {
@@ -199,6 +200,11 @@ fn split(total: u64, weights: &[(usize, u64)]) -> Vec<u64> {
 pub fn generate(name: &str, opts: &GenOptions, stop: &AtomicBool, progress: impl Fn(u64, f64) + Sync) -> Result<GenReport> {
     let t = target(name)?;
     check(name, opts, t.mtu)?;
+    // A rate for a time is a number of frames, spread over that time.
+    let count = match (opts.count, opts.rate_pps, opts.duration) {
+        (None, Some(pps), Some(d)) => Some((pps * d.as_secs_f64()).round().max(1.0) as u64),
+        (count, ..) => count,
+    };
     let dst = t.peer.as_ref().map_or(vec![0xff; 6], |(_, mac)| mac.clone());
     let frames: Vec<Vec<u8>> = opts.sizes.iter().map(|(size, _)| udp_frame(&t.mac, &dst, *size)).collect();
     let object = BenchObject::load()?;
@@ -206,7 +212,7 @@ pub fn generate(name: &str, opts: &GenOptions, stop: &AtomicBool, progress: impl
     let before = counters_of(name, peer.as_deref())?;
     let threads = opts.cpus.len() as u64;
     // Each thread's share of the count, by size.
-    let shares: Option<Vec<Vec<u64>>> = opts.count.map(|count| {
+    let shares: Option<Vec<Vec<u64>>> = count.map(|count| {
         split(count, &vec![(0, 1); threads as usize])
             .into_iter()
             .map(|mine| split(mine, &opts.sizes))
@@ -216,7 +222,8 @@ pub fn generate(name: &str, opts: &GenOptions, stop: &AtomicBool, progress: impl
     let sent = AtomicU64::new(0);
     let sent_by_size: Vec<AtomicU64> = opts.sizes.iter().map(|_| AtomicU64::new(0)).collect();
     let start = Instant::now();
-    let deadline = opts.duration.map(|d| start + d);
+    // A count (given, or a rate times a duration) ends the run by itself.
+    let deadline = if count.is_none() { opts.duration.map(|d| start + d) } else { None };
     let result: Result<()> = std::thread::scope(|scope| {
         let workers: Vec<_> = opts
             .cpus

@@ -74,6 +74,15 @@ impl PacketSocket {
         assert_eq!(rc, 0, "SO_SNDBUFFORCE: {}", std::io::Error::last_os_error());
     }
 
+    /// Room for a burst the test reads only afterwards (SO_RCVBUFFORCE, as root).
+    pub fn set_recv_buffer(&self, bytes: i32) {
+        // SAFETY: a valid socket and option value.
+        let rc = unsafe {
+            libc::setsockopt(self.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, (&raw const bytes).cast(), 4)
+        };
+        assert_eq!(rc, 0, "SO_RCVBUFFORCE: {}", std::io::Error::last_os_error());
+    }
+
     pub fn send(&self, frame: &[u8]) {
         assert!(self.try_send(frame), "send {} bytes: {}", frame.len(), std::io::Error::last_os_error());
     }

@@ -13,7 +13,8 @@ pub struct GenArgs {
     /// Frame size in bytes, without FCS (60 up to the MTU plus 14, at most 3520).
     #[arg(long, default_value_t = 64, conflicts_with_all = ["imix", "sizes"])]
     size: usize,
-    /// The simple IMIX: 64, 594 and 1518-byte frames in the proportion 7:4:1.
+    /// The simple IMIX: 64, 594 and 1518-byte frames (with FCS; 60, 590, 1514 without) in the
+    /// proportion 7:4:1.
     #[arg(long, conflicts_with = "sizes")]
     imix: bool,
     /// Several sizes in equal numbers, e.g. 64,512,1500.
