@@ -145,8 +145,7 @@ impl BenchObject {
     /// Transmits `data` `repeat` times from `dev` of the calling thread's namespace, as if `dev`
     /// had sent it: one BPF_PROG_RUN with live frames, the generator answering XDP_TX.
     pub fn transmit(&self, dev_ifindex: u32, data: &[u8], repeat: u32) -> Result<()> {
-        let generator =
-            self.ebpf.program(GEN).ok_or_else(|| FethError::KernelFeature("generator missing".into()))?;
+        let generator = self.ebpf.program(GEN).ok_or_else(|| FethError::KernelFeature("generator missing".into()))?;
         let generator = <&Xdp>::try_from(generator).context(GEN)?;
         let mut ctx = [0u32; 6];
         ctx[1] = data.len() as u32; // data_end
@@ -277,8 +276,12 @@ pub fn measure(
                     unaccounted: 0,
                 };
                 acc.unaccounted = generated as i64
-                    - (acc.received + acc.tx_refused + acc.tx_no_peer + acc.tx_redirect_error + acc.tx_impaired + acc.rx_refused)
-                        as i64;
+                    - (acc.received
+                        + acc.tx_refused
+                        + acc.tx_no_peer
+                        + acc.tx_redirect_error
+                        + acc.tx_impaired
+                        + acc.rx_refused) as i64;
                 Some(acc)
             }
             _ => None,

@@ -197,7 +197,12 @@ fn split(total: u64, weights: &[(usize, u64)]) -> Vec<u64> {
 }
 
 /// Sends as `opts` says; `progress(sent, seconds)` is called about every second.
-pub fn generate(name: &str, opts: &GenOptions, stop: &AtomicBool, progress: impl Fn(u64, f64) + Sync) -> Result<GenReport> {
+pub fn generate(
+    name: &str,
+    opts: &GenOptions,
+    stop: &AtomicBool,
+    progress: impl Fn(u64, f64) + Sync,
+) -> Result<GenReport> {
     let t = target(name)?;
     check(name, opts, t.mtu)?;
     // A rate for a time is a number of frames, spread over that time.
@@ -213,10 +218,7 @@ pub fn generate(name: &str, opts: &GenOptions, stop: &AtomicBool, progress: impl
     let threads = opts.cpus.len() as u64;
     // Each thread's share of the count, by size.
     let shares: Option<Vec<Vec<u64>>> = count.map(|count| {
-        split(count, &vec![(0, 1); threads as usize])
-            .into_iter()
-            .map(|mine| split(mine, &opts.sizes))
-            .collect()
+        split(count, &vec![(0, 1); threads as usize]).into_iter().map(|mine| split(mine, &opts.sizes)).collect()
     });
     let per_thread_pps = opts.rate_pps.map(|r| r / threads as f64);
     let sent = AtomicU64::new(0);
@@ -236,7 +238,18 @@ pub fn generate(name: &str, opts: &GenOptions, stop: &AtomicBool, progress: impl
                     t.netns.run(|| {
                         pin_to_cpu(cpu);
                         let dev = ifindex_here(name)?;
-                        send_loop(object, dev, frames, &opts.sizes, share, per_thread_pps, deadline, stop, sent, sent_by_size)
+                        send_loop(
+                            object,
+                            dev,
+                            frames,
+                            &opts.sizes,
+                            share,
+                            per_thread_pps,
+                            deadline,
+                            stop,
+                            sent,
+                            sent_by_size,
+                        )
                     })
                 })
             })
@@ -274,7 +287,12 @@ pub fn generate(name: &str, opts: &GenOptions, stop: &AtomicBool, progress: impl
         sizes: opts.sizes.iter().zip(&sent_by_size).map(|((s, _), n)| (*s, n.load(Ordering::Relaxed))).collect(),
         seconds,
         rate_pps: sent as f64 / seconds,
-        rate_bps: opts.sizes.iter().zip(&sent_by_size).map(|((s, _), n)| *s as f64 * 8.0 * n.load(Ordering::Relaxed) as f64).sum::<f64>()
+        rate_bps: opts
+            .sizes
+            .iter()
+            .zip(&sent_by_size)
+            .map(|((s, _), n)| *s as f64 * 8.0 * n.load(Ordering::Relaxed) as f64)
+            .sum::<f64>()
             / seconds,
         tx: d(me1.tx.packets, me0.tx.packets),
         delivered,

@@ -47,11 +47,7 @@ fn try_hold() -> Result<Option<File>> {
     let dir = bpffs::layout_dir();
     let file = File::open(&dir).context(format!("open {}", dir.display()))?;
     // SAFETY: flock on an fd we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        Ok(Some(file))
-    } else {
-        Ok(None)
-    }
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 { Ok(Some(file)) } else { Ok(None) }
 }
 
 impl Capture {
@@ -69,11 +65,12 @@ impl Capture {
             let path = bpffs::pin_path(MAP_CAPTURE);
             let data = MapData::from_pin(&path).context(format!("open pinned map {MAP_CAPTURE}"))?;
             let mut array = PerfEventArray::try_from(aya::maps::Map::PerfEventArray(data)).context(MAP_CAPTURE)?;
-            let cpus = aya::util::online_cpus()
-                .map_err(|(what, e)| FethError::Io { context: what.to_owned(), cause: e })?;
+            let cpus =
+                aya::util::online_cpus().map_err(|(what, e)| FethError::Io { context: what.to_owned(), cause: e })?;
             let mut buffers = Vec::new();
             for cpu in cpus {
-                let buffer = PerfEventArrayBuffer::open(cpu, PAGES).context(format!("open the capture ring of CPU {cpu}"))?;
+                let buffer =
+                    PerfEventArrayBuffer::open(cpu, PAGES).context(format!("open the capture ring of CPU {cpu}"))?;
                 array.set(cpu, &buffer).context(format!("register the capture ring of CPU {cpu}"))?;
                 buffers.push(buffer);
             }

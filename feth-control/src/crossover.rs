@@ -196,7 +196,9 @@ impl Crossover {
             let data = match MapData::from_pin(&path) {
                 // A reader the state directory's group lets in (crate::privilege) may only
                 // read the pins: open them read-only.
-                Err(aya::maps::MapError::SyscallError(e)) if e.io_error.kind() == std::io::ErrorKind::PermissionDenied => {
+                Err(aya::maps::MapError::SyscallError(e))
+                    if e.io_error.kind() == std::io::ErrorKind::PermissionDenied =>
+                {
                     let fd = open_pin_read_only(&path).context(format!("open pinned map {name} read-only"))?;
                     MapData::from_fd(fd).context(format!("open pinned map {name}"))?
                 }

@@ -41,7 +41,8 @@ fn has(cap: Capability) -> bool {
 /// Refuses, naming every missing capability and what it is for, unless all of `caps` are
 /// effective.
 pub fn require(caps: &[Cap]) -> Result<()> {
-    let missing: Vec<String> = caps.iter().filter(|c| !has(c.cap)).map(|c| format!("{} (to {})", c.cap, c.why)).collect();
+    let missing: Vec<String> =
+        caps.iter().filter(|c| !has(c.cap)).map(|c| format!("{} (to {})", c.cap, c.why)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -79,13 +80,8 @@ pub fn require_writable_state() -> Result<()> {
 /// Whether this process may create files in `dir`, capabilities included (AT_EACCESS: the
 /// effective ids and capabilities, as the write itself will be checked).
 pub fn may_write(dir: &std::path::Path) -> bool {
-    nix::unistd::faccessat(
-        nix::fcntl::AT_FDCWD,
-        dir,
-        nix::unistd::AccessFlags::W_OK,
-        nix::fcntl::AtFlags::AT_EACCESS,
-    )
-    .is_ok()
+    nix::unistd::faccessat(nix::fcntl::AT_FDCWD, dir, nix::unistd::AccessFlags::W_OK, nix::fcntl::AtFlags::AT_EACCESS)
+        .is_ok()
 }
 
 /// Gives everything below the state directory the directory's group, readable (and, for

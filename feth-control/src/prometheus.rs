@@ -15,12 +15,15 @@ use crate::counters::PortSnapshot;
 #[derive(Debug)]
 struct Ports(Vec<PortSnapshot>);
 
+/// One value of a family for a port, with its extra label if any (`reason="loss"`).
+type Sample = (Option<(&'static str, &'static str)>, u64);
+
 /// A metric family: name (without `_total`), help, type, and per port its labelled values.
 struct Family {
     name: &'static str,
     help: &'static str,
     kind: MetricType,
-    samples: fn(&PortSnapshot) -> Vec<(Option<(&'static str, &'static str)>, u64)>,
+    samples: fn(&PortSnapshot) -> Vec<Sample>,
 }
 
 const FAMILIES: &[Family] = &[
@@ -117,7 +120,7 @@ const FAMILIES: &[Family] = &[
 impl Collector for Ports {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         for family in FAMILIES {
-            let mut metric = encoder.encode_descriptor(family.name, family.help, None, family.kind.clone())?;
+            let mut metric = encoder.encode_descriptor(family.name, family.help, None, family.kind)?;
             for port in &self.0 {
                 for (extra, value) in (family.samples)(port) {
                     let mut labels = vec![("device", port.name.as_str())];

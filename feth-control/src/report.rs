@@ -141,7 +141,8 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
         offloads: Offloads { tx_checksum, gro },
         changed: match user {
             Some(u) => {
-                let mut changed = changes(port.mode(), port.record.hwcsum, port.record.impair.corrupt_ppm != 0, tx_checksum);
+                let mut changed =
+                    changes(port.mode(), port.record.hwcsum, port.record.impair.corrupt_ppm != 0, tx_checksum);
                 let max = crate::features::xdp_mtu_max();
                 if port.mode() == Mode::Xdp && u.mtu > max {
                     changed.push(format!(

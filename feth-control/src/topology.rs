@@ -115,8 +115,7 @@ impl Topology {
                 }
                 let mtu = i.mtu.unwrap_or(MTU_DEFAULT);
                 ops::check_mtu(name, mtu)?;
-                let media =
-                    media::apply(name, &media::default_media(), i.media_list.as_deref(), i.media.as_deref())?;
+                let media = media::apply(name, &media::default_media(), i.media_list.as_deref(), i.media.as_deref())?;
                 let impair = match &i.impair {
                     Some(spec) => spec.apply(name, Impairment::default())?,
                     None => Impairment::default(),
@@ -216,7 +215,9 @@ impl Topology {
                 }
             }
             let current = state.find(&w.name)?;
-            if current.is_none_or(|p| p.record.media != w.media) && !(current.is_none() && w.media == media::default_media()) {
+            if current.is_none_or(|p| p.record.media != w.media)
+                && !(current.is_none() && w.media == media::default_media())
+            {
                 changes.push(Change::Media(w.name.clone(), w.media.clone()));
             }
             if current.map_or(!w.impair.is_none(), |p| p.record.impair != w.impair) {
@@ -235,7 +236,8 @@ impl Topology {
             if w.name > *peer {
                 continue;
             }
-            let now = state.find(&w.name)?.and_then(|p| state.peer_of(p).map(|q| (q.name(), p.mode(), p.record.hwcsum)));
+            let now =
+                state.find(&w.name)?.and_then(|p| state.peer_of(p).map(|q| (q.name(), p.mode(), p.record.hwcsum)));
             let same = now.is_some_and(|(p, m, h)| p == *peer && m == *mode && hwcsum.is_none_or(|want| want == h));
             if !same {
                 changes.push(Change::Peer(w.name.clone(), peer.clone(), *mode, *hwcsum));

@@ -45,5 +45,3 @@ pub fn port(wire_ifindex: u32) -> Option<PortConfig> {
     let slot = wire_slot_of(wire_ifindex)?;
     FETH_PORTS.get(slot).copied().filter(|p| p.is_registered())
 }
-
-

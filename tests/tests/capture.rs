@@ -85,12 +85,16 @@ fn dropped_frames_carry_their_reason(mode: &str) {
     );
     // Running once the switch is on: a frame sent then is captured.
     assert!(
-        wait_until(WAIT, || feth_tests::world::sh(&format!("bpftool map dump pinned {}/FETH_SETTINGS | grep -q '\"capture\": [1-9]'", feth_tests::LAYOUT))),
+        wait_until(WAIT, || feth_tests::world::sh(&format!(
+            "bpftool map dump pinned {}/FETH_SETTINGS | grep -q '\"capture\": [1-9]'",
+            feth_tests::LAYOUT
+        ))),
         "the capture switched on"
     );
     let tx = p.a.run(|| PacketSocket::open("feth0"));
     let src = mac(&p.a, "feth0");
-    let sent: HashMap<u32, Vec<u8>> = (0..200u32).map(|seq| (seq, test_frame(src, 60 + seq as usize * 7, seq))).collect();
+    let sent: HashMap<u32, Vec<u8>> =
+        (0..200u32).map(|seq| (seq, test_frame(src, 60 + seq as usize * 7, seq))).collect();
     let before = tx_packets("feth0");
     for seq in 0..200u32 {
         tx.send(&sent[&seq]);
@@ -100,8 +104,10 @@ fn dropped_frames_carry_their_reason(mode: &str) {
     assert!(said.contains("frames captured"), "{said}");
     let records = read_with_tshark(&path);
     let _ = std::fs::remove_file(&path);
-    let ours: Vec<&(Vec<u8>, String)> =
-        records.iter().filter(|(b, _)| b.len() >= 18 && b[6..12] == src && sent.get(&seq_of(b)).is_some_and(|f| f == b)).collect();
+    let ours: Vec<&(Vec<u8>, String)> = records
+        .iter()
+        .filter(|(b, _)| b.len() >= 18 && b[6..12] == src && sent.get(&seq_of(b)).is_some_and(|f| f == b))
+        .collect();
     assert_eq!(ours.len(), 200, "every frame sent is in the file byte for byte ({} records)", records.len());
     let lost = ours.iter().filter(|(_, c)| c == "dropped: loss").count();
     let crossed = ours.iter().filter(|(_, c)| c == "crossed").count();

@@ -27,7 +27,8 @@ impl Holder {
             .expect("start unshare");
         let pid = child.id();
         let own = std::fs::read_link("/proc/self/ns/net").ok();
-        let apart = wait_until(WAIT, || std::fs::read_link(format!("/proc/{pid}/ns/net")).ok().is_some_and(|n| Some(n) != own));
+        let apart =
+            wait_until(WAIT, || std::fs::read_link(format!("/proc/{pid}/ns/net")).ok().is_some_and(|n| Some(n) != own));
         assert!(apart, "the holder has its own namespace");
         Holder(child)
     }

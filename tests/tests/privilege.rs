@@ -92,12 +92,15 @@ fn an_ordinary_user_runs_feth_with_file_capabilities() {
     assert!(a.link("feth0").is_none(), "nothing was made");
     // With them, as the user: up, traffic, impair (tc runs with the capability passed on), down.
     let pair = Pair::adopt(&["feth0", "feth1"], a, b);
-    let up = capped.run_as(NOBODY, &[], &["up", "feth0", "feth1", "--netns-a", &pair.a.name, "--netns-b", &pair.b.name]);
+    let up =
+        capped.run_as(NOBODY, &[], &["up", "feth0", "feth1", "--netns-a", &pair.a.name, "--netns-b", &pair.b.name]);
     succeeded(&up, "up as an ordinary user");
     assert_crosses(&pair.a, "feth0", &pair.b, "feth1", 1);
     assert_crosses(&pair.b, "feth1", &pair.a, "feth0", 2);
     succeeded(&capped.run_as(NOBODY, &[], &["impair", "feth0", "--loss", "1%", "--rate", "100mbit"]), "impair");
-    assert!(succeeded(&capped.run_as(NOBODY, &[], &["show", "feth0"]), "show").contains("impair loss 1%, rate 100mbit"));
+    assert!(
+        succeeded(&capped.run_as(NOBODY, &[], &["show", "feth0"]), "show").contains("impair loss 1%, rate 100mbit")
+    );
     succeeded(&capped.run_as(NOBODY, &[], &["peer", "feth0", "feth1", "--mode", "xdp"]), "mode switch");
     assert_crosses(&pair.a, "feth0", &pair.b, "feth1", 3);
     // A namespace it would have to create: refused with what to do instead.

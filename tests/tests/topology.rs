@@ -47,7 +47,8 @@ fn apply_twice_changes_nothing_the_second_time() {
     assert!(dry.contains("would create feth0"), "{dry}");
     assert!(show_json().as_array().unwrap().is_empty(), "--dry-run changed nothing");
     let first = ok(&["apply", file.path()]);
-    for change in ["create feth0", "create feth1", "impair feth0 loss 1%", "peer feth0 feth1 --mode tc", "media feth1"] {
+    for change in ["create feth0", "create feth1", "impair feth0 loss 1%", "peer feth0 feth1 --mode tc", "media feth1"]
+    {
         assert!(first.contains(change), "{change:?} in {first}");
     }
     let show = show_json();

@@ -68,7 +68,10 @@ fn every_generated_frame_is_delivered_or_counted(mode: &str) {
     let out = report(&ok(&["gen", "feth0", "--count", "100000", "--size", "64", "--json"]));
     assert_eq!(n(&out, "sent"), 100000, "{out}");
     assert_eq!(out["unaccounted"], 0, "every frame delivered or counted: {out}");
-    let drops: u64 = ["tx_refused", "no_peer", "redirect_error", "loss", "loss_every", "rx_refused"].iter().map(|k| n(&out, k)).sum();
+    let drops: u64 = ["tx_refused", "no_peer", "redirect_error", "loss", "loss_every", "rx_refused"]
+        .iter()
+        .map(|k| n(&out, k))
+        .sum();
     assert_eq!(n(&out, "delivered") + drops, 100000, "{out}");
     let sunk = sink.stop();
     assert_eq!(n(&sunk, "received"), n(&out, "delivered"), "the sink counted what was delivered: {sunk}");
@@ -105,7 +108,11 @@ fn imix_keeps_its_proportions_on_the_wire() {
     let share = |size: usize| *by_size.get(&size).unwrap_or(&0) as f64 / 1200.0;
     // IMIX's 64/594/1518 count the FCS, which a packet socket does not see.
     for (size, want) in [(60, 7.0 / 12.0), (590, 4.0 / 12.0), (1514, 1.0 / 12.0)] {
-        assert!((share(size) - want).abs() <= 0.01, "{size} B: {:.3} of the frames, want {want:.3} ({by_size:?})", share(size));
+        assert!(
+            (share(size) - want).abs() <= 0.01,
+            "{size} B: {:.3} of the frames, want {want:.3} ({by_size:?})",
+            share(size)
+        );
     }
 }
 

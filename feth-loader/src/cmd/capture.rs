@@ -112,7 +112,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Sink::Pcap(writer) = sink {
         writer.into_inner().flush().ok();
     }
-    eprintln!("feth-loader: {seen} frames captured{}", if lost > 0 { format!(", {lost} lost (rings full)") } else { String::new() });
+    eprintln!(
+        "feth-loader: {seen} frames captured{}",
+        if lost > 0 { format!(", {lost} lost (rings full)") } else { String::new() }
+    );
     Ok(())
 }
 

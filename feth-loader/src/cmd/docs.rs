@@ -47,9 +47,8 @@ pub fn man(args: ManArgs) -> anyhow::Result<()> {
 /// `name` is the page's (feth-loader-peer), `bin` what the user types (feth-loader peer).
 fn write_pages(cmd: &clap::Command, name: &str, bin: &str, dir: &Path) -> anyhow::Result<()> {
     let page = cmd.clone().name(name.to_owned()).bin_name(bin.to_owned());
-    let man = clap_mangen::Man::new(page)
-        .manual("feth manual")
-        .source(format!("feth-loader {}", env!("CARGO_PKG_VERSION")));
+    let man =
+        clap_mangen::Man::new(page).manual("feth manual").source(format!("feth-loader {}", env!("CARGO_PKG_VERSION")));
     let mut out = Vec::new();
     man.render_title(&mut out)?;
     man.render_name_section(&mut out)?;

@@ -40,7 +40,9 @@ async fn metrics() -> Response {
     // The read enters namespaces on threads of its own: off the runtime's thread.
     let read = tokio::task::spawn_blocking(|| read_state(|state| counters::snapshot(state, None))).await;
     match read {
-        Ok(Ok(ports)) => ([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], prometheus::render(&ports)).into_response(),
+        Ok(Ok(ports)) => {
+            ([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], prometheus::render(&ports)).into_response()
+        }
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("feth-loader: {e}\n")).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("feth-loader: {e}\n")).into_response(),
     }

@@ -58,11 +58,7 @@ pub fn command() -> clap::Command {
 }
 
 #[derive(Parser)]
-#[command(
-    name = "feth-loader",
-    version,
-    about = "feth: fake-ethernet crossover interfaces for Linux, on eBPF"
-)]
+#[command(name = "feth-loader", version, about = "feth: fake-ethernet crossover interfaces for Linux, on eBPF")]
 pub struct Cli {
     /// Directory of feth's pinned state and lock on bpffs [env: FETH_BPFFS] [default: /sys/fs/bpf/feth].
     #[arg(long, global = true, value_name = "DIR")]

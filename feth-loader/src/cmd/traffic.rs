@@ -135,7 +135,15 @@ pub fn run_gen(args: GenArgs) -> anyhow::Result<()> {
     );
     println!(
         "\tdelivered {}  tx_refused {}  no_peer {}  redirect_error {}  loss {}  loss_every {}  rx_refused {}  duplicated {}  unaccounted {}",
-        r.delivered, r.tx_refused, r.no_peer, r.redirect_error, r.loss, r.loss_every, r.rx_refused, r.duplicated, r.unaccounted
+        r.delivered,
+        r.tx_refused,
+        r.no_peer,
+        r.redirect_error,
+        r.loss,
+        r.loss_every,
+        r.rx_refused,
+        r.duplicated,
+        r.unaccounted
     );
     let sizes: Vec<String> = r.sizes.iter().map(|(s, n)| format!("{s}B {n}")).collect();
     println!("\tsizes {}", sizes.join("  "));
