@@ -140,10 +140,12 @@ pub fn remove_layout_if_empty() {
 /// Removes the state directory when it is empty, at the end of the last command of a bench
 /// (with the exclusive lock held; a waiter then starts again, see `still_current`). Never in
 /// the middle of a command: one arriving after a re-creation would lock the new directory
-/// while this one still runs. A directory someone opened to a group (crate::privilege) stays.
+/// while this one still runs. A directory someone gave a group of its own (crate::privilege:
+/// not the group feth runs with) is theirs and stays.
 pub fn remove_if_empty() {
     remove_layout_if_empty();
-    if std::fs::metadata(dir()).is_ok_and(|m| m.mode() & 0o077 == 0) {
+    let egid = nix::unistd::getegid().as_raw();
+    if std::fs::metadata(dir()).is_ok_and(|m| m.gid() == egid) {
         let _ = std::fs::remove_dir(dir());
     }
 }

@@ -3,7 +3,7 @@
 use std::{
     borrow::Cow,
     io::Write,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::Ordering,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -36,12 +36,6 @@ pub struct Args {
     drops_only: bool,
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn stop(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
-
 /// Where frames go.
 enum Sink {
     Lines(std::io::Stdout),
@@ -50,11 +44,7 @@ enum Sink {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     // Ctrl-C and SIGTERM end the capture cleanly: the switch goes off, the file is complete.
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, stop as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, stop as *const () as libc::sighandler_t);
-    }
+    let stop = super::stop_on_signals();
     let mut sink = match args.write.as_deref() {
         None => Sink::Lines(std::io::stdout()),
         Some(path) => {
@@ -89,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // The data path stamps frames with CLOCK_MONOTONIC; the file wants wall-clock time.
     let offset = wall_minus_monotonic();
     let (mut seen, mut failed) = (0u64, None);
-    while !STOP.load(Ordering::Relaxed) && args.count.is_none_or(|n| seen < n) {
+    while !stop.load(Ordering::Relaxed) && args.count.is_none_or(|n| seen < n) {
         capture.read(Duration::from_millis(100), |frame| {
             if failed.is_some() || args.count.is_some_and(|n| seen >= n) {
                 return;

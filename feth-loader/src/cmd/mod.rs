@@ -162,3 +162,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Man(args) => docs::man(args),
     }
 }
+
+/// Set by Ctrl-C or SIGTERM once `stop_on_signals` ran: long-running commands (capture, gen,
+/// sink) end cleanly, with their report and their switches off.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Ctrl-C and SIGTERM set the returned flag instead of ending the process.
+fn stop_on_signals() -> &'static std::sync::atomic::AtomicBool {
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_stop_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_stop_signal as *const () as libc::sighandler_t);
+    }
+    &STOP
+}

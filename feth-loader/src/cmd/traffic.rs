@@ -1,8 +1,5 @@
 //! `gen` and `sink`: traffic for a bench (feth_bench::traffic, the benchmark's generator).
-use std::{
-    io::IsTerminal as _,
-    sync::atomic::{AtomicBool, Ordering},
-};
+use std::io::IsTerminal as _;
 
 use feth_bench::traffic::{self, GenOptions, IMIX};
 use feth_control::{FethError, impair};
@@ -47,21 +44,6 @@ pub struct SinkArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-}
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn stop(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
-
-/// Ctrl-C and SIGTERM stop cleanly, with the report.
-fn stop_on_signals() {
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, stop as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, stop as *const () as libc::sighandler_t);
-    }
 }
 
 /// Frames per second from `100kpps`/`2mpps`/`1000pps`, or from a bit rate and the mean size.
@@ -112,8 +94,7 @@ pub fn run_gen(args: GenArgs) -> anyhow::Result<()> {
         rate_pps,
         cpus: args.cpus.clone().unwrap_or(all),
     };
-    stop_on_signals();
-    let report = traffic::generate(&args.name, &opts, &STOP, |sent, secs| {
+    let report = traffic::generate(&args.name, &opts, super::stop_on_signals(), |sent, secs| {
         progress_line(format!("gen {}: {sent} frames in {secs:.1} s ({:.0} pps)", args.name, sent as f64 / secs));
     })?;
     if std::io::stderr().is_terminal() {
@@ -151,11 +132,10 @@ pub fn run_gen(args: GenArgs) -> anyhow::Result<()> {
 }
 
 pub fn run_sink(args: SinkArgs) -> anyhow::Result<()> {
-    stop_on_signals();
     let report = traffic::sink(
         &args.name,
         duration(&args.name, args.duration.as_deref())?,
-        &STOP,
+        super::stop_on_signals(),
         || eprintln!("feth-loader: sink on {}: counting and dropping what it receives", args.name),
         |total, pps| progress_line(format!("sink {}: {total} frames ({pps:.0} pps)", args.name)),
     )?;
