@@ -265,35 +265,39 @@ pub fn generate(
         workers.into_iter().try_for_each(|w| w.join().expect("generator thread"))
     });
     result?;
-    let seconds = start.elapsed().as_secs_f64();
-    let sent = sent.load(Ordering::Relaxed);
-    // Frames in flight land, then the counters are read once more.
+    let by_size = opts.sizes.iter().zip(&sent_by_size).map(|((s, _), n)| (*s, n.load(Ordering::Relaxed))).collect();
+    account(name, peer, &before, by_size, start.elapsed().as_secs_f64())
+}
+
+/// The report: what was sent (by size), and where it went from the counters' growth since
+/// `before` (read again once frames in flight have landed).
+fn account(
+    name: &str,
+    peer: Option<String>,
+    before: &(PortCounters, Option<PortCounters>),
+    sizes: Vec<(usize, u64)>,
+    seconds: f64,
+) -> Result<GenReport> {
     let after = settle(name, peer.as_deref())?;
     let d = |a: u64, b: u64| a.saturating_sub(b);
-    let (me0, peer0) = &before;
+    let (me0, peer0) = before;
     let (me1, peer1) = &after;
-    let delivered = match (peer0, peer1) {
-        (Some(p0), Some(p1)) => d(p1.rx.packets, p0.rx.packets),
-        _ => 0,
+    let (delivered, rx_refused) = match (peer0, peer1) {
+        (Some(p0), Some(p1)) => {
+            (d(p1.rx.packets, p0.rx.packets), d(p1.drops.rx_refused.packets, p0.drops.rx_refused.packets))
+        }
+        _ => (0, 0),
     };
-    let rx_refused = match (peer0, peer1) {
-        (Some(p0), Some(p1)) => d(p1.drops.rx_refused.packets, p0.drops.rx_refused.packets),
-        _ => 0,
-    };
+    let sent: u64 = sizes.iter().map(|(_, n)| n).sum();
+    let bits: f64 = sizes.iter().map(|(s, n)| *s as f64 * 8.0 * *n as f64).sum();
     let mut report = GenReport {
         interface: name.to_owned(),
         peer,
         sent,
-        sizes: opts.sizes.iter().zip(&sent_by_size).map(|((s, _), n)| (*s, n.load(Ordering::Relaxed))).collect(),
+        sizes,
         seconds,
         rate_pps: sent as f64 / seconds,
-        rate_bps: opts
-            .sizes
-            .iter()
-            .zip(&sent_by_size)
-            .map(|((s, _), n)| *s as f64 * 8.0 * n.load(Ordering::Relaxed) as f64)
-            .sum::<f64>()
-            / seconds,
+        rate_bps: bits / seconds,
         tx: d(me1.tx.packets, me0.tx.packets),
         delivered,
         tx_refused: d(me1.drops.tx_refused, me0.drops.tx_refused),
@@ -314,6 +318,131 @@ pub fn generate(
             + report.loss_every
             + report.rx_refused) as i64;
     Ok(report)
+}
+
+/// The frames of a pcap or pcapng file (Ethernet only), with their times from the first.
+pub fn read_capture(path: &std::path::Path) -> Result<Vec<(Duration, Vec<u8>)>> {
+    use pcap_file::{
+        DataLink,
+        pcap::PcapReader,
+        pcapng::{Block, PcapNgReader, blocks::interface_description::InterfaceDescriptionOption},
+    };
+    let shown = path.display().to_string();
+    let bad = |why: String| FethError::Invalid(format!("{shown}: {why}"));
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let mut frames: Vec<(Duration, Vec<u8>)> = Vec::new();
+    if bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+        let mut reader = PcapNgReader::new(&bytes[..]).map_err(|e| bad(format!("not a pcapng file: {e}")))?;
+        // Each interface's time unit (if_tsresol: 10^-N seconds, microseconds by default).
+        let mut units: Vec<u64> = Vec::new();
+        while let Some(block) = reader.next_block() {
+            match block.map_err(|e| bad(format!("not a pcapng file: {e}")))? {
+                Block::InterfaceDescription(idb) => {
+                    if idb.linktype != DataLink::ETHERNET {
+                        return Err(bad(format!("link type {:?}: only Ethernet frames can be sent", idb.linktype)));
+                    }
+                    let exp = idb
+                        .options
+                        .iter()
+                        .find_map(|o| match o {
+                            InterfaceDescriptionOption::IfTsResol(r) if r & 0x80 == 0 => Some(u32::from(*r)),
+                            _ => None,
+                        })
+                        .unwrap_or(6);
+                    units.push(10u64.pow(9u32.saturating_sub(exp.min(9))));
+                }
+                Block::EnhancedPacket(epb) => {
+                    let unit = units.get(epb.interface_id as usize).copied().unwrap_or(1000);
+                    // The reader hands the raw timestamp over as nanoseconds.
+                    let at = Duration::from_nanos((epb.timestamp.as_nanos() as u64).saturating_mul(unit));
+                    frames.push((at, epb.data.into_owned()));
+                }
+                Block::SimplePacket(spb) => {
+                    let at = frames.last().map_or(Duration::ZERO, |(t, _)| *t);
+                    frames.push((at, spb.data.into_owned()));
+                }
+                _ => {}
+            }
+        }
+    } else {
+        let mut reader = PcapReader::new(&bytes[..]).map_err(|e| bad(format!("not a pcap or pcapng file: {e}")))?;
+        if reader.header().datalink != DataLink::ETHERNET {
+            return Err(bad(format!("link type {:?}: only Ethernet frames can be sent", reader.header().datalink)));
+        }
+        while let Some(packet) = reader.next_packet() {
+            let packet = packet.map_err(|e| bad(format!("not a pcap file: {e}")))?;
+            frames.push((packet.timestamp, packet.data.into_owned()));
+        }
+    }
+    if frames.is_empty() {
+        return Err(bad("holds no frame".into()));
+    }
+    let first = frames.iter().map(|(t, _)| *t).min().unwrap_or_default();
+    for (t, _) in frames.iter_mut() {
+        *t = t.saturating_sub(first);
+    }
+    Ok(frames)
+}
+
+/// Replays `frames` from `name`, in order, `loops` times, at their own timing or `rate_pps`.
+pub fn replay(
+    name: &str,
+    frames: &[(Duration, Vec<u8>)],
+    loops: u64,
+    rate_pps: Option<f64>,
+    stop: &AtomicBool,
+    progress: impl Fn(u64, f64) + Sync,
+) -> Result<GenReport> {
+    let t = target(name)?;
+    let max = LIVE_FRAME_MAX.min(t.mtu as usize + 14);
+    if let Some((i, (_, f))) = frames.iter().enumerate().find(|(_, (_, f))| f.len() < 14 || f.len() > max) {
+        return Err(FethError::Invalid(format!(
+            "{name}: frame {} of the capture has {} bytes: {name} sends 14..={max} (its MTU {} plus the Ethernet header, at most {LIVE_FRAME_MAX}, the largest live frame)",
+            i + 1,
+            f.len(),
+            t.mtu
+        )));
+    }
+    if rate_pps.is_some_and(|r| !(r.is_finite() && r >= 1.0)) || loops == 0 {
+        return Err(FethError::Invalid(format!(
+            "{name}: the rate must be at least 1 frame per second and --loop at least 1"
+        )));
+    }
+    let object = BenchObject::load()?;
+    let peer = t.peer.as_ref().map(|(p, _)| p.clone());
+    let before = counters_of(name, peer.as_deref())?;
+    let start = Instant::now();
+    let mut sizes: std::collections::BTreeMap<usize, u64> = std::collections::BTreeMap::new();
+    // One thread, so the frames leave in the file's order.
+    let sent = t.netns.run(|| {
+        let dev = ifindex_here(name)?;
+        let (mut sent, mut last) = (0u64, Instant::now());
+        'all: for _ in 0..loops {
+            let loop_start = Instant::now();
+            for (at, frame) in frames {
+                if stop.load(Ordering::Relaxed) {
+                    break 'all;
+                }
+                let due = match rate_pps {
+                    Some(r) => start + Duration::from_secs_f64(sent as f64 / r),
+                    None => loop_start + *at,
+                };
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                object.transmit(dev, frame, 1)?;
+                sent += 1;
+                *sizes.entry(frame.len()).or_default() += 1;
+                if last.elapsed() >= Duration::from_secs(1) {
+                    progress(sent, start.elapsed().as_secs_f64());
+                    last = Instant::now();
+                }
+            }
+        }
+        Ok(sent)
+    })?;
+    debug_assert_eq!(sent, sizes.values().sum::<u64>());
+    account(name, peer, &before, sizes.into_iter().collect(), start.elapsed().as_secs_f64())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -30,6 +30,12 @@ pub struct GenArgs {
     /// CPUs that send, one thread each (default: every CPU).
     #[arg(long, value_delimiter = ',')]
     cpus: Option<Vec<usize>>,
+    /// Replay the frames of a pcap or pcapng file, in order, at their own timing (or --rate).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["size", "imix", "sizes", "count", "duration", "cpus"])]
+    pcap: Option<std::path::PathBuf>,
+    /// Replay the file this many times.
+    #[arg(long = "loop", value_name = "N", default_value_t = 1, requires = "pcap")]
+    loops: u64,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -76,6 +82,22 @@ fn progress_line(line: String) {
 }
 
 pub fn run_gen(args: GenArgs) -> anyhow::Result<()> {
+    let progress = |sent: u64, secs: f64| {
+        progress_line(format!("gen {}: {sent} frames in {secs:.1} s ({:.0} pps)", args.name, sent as f64 / secs));
+    };
+    let report = match &args.pcap {
+        Some(path) => {
+            let frames = traffic::read_capture(path)?;
+            let mean = frames.iter().map(|(_, f)| f.len() as f64).sum::<f64>() / frames.len() as f64;
+            let rate_pps = args.rate.as_deref().map(|r| parse_rate(&args.name, r, mean)).transpose()?;
+            traffic::replay(&args.name, &frames, args.loops, rate_pps, super::stop_on_signals(), progress)?
+        }
+        None => generate(&args, progress)?,
+    };
+    print_report(&report, args.json)
+}
+
+fn generate(args: &GenArgs, progress: impl Fn(u64, f64) + Sync) -> anyhow::Result<traffic::GenReport> {
     let sizes: Vec<(usize, u64)> = if args.imix {
         IMIX.to_vec()
     } else if let Some(list) = &args.sizes {
@@ -94,17 +116,17 @@ pub fn run_gen(args: GenArgs) -> anyhow::Result<()> {
         rate_pps,
         cpus: args.cpus.clone().unwrap_or(all),
     };
-    let report = traffic::generate(&args.name, &opts, super::stop_on_signals(), |sent, secs| {
-        progress_line(format!("gen {}: {sent} frames in {secs:.1} s ({:.0} pps)", args.name, sent as f64 / secs));
-    })?;
+    Ok(traffic::generate(&args.name, &opts, super::stop_on_signals(), progress)?)
+}
+
+fn print_report(r: &traffic::GenReport, json: bool) -> anyhow::Result<()> {
     if std::io::stderr().is_terminal() {
         eprintln!();
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
         return Ok(());
     }
-    let r = &report;
     println!(
         "gen {} -> {}: sent {} frames in {:.2} s ({:.3} Mpps, {:.3} Gbit/s)",
         r.interface,
