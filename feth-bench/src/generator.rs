@@ -28,6 +28,8 @@ use feth_control::{
 static BENCH_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/feth-bench"));
 
 const GEN: &str = "feth_bench_gen";
+/// The generator that also varies addresses and ports (`gen` with flow ranges).
+const GEN_FLOWS: &str = "feth_bench_gen_flows";
 const SINK: &str = "feth_bench_sink";
 const REDIRECT: &str = "feth_bench_redirect";
 const TC_REDIRECT: &str = "feth_bench_tc_redirect";
@@ -39,6 +41,8 @@ const WARMUP: Duration = Duration::from_millis(300);
 pub struct BenchObject {
     ebpf: Ebpf,
     links: Vec<(&'static str, XdpLinkId)>,
+    /// `transmit` runs the flows generator.
+    flows: bool,
 }
 
 fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp> {
@@ -60,13 +64,13 @@ fn ifindex(dev: &str) -> Result<u32> {
 impl BenchObject {
     pub fn load() -> Result<BenchObject> {
         let mut ebpf = EbpfLoader::new().load(BENCH_OBJECT).context("load the benchmark eBPF object")?;
-        for name in [GEN, SINK, REDIRECT] {
+        for name in [GEN, GEN_FLOWS, SINK, REDIRECT] {
             program(&mut ebpf, name)?.load().context(format!("load {name}"))?;
         }
         let prog =
             ebpf.program_mut(TC_REDIRECT).ok_or_else(|| FethError::KernelFeature(format!("{TC_REDIRECT} missing")))?;
         <&mut SchedClassifier>::try_from(prog).context(TC_REDIRECT)?.load().context(format!("load {TC_REDIRECT}"))?;
-        Ok(BenchObject { ebpf, links: Vec::new() })
+        Ok(BenchObject { ebpf, links: Vec::new(), flows: false })
     }
 
     /// Attaches the sink (and the minimal crossover for its row); returns the sink's MAC.
@@ -142,11 +146,25 @@ impl BenchObject {
         Ok(())
     }
 
+    /// From now on `transmit` varies each frame's addresses and ports over `flows` (`None`:
+    /// frames go as built).
+    pub fn set_flows(&mut self, flows: Option<feth_common::flows::Flows>) -> Result<()> {
+        if let Some(f) = &flows {
+            let mut map: Array<&mut MapData, feth_common::flows::Flows> =
+                Array::try_from(self.ebpf.map_mut(feth_common::flows::MAP_FLOWS).expect("declared"))
+                    .context(feth_common::flows::MAP_FLOWS)?;
+            map.set(0, f, 0).context("write BENCH_FLOWS")?;
+        }
+        self.flows = flows.is_some();
+        Ok(())
+    }
+
     /// Transmits `data` `repeat` times from `dev` of the calling thread's namespace, as if `dev`
     /// had sent it: one BPF_PROG_RUN with live frames, the generator answering XDP_TX.
     pub fn transmit(&self, dev_ifindex: u32, data: &[u8], repeat: u32) -> Result<()> {
-        let generator = self.ebpf.program(GEN).ok_or_else(|| FethError::KernelFeature("generator missing".into()))?;
-        let generator = <&Xdp>::try_from(generator).context(GEN)?;
+        let name = if self.flows { GEN_FLOWS } else { GEN };
+        let generator = self.ebpf.program(name).ok_or_else(|| FethError::KernelFeature("generator missing".into()))?;
+        let generator = <&Xdp>::try_from(generator).context(name)?;
         let mut ctx = [0u32; 6];
         ctx[1] = data.len() as u32; // data_end
         ctx[3] = dev_ifindex; // ingress_ifindex

@@ -41,6 +41,10 @@ pub struct GenOptions {
     /// Frames per second over all CPUs; as fast as possible without.
     pub rate_pps: Option<f64>,
     pub cpus: Vec<usize>,
+    pub proto: Proto,
+    pub flows: Flows,
+    /// Destination MAC (default: the peer's, broadcast without a peer).
+    pub dst_mac: Option<[u8; 6]>,
 }
 
 /// Where every generated frame went, from the counters of NAME and its peer.
@@ -104,43 +108,115 @@ fn counters_of(name: &str, peer: Option<&str>) -> Result<(PortCounters, Option<P
     })
 }
 
-/// A UDP/IPv4 frame of `size` bytes (198.18.0.1:1024 -> 198.18.0.2:9, the discard port) with
-/// correct IPv4 and UDP checksums.
-pub fn udp_frame(src: &[u8], dst: &[u8], size: usize) -> Vec<u8> {
+/// What goes above Ethernet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    /// UDP/IPv4 to the discard port by default.
+    Udp,
+    /// TCP/IPv4 SYNs (a SYN flood, as a device under test sees one).
+    TcpSyn,
+    /// Ethernet only: EtherType 0x88b5 (local experimental) and filler.
+    Raw,
+}
+
+/// Addresses and ports of the generated frames: each a first value and how many (1: fixed).
+#[derive(Clone, Copy, Debug)]
+pub struct Flows {
+    pub src_ip: (u32, u32),
+    pub dst_ip: (u32, u32),
+    pub src_port: (u16, u32),
+    pub dst_port: (u16, u32),
+}
+
+impl Default for Flows {
+    /// 198.18.0.1:1024 -> 198.18.0.2:9 (the discard port), one flow.
+    fn default() -> Flows {
+        Flows {
+            src_ip: (u32::from_be_bytes([198, 18, 0, 1]), 1),
+            dst_ip: (u32::from_be_bytes([198, 18, 0, 2]), 1),
+            src_port: (1024, 1),
+            dst_port: (9, 1),
+        }
+    }
+}
+
+impl Flows {
+    pub fn varies(&self) -> bool {
+        self.src_ip.1 > 1 || self.dst_ip.1 > 1 || self.src_port.1 > 1 || self.dst_port.1 > 1
+    }
+}
+
+/// A frame of `size` bytes with the flows' first addresses and ports, and correct IPv4 and
+/// UDP/TCP checksums.
+pub fn build_frame(proto: Proto, src: &[u8], dst: &[u8], size: usize, flows: &Flows) -> Vec<u8> {
     let mut f = Vec::with_capacity(size);
     f.extend_from_slice(dst);
     f.extend_from_slice(src);
+    if proto == Proto::Raw {
+        f.extend_from_slice(&0x88b5u16.to_be_bytes());
+        f.resize(size, 0x5a);
+        return f;
+    }
     f.extend_from_slice(&0x0800u16.to_be_bytes());
     let ip_len = (size - 14) as u16;
-    let udp_len = ip_len - 20;
-    let (saddr, daddr) = ([198u8, 18, 0, 1], [198u8, 18, 0, 2]);
-    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
+    let l4_len = ip_len - 20;
+    let protocol = if proto == Proto::TcpSyn { 6 } else { 17 };
+    let (saddr, daddr) = (flows.src_ip.0.to_be_bytes(), flows.dst_ip.0.to_be_bytes());
+    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, protocol, 0, 0];
     ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
     ip.extend_from_slice(&saddr);
     ip.extend_from_slice(&daddr);
     let sum = checksum(&ip, 0);
     ip[10..12].copy_from_slice(&sum.to_be_bytes());
     f.extend_from_slice(&ip);
-    let mut udp = Vec::with_capacity(udp_len as usize);
-    udp.extend_from_slice(&1024u16.to_be_bytes());
-    udp.extend_from_slice(&9u16.to_be_bytes());
-    udp.extend_from_slice(&udp_len.to_be_bytes());
-    udp.extend_from_slice(&[0, 0]);
-    udp.resize(udp_len as usize, 0x5a);
-    // Pseudo-header: addresses, protocol, UDP length.
+    let mut l4 = Vec::with_capacity(l4_len as usize);
+    l4.extend_from_slice(&flows.src_port.0.to_be_bytes());
+    l4.extend_from_slice(&flows.dst_port.0.to_be_bytes());
+    let csum_at = if proto == Proto::TcpSyn {
+        // Sequence number, no ack, header of 5 words, SYN, a full window, checksum, urgent.
+        l4.extend_from_slice(&0x1000_0000u32.to_be_bytes());
+        l4.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+        16
+    } else {
+        l4.extend_from_slice(&l4_len.to_be_bytes());
+        l4.extend_from_slice(&[0, 0]);
+        6
+    };
+    l4.resize(l4_len as usize, 0x5a);
+    // Pseudo-header: addresses, protocol, L4 length.
     let mut pseudo = Vec::with_capacity(12);
     pseudo.extend_from_slice(&saddr);
     pseudo.extend_from_slice(&daddr);
-    pseudo.extend_from_slice(&[0, 17]);
-    pseudo.extend_from_slice(&udp_len.to_be_bytes());
-    let partial = sum_words(&pseudo, 0);
-    let mut sum = checksum(&udp, partial);
-    if sum == 0 {
+    pseudo.extend_from_slice(&[0, protocol]);
+    pseudo.extend_from_slice(&l4_len.to_be_bytes());
+    let mut sum = checksum(&l4, sum_words(&pseudo, 0));
+    if sum == 0 && proto == Proto::Udp {
         sum = 0xffff;
     }
-    udp[6..8].copy_from_slice(&sum.to_be_bytes());
-    f.extend_from_slice(&udp);
+    l4[csum_at..csum_at + 2].copy_from_slice(&sum.to_be_bytes());
+    f.extend_from_slice(&l4);
     f
+}
+
+/// The generator program's view of `flows` for frames built by `build_frame`.
+fn flow_config(proto: Proto, flows: &Flows, frame: &[u8]) -> feth_common::flows::Flows {
+    use feth_common::flows::{IP_CSUM_AT, TCP_CSUM_AT, UDP_CSUM_AT};
+    let l4_at = if proto == Proto::TcpSyn { TCP_CSUM_AT } else { UDP_CSUM_AT };
+    let at = |i: usize| u32::from(u16::from_be_bytes([frame[i], frame[i + 1]]));
+    feth_common::flows::Flows {
+        src_ip: flows.src_ip.0,
+        src_ip_span: flows.src_ip.1,
+        dst_ip: flows.dst_ip.0,
+        dst_ip_span: flows.dst_ip.1,
+        src_port: u32::from(flows.src_port.0),
+        src_port_span: flows.src_port.1,
+        dst_port: u32::from(flows.dst_port.0),
+        dst_port_span: flows.dst_port.1,
+        l4_csum_at: l4_at as u32,
+        ip_csum: at(IP_CSUM_AT),
+        l4_csum: at(l4_at),
+        _pad: 0,
+    }
 }
 
 fn sum_words(data: &[u8], mut acc: u32) -> u32 {
@@ -178,6 +254,15 @@ fn check(name: &str, opts: &GenOptions, mtu: u32) -> Result<()> {
     if opts.cpus.is_empty() {
         return Err(FethError::Invalid(format!("{name}: no CPU to run on")));
     }
+    if opts.flows.varies() && (opts.proto == Proto::Raw || opts.sizes.len() > 1) {
+        return Err(FethError::Invalid(format!(
+            "{name}: address and port ranges need --proto udp or tcp-syn and one frame size"
+        )));
+    }
+    let least = if opts.proto == Proto::TcpSyn { 54 } else { 42 };
+    if opts.proto != Proto::Raw && opts.sizes.iter().any(|(s, _)| *s < least) {
+        return Err(FethError::Invalid(format!("{name}: {:?} frames need at least {least} bytes", opts.proto)));
+    }
     Ok(())
 }
 
@@ -210,9 +295,19 @@ pub fn generate(
         (None, Some(pps), Some(d)) => Some((pps * d.as_secs_f64()).round().max(1.0) as u64),
         (count, ..) => count,
     };
-    let dst = t.peer.as_ref().map_or(vec![0xff; 6], |(_, mac)| mac.clone());
-    let frames: Vec<Vec<u8>> = opts.sizes.iter().map(|(size, _)| udp_frame(&t.mac, &dst, *size)).collect();
-    let object = BenchObject::load()?;
+    let dst = match opts.dst_mac {
+        Some(mac) => mac.to_vec(),
+        None => t.peer.as_ref().map_or(vec![0xff; 6], |(_, mac)| mac.clone()),
+    };
+    let frames: Vec<Vec<u8>> =
+        opts.sizes.iter().map(|(size, _)| build_frame(opts.proto, &t.mac, &dst, *size, &opts.flows)).collect();
+    let mut object = BenchObject::load()?;
+    if opts.flows.varies() {
+        // Every size's frame has the same addresses, ports and so checksum words but for
+        // lengths: each size needs its own base checksums, so flows take one size.
+        object.set_flows(Some(flow_config(opts.proto, &opts.flows, &frames[0])))?;
+    }
+    let object = object;
     let peer = t.peer.as_ref().map(|(p, _)| p.clone());
     let before = counters_of(name, peer.as_deref())?;
     let threads = opts.cpus.len() as u64;

@@ -3,6 +3,7 @@
 #![no_std]
 
 pub mod capture;
+pub mod flows;
 pub mod names;
 pub mod port;
 pub mod settings;

@@ -173,3 +173,77 @@ fn a_pcap_is_replayed_byte_for_byte_in_order() {
     let _ = std::fs::remove_file(&junk);
     assert!(err.contains("not a pcap"), "{err}");
 }
+
+/// The Internet checksum over `data` plus `partial` (0 when the data includes its checksum and
+/// is right).
+fn fold(data: &[u8], mut acc: u32) -> u16 {
+    for pair in data.chunks(2) {
+        acc += u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]));
+    }
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
+
+/// Whether an IPv4 frame's header and UDP/TCP checksums are right.
+fn checksums_hold(f: &[u8]) -> bool {
+    let ihl = 14 + 20;
+    let total = u16::from_be_bytes([f[16], f[17]]) as usize;
+    let l4 = &f[ihl..14 + total];
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&f[26..34]);
+    pseudo.extend_from_slice(&[0, f[23]]);
+    pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    fold(&f[14..ihl], 0) == 0 && fold(l4, u32::from(!fold(&pseudo, 0))) == 0
+}
+
+#[test]
+fn flows_vary_ports_and_addresses_with_correct_checksums() {
+    let _w = feth_tests::world();
+    let p = up_pair("xdp", &[]);
+    let rx = p.b.run(|| PacketSocket::open_all("feth1"));
+    rx.set_recv_buffer(64 << 20);
+    let args = ["gen", "feth0", "--dst-port", "1000-1999", "--src-ip", "198.18.0.10-198.18.0.13", "--count", "4000"];
+    let out = report(&ok(&[&args[..], &["--cpus", "0", "--json"]].concat()));
+    assert_eq!(n(&out, "sent"), 4000);
+    let mut ports = std::collections::HashSet::new();
+    let mut sources = std::collections::HashSet::new();
+    let mut seen = 0;
+    while seen < 4000 {
+        let Some(f) = rx.recv(WAIT) else { break };
+        if f.len() < 42 || f[12..14] != [0x08, 0x00] || f[23] != 17 {
+            continue;
+        }
+        seen += 1;
+        assert!(checksums_hold(&f), "frame {seen}: IPv4 and UDP checksums hold");
+        ports.insert(u16::from_be_bytes([f[36], f[37]]));
+        sources.insert([f[26], f[27], f[28], f[29]]);
+    }
+    assert_eq!(seen, 4000, "all arrived");
+    assert_eq!(ports.len(), 1000, "every destination port of 1000-1999");
+    assert!(ports.iter().all(|p| (1000..=1999).contains(p)));
+    assert_eq!(sources.len(), 4, "every source address: {sources:?}");
+    // TCP SYNs, ports varied, checksums right.
+    let out = report(&ok(&[
+        "gen",
+        "feth0",
+        "--proto",
+        "tcp-syn",
+        "--dst-port",
+        "80-89",
+        "--count",
+        "20",
+        "--cpus",
+        "0",
+        "--json",
+    ]));
+    assert_eq!(n(&out, "sent"), 20);
+    let syns: Vec<Vec<u8>> =
+        std::iter::from_fn(|| rx.recv(WAIT)).filter(|f| f.len() >= 54 && f[23] == 6).take(20).collect();
+    assert_eq!(syns.len(), 20);
+    for f in &syns {
+        assert_eq!(f[47] & 0x12, 0x02, "a SYN");
+        assert!(checksums_hold(f), "IPv4 and TCP checksums hold");
+    }
+}

@@ -10,6 +10,7 @@ use aya_ebpf::{
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
+use feth_common::flows::{DST_IP_AT, DST_PORT_AT, Flows, IP_CSUM_AT, SRC_IP_AT, SRC_PORT_AT, TCP_CSUM_AT, UDP_CSUM_AT};
 
 /// Frames seen by the sink: the generator's (index 0), every frame (index 2, `feth-loader
 /// sink`); by the minimal crossover (index 1).
@@ -35,6 +36,85 @@ fn bump(index: u32) {
 /// Run with BPF_PROG_RUN live frames on a veth end: every frame is transmitted to its peer.
 #[xdp]
 pub fn feth_bench_gen(_ctx: XdpContext) -> u32 {
+    XDP_TX
+}
+
+/// `feth-loader gen`'s flow ranges (feth_common::flows).
+#[btf_map(name = "BENCH_FLOWS")]
+static BENCH_FLOWS: Array<Flows, 1> = Array::new();
+
+/// Frames the flows generator made on this CPU: which flow comes next.
+#[btf_map(name = "BENCH_FLOW_SEQ")]
+static BENCH_FLOW_SEQ: PerCpuArray<u64, 1> = PerCpuArray::new();
+
+/// `feth_bench_gen` that also writes each frame's addresses and ports from `BENCH_FLOWS` and
+/// mends the IPv4 and L4 checksums: one flow after another, per CPU.
+#[xdp]
+pub fn feth_bench_gen_flows(ctx: XdpContext) -> u32 {
+    let (Some(f), Some(seq)) = (BENCH_FLOWS.get(0), BENCH_FLOW_SEQ.get_ptr_mut(0)) else { return XDP_TX };
+    // SAFETY: per-CPU slot, only this CPU touches it now.
+    let n = unsafe {
+        let n = *seq;
+        *seq = n + 1;
+        n
+    };
+    // Destination ports vary fastest; a span of 0 counts as 1 (checked_*: no panic path).
+    let pick = |rest: &mut u64, first: u32, span: u32| -> u32 {
+        let span = u64::from(span.max(1));
+        let v = first.wrapping_add(rest.checked_rem(span).unwrap_or(0) as u32);
+        *rest = rest.checked_div(span).unwrap_or(0);
+        v
+    };
+    let mut rest = n;
+    let dport = pick(&mut rest, f.dst_port, f.dst_port_span) as u16;
+    let sport = pick(&mut rest, f.src_port, f.src_port_span) as u16;
+    let daddr = pick(&mut rest, f.dst_ip, f.dst_ip_span);
+    let saddr = pick(&mut rest, f.src_ip, f.src_ip_span);
+    let (data, end) = (ctx.data(), ctx.data_end());
+    let tcp = f.l4_csum_at as usize == TCP_CSUM_AT;
+    if data + UDP_CSUM_AT + 2 > end {
+        return XDP_TX;
+    }
+    // RFC 1624: from the checksum for the first values, one 16-bit word at a time.
+    let words = |v: u32| [(v >> 16) as u16, v as u16];
+    let mut ip = u32::from(!(f.ip_csum as u16));
+    let mut l4sum = u32::from(!(f.l4_csum as u16));
+    for (old, new) in words(f.src_ip).into_iter().zip(words(saddr)).chain(words(f.dst_ip).into_iter().zip(words(daddr)))
+    {
+        ip += u32::from(!old) + u32::from(new);
+        l4sum += u32::from(!old) + u32::from(new);
+    }
+    l4sum += u32::from(!(f.src_port as u16)) + u32::from(sport) + u32::from(!(f.dst_port as u16)) + u32::from(dport);
+    let fold = |mut s: u32| {
+        s = (s & 0xffff) + (s >> 16);
+        s = (s & 0xffff) + (s >> 16);
+        !(s as u16)
+    };
+    let mut l4csum = fold(l4sum);
+    if !tcp && l4csum == 0 {
+        l4csum = 0xffff;
+    }
+    // SAFETY: every write below is within data..data + UDP_CSUM_AT + 2, checked above (TCP's
+    // checksum after its own check).
+    unsafe {
+        let put16 = |at: usize, v: u16| core::ptr::write_unaligned((data + at) as *mut u16, v.to_be());
+        let put32 = |at: usize, v: u32| core::ptr::write_unaligned((data + at) as *mut u32, v.to_be());
+        put32(SRC_IP_AT, saddr);
+        put32(DST_IP_AT, daddr);
+        put16(SRC_PORT_AT, sport);
+        put16(DST_PORT_AT, dport);
+        put16(IP_CSUM_AT, fold(ip));
+        if tcp {
+            // Checked here, next to the write: checked earlier, the compiler may merge the two
+            // write paths and leave the verifier the shorter bound.
+            if data + TCP_CSUM_AT + 2 > end {
+                return XDP_TX;
+            }
+            put16(TCP_CSUM_AT, l4csum);
+        } else {
+            put16(UDP_CSUM_AT, l4csum);
+        }
+    }
     XDP_TX
 }
 

@@ -30,8 +30,30 @@ pub struct GenArgs {
     /// CPUs that send, one thread each (default: every CPU).
     #[arg(long, value_delimiter = ',')]
     cpus: Option<Vec<usize>>,
+    /// What goes above Ethernet.
+    #[arg(long, value_enum, default_value = "udp")]
+    proto: ProtoArg,
+    /// Source IPv4 address or range A-B (default 198.18.0.1); a range varies it per frame.
+    #[arg(long, value_name = "A[-B]")]
+    src_ip: Option<String>,
+    /// Destination IPv4 address or range (default 198.18.0.2).
+    #[arg(long, value_name = "A[-B]")]
+    dst_ip: Option<String>,
+    /// Source port or range P-Q (default 1024).
+    #[arg(long, value_name = "P[-Q]")]
+    src_port: Option<String>,
+    /// Destination port or range (default 9, discard), e.g. 1000-1999 for 1000 flows.
+    #[arg(long, value_name = "P[-Q]")]
+    dst_port: Option<String>,
+    /// Destination MAC (default: the peer's).
+    #[arg(long, value_name = "MAC")]
+    dst_mac: Option<String>,
     /// Replay the frames of a pcap or pcapng file, in order, at their own timing (or --rate).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["size", "imix", "sizes", "count", "duration", "cpus"])]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["size", "imix", "sizes", "count", "duration", "cpus", "src_ip", "dst_ip", "src_port", "dst_port", "dst_mac"]
+    )]
     pcap: Option<std::path::PathBuf>,
     /// Replay the file this many times.
     #[arg(long = "loop", value_name = "N", default_value_t = 1, requires = "pcap")]
@@ -39,6 +61,59 @@ pub struct GenArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ProtoArg {
+    /// UDP/IPv4.
+    Udp,
+    /// TCP/IPv4 SYNs.
+    TcpSyn,
+    /// Ethernet frames with EtherType 0x88b5, nothing above.
+    Raw,
+}
+
+/// `A` or `A-B` as (first, count), each parsed by `one`.
+fn range<T: Copy + Into<u64>>(
+    name: &str,
+    what: &str,
+    text: &str,
+    one: impl Fn(&str) -> Option<T>,
+) -> anyhow::Result<(T, u32)> {
+    let bad = || FethError::Invalid(format!("{name}: {what} {text:?}: not a value or a range A-B with A <= B"));
+    let (a, b) = text.split_once('-').map_or((text, text), |(a, b)| (a, b));
+    let (a, b) = (one(a.trim()).ok_or_else(bad)?, one(b.trim()).ok_or_else(bad)?);
+    let (lo, hi) = (a.into(), b.into());
+    if hi < lo || hi - lo >= u64::from(u32::MAX) {
+        return Err(bad().into());
+    }
+    Ok((a, (hi - lo + 1) as u32))
+}
+
+fn flows(args: &GenArgs) -> anyhow::Result<traffic::Flows> {
+    let mut f = traffic::Flows::default();
+    let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().ok().map(u32::from);
+    let port = |s: &str| s.parse::<u16>().ok();
+    if let Some(t) = &args.src_ip {
+        f.src_ip = range(&args.name, "--src-ip", t, ip)?;
+    }
+    if let Some(t) = &args.dst_ip {
+        f.dst_ip = range(&args.name, "--dst-ip", t, ip)?;
+    }
+    if let Some(t) = &args.src_port {
+        f.src_port = range(&args.name, "--src-port", t, port)?;
+    }
+    if let Some(t) = &args.dst_port {
+        f.dst_port = range(&args.name, "--dst-port", t, port)?;
+    }
+    Ok(f)
+}
+
+fn mac(name: &str, text: &str) -> anyhow::Result<[u8; 6]> {
+    let bytes: Vec<u8> = text.split(':').filter_map(|b| u8::from_str_radix(b, 16).ok()).collect();
+    bytes.try_into().map_err(|_| {
+        FethError::Invalid(format!("{name}: --dst-mac {text:?}: not a MAC address like 02:00:00:00:00:01")).into()
+    })
 }
 
 #[derive(clap::Args)]
@@ -115,6 +190,13 @@ fn generate(args: &GenArgs, progress: impl Fn(u64, f64) + Sync) -> anyhow::Resul
         duration: duration(&args.name, args.duration.as_deref())?,
         rate_pps,
         cpus: args.cpus.clone().unwrap_or(all),
+        proto: match args.proto {
+            ProtoArg::Udp => traffic::Proto::Udp,
+            ProtoArg::TcpSyn => traffic::Proto::TcpSyn,
+            ProtoArg::Raw => traffic::Proto::Raw,
+        },
+        flows: flows(args)?,
+        dst_mac: args.dst_mac.as_deref().map(|m| mac(&args.name, m)).transpose()?,
     };
     Ok(traffic::generate(&args.name, &opts, super::stop_on_signals(), progress)?)
 }
