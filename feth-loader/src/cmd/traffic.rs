@@ -169,7 +169,18 @@ pub fn run_gen(args: GenArgs) -> anyhow::Result<()> {
         }
         None => generate(&args, progress)?,
     };
-    print_report(&report, args.json)
+    print_report(&report, args.json)?;
+    // A rate this machine cannot keep is said, not hidden in the numbers.
+    let mean = report.rate_bps / 8.0 / report.rate_pps.max(1.0);
+    if let Some(asked) = args.rate.as_deref().and_then(|r| parse_rate(&args.name, r, mean).ok())
+        && report.rate_pps < asked * 0.98
+    {
+        eprintln!(
+            "feth-loader: gen {}: the rate asked, {asked:.0} frames/s, was not met: {:.0} frames/s (the machine's limit here; more --cpus may help)",
+            args.name, report.rate_pps
+        );
+    }
+    Ok(())
 }
 
 fn generate(args: &GenArgs, progress: impl Fn(u64, f64) + Sync) -> anyhow::Result<traffic::GenReport> {
