@@ -75,16 +75,14 @@ pub fn feth_bench_gen_flows(ctx: XdpContext) -> u32 {
     if data + UDP_CSUM_AT + 2 > end {
         return XDP_TX;
     }
-    // RFC 1624: from the checksum for the first values, one 16-bit word at a time.
-    let words = |v: u32| [(v >> 16) as u16, v as u16];
-    let mut ip = u32::from(!(f.ip_csum as u16));
-    let mut l4sum = u32::from(!(f.l4_csum as u16));
-    for (old, new) in words(f.src_ip).into_iter().zip(words(saddr)).chain(words(f.dst_ip).into_iter().zip(words(daddr)))
-    {
-        ip += u32::from(!old) + u32::from(new);
-        l4sum += u32::from(!old) + u32::from(new);
-    }
-    l4sum += u32::from(!(f.src_port as u16)) + u32::from(sport) + u32::from(!(f.dst_port as u16)) + u32::from(dport);
+    // RFC 1624: from the checksum for the first values, one 16-bit word at a time. Written
+    // out, not looped: Linux 6.1's verifier refuses the back-edge LLVM makes of such a loop.
+    let word = |sum: u32, old: u16, new: u16| sum + u32::from(!old) + u32::from(new);
+    let addr =
+        |sum: u32, old: u32, new: u32| word(word(sum, (old >> 16) as u16, (new >> 16) as u16), old as u16, new as u16);
+    let ip = addr(addr(u32::from(!(f.ip_csum as u16)), f.src_ip, saddr), f.dst_ip, daddr);
+    let l4sum = addr(addr(u32::from(!(f.l4_csum as u16)), f.src_ip, saddr), f.dst_ip, daddr);
+    let l4sum = word(word(l4sum, f.src_port as u16, sport), f.dst_port as u16, dport);
     let fold = |mut s: u32| {
         s = (s & 0xffff) + (s >> 16);
         s = (s & 0xffff) + (s >> 16);
