@@ -92,6 +92,12 @@ pub fn share_state_with_group() -> Result<()> {
     let dir = bpffs::dir();
     let Ok(meta) = std::fs::metadata(dir) else { return Ok(()) };
     let group_reads = meta.mode() & 0o040 != 0;
+    // feth's own directory (its group is the one pins are made with, not readable by it): no
+    // one else can reach the pins, so there is nothing to set, and no walk over every pin
+    // (tens of thousands on a large bench) in each command.
+    if !group_reads && meta.gid() == nix::unistd::getegid().as_raw() {
+        return Ok(());
+    }
     walk(dir, &mut |path, is_dir| {
         let m = std::fs::symlink_metadata(path).context(format!("stat {}", path.display()))?;
         let mode = match (is_dir, group_reads) {

@@ -46,6 +46,12 @@ pub fn show_json() -> serde_json::Value {
     serde_json::from_str(&ok(&["show", "--json"])).expect("show --json is JSON")
 }
 
+/// One interface's counters as `stats NAME --json` reports them.
+pub fn counters(name: &str) -> serde_json::Value {
+    let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", name, "--json"])).expect("stats --json is JSON");
+    stats[0]["counters"].clone()
+}
+
 /// `show --json` without the fields that change by themselves (counters).
 pub fn show_state() -> serde_json::Value {
     let mut v = show_json();

@@ -9,7 +9,7 @@ use feth_tests::{
     bench::{WAIT, mac, up_pair},
     both_modes,
     frames::{PacketSocket, seq_of, test_frame},
-    loader::{self, ok},
+    loader::{self, counters, ok},
     wait_until, world,
 };
 
@@ -40,11 +40,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn tx_packets(name: &str) -> u64 {
-    let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", name, "--json"])).unwrap();
-    stats[0]["counters"]["tx"]["packets"].as_u64().unwrap()
 }
 
 /// (frame bytes, comment) of every record, as tshark reads them.
@@ -95,11 +90,14 @@ fn dropped_frames_carry_their_reason(mode: &str) {
     let src = mac(&p.a, "feth0");
     let sent: HashMap<u32, Vec<u8>> =
         (0..200u32).map(|seq| (seq, test_frame(src, 60 + seq as usize * 7, seq))).collect();
-    let before = tx_packets("feth0");
+    let before = counters("feth0")["tx"]["packets"].as_u64().unwrap();
     for seq in 0..200u32 {
         tx.send(&sent[&seq]);
     }
-    assert!(wait_until(WAIT, || tx_packets("feth0") >= before + 200), "feth counted the frames");
+    assert!(
+        wait_until(WAIT, || counters("feth0")["tx"]["packets"].as_u64().unwrap() >= before + 200),
+        "feth counted the frames"
+    );
     let said = capture.stop();
     assert!(said.contains("frames captured"), "{said}");
     let records = read_with_tshark(&path);
@@ -112,8 +110,7 @@ fn dropped_frames_carry_their_reason(mode: &str) {
     let lost = ours.iter().filter(|(_, c)| c == "dropped: loss").count();
     let crossed = ours.iter().filter(|(_, c)| c == "crossed").count();
     assert_eq!(lost + crossed, 200, "each says what happened: {:?}", ours.iter().map(|(_, c)| c).collect::<Vec<_>>());
-    let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", "feth0", "--json"])).unwrap();
-    let counted = stats[0]["counters"]["drops"]["tx_loss"]["packets"].as_u64().unwrap();
+    let counted = counters("feth0")["drops"]["tx_loss"]["packets"].as_u64().unwrap();
     assert_eq!(lost as u64, counted, "the capture's drops are the counter's");
     assert!((20..=110).contains(&lost), "about 30% of 200 lost: {lost}");
     // Off again: the switch is back to 0.

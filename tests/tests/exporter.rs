@@ -9,7 +9,7 @@ use std::{
 use feth_tests::{
     bench::{WAIT, up_pair},
     frames::{PacketSocket, test_frame},
-    loader::{self, ok},
+    loader::{self, counters},
     wait_until, world,
 };
 
@@ -49,11 +49,6 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-fn tx_packets(name: &str) -> u64 {
-    let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", name, "--json"])).unwrap();
-    stats[0]["counters"]["tx"]["packets"].as_u64().unwrap()
-}
-
 #[test]
 fn prometheus_scrapes_the_exporter() {
     if Command::new("prometheus").arg("--version").output().is_err() {
@@ -77,7 +72,7 @@ fn prometheus_scrapes_the_exporter() {
     for seq in 0..250 {
         tx.send(&test_frame(mac, 100, seq));
     }
-    let sent = tx_packets("feth0");
+    let sent = counters("feth0")["tx"]["packets"].as_u64().unwrap();
     assert!(sent >= 250, "feth counted the frames: {sent}");
     // Prometheus, scraping every second, with its data in a directory of the test's.
     let dir = std::env::temp_dir().join(format!("feth-prometheus-{}", std::process::id()));
@@ -99,7 +94,8 @@ fn prometheus_scrapes_the_exporter() {
             .expect("start prometheus"),
     );
     let scraped = wait_until(Duration::from_secs(60), || {
-        query("feth_transmit_packets_total{device=\"feth0\"}") == Some(tx_packets("feth0") as f64)
+        query("feth_transmit_packets_total{device=\"feth0\"}")
+            == Some(counters("feth0")["tx"]["packets"].as_u64().unwrap() as f64)
     });
     let result = std::panic::catch_unwind(|| {
         assert!(scraped, "Prometheus has feth0's transmit count: {:?}", query("feth_transmit_packets_total"));

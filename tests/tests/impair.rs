@@ -12,7 +12,7 @@ use feth_tests::{
     bench::{Pair, WAIT, carrier, crossed_or_counted, mac, port, tcp_transfer, up_pair},
     both_modes,
     frames::{PacketSocket, test_frame},
-    loader::{fails, ok, run, show_json, show_state},
+    loader::{counters, fails, ok, run, show_json, show_state},
     scaled, wait_until, world,
 };
 
@@ -24,10 +24,6 @@ both_modes!(
     bad_values_change_nothing,
     corruption_is_caught_by_the_receiver_and_counted,
 );
-
-fn counters(name: &str) -> serde_json::Value {
-    port(&show_json(), name)["counters"].clone()
-}
 
 /// Sends `n` test frames of `len` bytes from feth0 to feth1, from one CPU (the per-CPU
 /// counters of `loss_every` then see them all), and waits until every frame is accounted for.

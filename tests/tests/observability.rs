@@ -10,7 +10,7 @@ use feth_tests::{
     bench::{ABSENCE, WAIT, mac, port, send_one, up_pair},
     both_modes,
     frames::PacketSocket,
-    loader::{self, ok, show_json},
+    loader::{self, counters, ok, show_json},
     netns::NetNs,
     wait_until, world,
 };
@@ -91,11 +91,6 @@ fn send_mix(ns: &NetNs, dev: &str, counts: &[(&str, u64)]) -> u64 {
         total += n;
     }
     total
-}
-
-fn counters(name: &str) -> serde_json::Value {
-    let stats: serde_json::Value = serde_json::from_str(&ok(&["stats", "--json"])).expect("stats --json is JSON");
-    port(&stats, name)["counters"].clone()
 }
 
 fn protocol_counters_are_exact_per_direction(mode: &str) {
