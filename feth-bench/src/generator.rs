@@ -285,7 +285,7 @@ pub fn measure(
                 let mut acc = Accounting {
                     generated,
                     received,
-                    tx_refused: d(a1.drops.tx_refused, a0.drops.tx_refused),
+                    tx_refused: d(a1.drops.tx_refused + a1.drops.tx_link_down, a0.drops.tx_refused + a0.drops.tx_link_down),
                     tx_no_peer: d(a1.drops.tx_no_peer.packets, a0.drops.tx_no_peer.packets),
                     tx_redirect_error: d(a1.drops.tx_redirect_error.packets, a0.drops.tx_redirect_error.packets),
                     tx_impaired: d(a1.drops.tx_loss.packets, a0.drops.tx_loss.packets)

@@ -66,6 +66,8 @@ pub struct GenReport {
     pub delivered: u64,
     /// Refused by NAME's own queue toward the crossover (the generator outran it).
     pub tx_refused: u64,
+    /// Refused because `flap` held the link down.
+    pub link_down: u64,
     pub no_peer: u64,
     pub redirect_error: u64,
     pub loss: u64,
@@ -394,6 +396,7 @@ fn account(
         tx: d(me1.tx.packets, me0.tx.packets),
         delivered,
         tx_refused: d(me1.drops.tx_refused, me0.drops.tx_refused),
+        link_down: d(me1.drops.tx_link_down, me0.drops.tx_link_down),
         no_peer: d(me1.drops.tx_no_peer.packets, me0.drops.tx_no_peer.packets),
         redirect_error: d(me1.drops.tx_redirect_error.packets, me0.drops.tx_redirect_error.packets),
         loss: d(me1.drops.tx_loss.packets, me0.drops.tx_loss.packets),
@@ -405,6 +408,7 @@ fn account(
     report.unaccounted = (report.sent + report.duplicated) as i64
         - (report.delivered
             + report.tx_refused
+            + report.link_down
             + report.no_peer
             + report.redirect_error
             + report.loss

@@ -11,7 +11,7 @@ pub mod stats;
 
 pub use port::{DEFAULT_MODE, Mode, PPM, PortConfig, impair};
 pub use settings::Settings;
-pub use stats::PortStats;
+pub use stats::{PortStats, SharedCounters};
 
 /// The most feth interfaces there can be: the size of Apple's interface table. The per-slot
 /// maps are declared this large, but the loader sizes them when it loads them (starting small

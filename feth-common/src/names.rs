@@ -9,8 +9,9 @@ pub const BPFFS_ENV: &str = "FETH_BPFFS";
 /// Version of the pinned layout. Pins live in `<dir>/v<LAYOUT_VERSION>/`; a binary that finds
 /// another version's pins rebuilds the current layout from the interfaces and removes the old.
 /// Layout 1 (before versions) pinned everything directly in `<dir>`; layout 2 had no
-/// impairments (a smaller `PortConfig` and `PortStats`).
-pub const LAYOUT_VERSION: u32 = 3;
+/// impairments (a smaller `PortConfig` and `PortStats`); layout 3 had no `FETH_SHARED` (and
+/// counted `loss_every` per CPU in `PortStats`).
+pub const LAYOUT_VERSION: u32 = 4;
 /// Sub-directory of the layout directory holding the pinned links, `<wire>_xdp` and `<wire>_tc`.
 pub const LINK_DIR: &str = "links";
 
@@ -20,6 +21,8 @@ pub const MAP_PORTS: &str = "FETH_PORTS";
 pub const MAP_CROSSOVER: &str = "FETH_CROSSOVER";
 /// Per-CPU counters indexed by a port's slot (`PortStats`).
 pub const MAP_STATS: &str = "FETH_STATS";
+/// Counters all CPUs share, indexed by a port's slot (`SharedCounters`).
+pub const MAP_SHARED: &str = "FETH_SHARED";
 /// Global switches (`Settings`, one entry).
 pub const MAP_SETTINGS: &str = "FETH_SETTINGS";
 /// Perf event array (one ring per CPU) the data path writes captured frames to while
@@ -29,7 +32,7 @@ pub const MAP_CAPTURE: &str = "FETH_CAPTURE";
 pub const MAP_LOG: &str = "AYA_LOGS";
 
 /// Every map pinned in the layout directory.
-pub const MAPS: [&str; 5] = [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_SETTINGS, MAP_CAPTURE];
+pub const MAPS: [&str; 6] = [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_SHARED, MAP_SETTINGS, MAP_CAPTURE];
 
 /// XDP program on the wire ends in XDP mode.
 pub const PROG_XDP_WIRE: &str = "feth_xdp_wire";

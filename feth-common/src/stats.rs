@@ -40,11 +40,9 @@ pub struct PortStats {
     pub corrupted_bytes: u64,
     pub duplicated: u64,
     pub duplicated_bytes: u64,
-    /// Frames `loss_every` has counted on this CPU (it drops every N-th).
-    pub loss_every_seen: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<PortStats>() == 25 * 8);
+const _: () = assert!(core::mem::size_of::<PortStats>() == 24 * 8);
 
 impl PortStats {
     /// Adds another CPU's copy into this one.
@@ -73,9 +71,28 @@ impl PortStats {
         self.corrupted_bytes += o.corrupted_bytes;
         self.duplicated += o.duplicated;
         self.duplicated_bytes += o.duplicated_bytes;
-        self.loss_every_seen += o.loss_every_seen;
     }
+}
+
+/// Value of `FETH_SHARED` (an array indexed by slot, one copy for all CPUs): what cannot be
+/// counted per CPU.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SharedCounters {
+    /// Frames `loss_every` has seen, counted by the data path with an atomic fetch-and-add so
+    /// that exactly every N-th frame drops however frames spread over CPUs.
+    pub loss_every_seen: u64,
+    /// Frames the user end refused while `flap` held the link down, in finished down periods
+    /// (written by `flap` only, under the state lock).
+    pub link_down: u64,
+    /// While `flap` holds the link down: the user end's `tx_dropped` when it went down (what
+    /// it refused since then is link-down too). Meaningless while `down` is 0.
+    pub link_down_base: u64,
+    /// 1 while `flap` holds the link down.
+    pub down: u64,
 }
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for PortStats {}
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for SharedCounters {}

@@ -36,6 +36,9 @@ pub struct Drops {
     /// link was down (unpeered), or while its queue toward the crossover was full (a generator
     /// outrunning it). Packets only: the kernel does not count their bytes.
     pub tx_refused: u64,
+    /// Of those refused, sent while `flap` held the link down (ops::Cable); not in
+    /// `tx_refused`. Packets only, as `tx_refused`.
+    pub tx_link_down: u64,
     /// Reached the crossover while the port had no peer (a race with unpeer).
     pub tx_no_peer: Direction,
     /// The kernel refused the redirect (the peer's wire end is gone).
@@ -94,6 +97,7 @@ impl PortCounters {
             rx: delivered,
             drops: Drops {
                 tx_refused: refused,
+                tx_link_down: 0,
                 tx_no_peer: Direction { packets: s.drop_no_peer, bytes: s.drop_no_peer_bytes },
                 tx_redirect_error: Direction { packets: s.drop_redirect, bytes: s.drop_redirect_bytes },
                 rx_refused,
@@ -120,11 +124,19 @@ impl PortCounters {
 /// A port's counters: the data path's (zero when the pins are missing) and the user end's own,
 /// as `State::read` found it (every reading command reads the state afresh).
 pub fn read(state: &State, port: &Port) -> Result<PortCounters> {
-    let stats = match &state.crossover {
-        Some(c) => c.stats(port.slot)?,
-        None => PortStats::default(),
+    let (stats, shared) = match &state.crossover {
+        Some(c) => (c.stats(port.slot)?, c.shared(port.slot)?),
+        None => Default::default(),
     };
     let mut counters = PortCounters::from_parts(&stats, port.user.as_ref());
+    let mut link_down = shared.link_down;
+    // A down period `flap` has open (a flap killed meanwhile leaves the mark: it counts only
+    // while the wire end really is down).
+    if shared.down != 0 && !port.wire.admin_up {
+        link_down += counters.drops.tx_refused.saturating_sub(shared.link_down_base);
+    }
+    counters.drops.tx_link_down = link_down.min(counters.drops.tx_refused);
+    counters.drops.tx_refused -= counters.drops.tx_link_down;
     if port.record.impair.queue().is_some()
         && let Some(user) = &port.user
     {

@@ -21,8 +21,8 @@ use aya::{
 };
 use aya_obj::programs::XdpAttachType;
 use feth_common::{
-    Mode, PortConfig, PortStats, Settings,
-    names::{MAP_CROSSOVER, MAP_PORTS, MAP_SETTINGS, MAP_STATS, MAPS, PROG_TC_WIRE, PROG_XDP_WIRE},
+    Mode, PortConfig, PortStats, Settings, SharedCounters,
+    names::{MAP_CROSSOVER, MAP_PORTS, MAP_SETTINGS, MAP_SHARED, MAP_STATS, MAPS, PROG_TC_WIRE, PROG_XDP_WIRE},
 };
 use futures::TryStreamExt as _;
 use rtnetlink::packet_route::tc::TcAttribute;
@@ -118,6 +118,7 @@ pub struct Crossover {
     ports: Array<MapData, PortConfig>,
     crossover: DevMap<MapData>,
     stats: PerCpuArray<MapData, PortStats>,
+    shared: Array<MapData, SharedCounters>,
     settings: Array<MapData, Settings>,
     capacity: u32,
 }
@@ -179,7 +180,7 @@ impl Crossover {
 
     /// Unpins the per-slot maps (before loading larger ones).
     pub fn unpin_slot_maps() -> Result<()> {
-        for name in [MAP_PORTS, MAP_CROSSOVER, MAP_STATS] {
+        for name in [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_SHARED] {
             remove_pin(&pin_path(name))?;
         }
         Ok(())
@@ -211,6 +212,7 @@ impl Crossover {
             ports: Array::try_from(pinned(MAP_PORTS)?).context(MAP_PORTS)?,
             crossover: DevMap::try_from(pinned(MAP_CROSSOVER)?).context(MAP_CROSSOVER)?,
             stats: PerCpuArray::try_from(pinned(MAP_STATS)?).context(MAP_STATS)?,
+            shared: Array::try_from(pinned(MAP_SHARED)?).context(MAP_SHARED)?,
             settings: Array::try_from(pinned(MAP_SETTINGS)?).context(MAP_SETTINGS)?,
         })
     }
@@ -257,7 +259,19 @@ impl Crossover {
         let cpus = nr_cpus().map_err(|(_, e)| e).context("count possible CPUs")?;
         let zero =
             PerCpuValues::try_from(vec![PortStats::default(); cpus.get() as usize]).context("per-CPU zero value")?;
-        self.stats.set(slot, zero, 0).context(format!("reset FETH_STATS[{slot}]"))
+        self.stats.set(slot, zero, 0).context(format!("reset FETH_STATS[{slot}]"))?;
+        self.set_shared(slot, &SharedCounters::default())
+    }
+
+    pub fn shared(&self, slot: u32) -> Result<SharedCounters> {
+        self.shared.get(&slot, 0).context(format!("read FETH_SHARED[{slot}]"))
+    }
+
+    /// Writes a slot's shared counters whole: callers hold the exclusive lock, and the data path
+    /// only adds to `loss_every_seen` (an add racing this write is lost, which only moves
+    /// where `loss-every` counts from).
+    pub fn set_shared(&mut self, slot: u32, value: &SharedCounters) -> Result<()> {
+        self.shared.set(slot, value, 0).context(format!("write FETH_SHARED[{slot}]"))
     }
 
     pub fn settings(&self) -> Result<Settings> {
@@ -467,6 +481,7 @@ fn load_and_pin(capacity: u32) -> Result<()> {
         .map_max_entries(MAP_PORTS, capacity)
         .map_max_entries(MAP_CROSSOVER, capacity)
         .map_max_entries(MAP_STATS, capacity)
+        .map_max_entries(MAP_SHARED, capacity)
         .load(EBPF_OBJECT)
         .context("load the feth eBPF object")?;
     let missing = |name: &str| FethError::KernelFeature(format!("program {name} missing from the object"));

@@ -59,6 +59,7 @@ const FAMILIES: &[Family] = &[
             let d = &p.counters.drops;
             [
                 ("tx_refused", d.tx_refused),
+                ("link_down", d.tx_link_down),
                 ("no_peer", d.tx_no_peer.packets),
                 ("redirect_error", d.tx_redirect_error.packets),
                 ("rx_refused", d.rx_refused.packets),

@@ -51,8 +51,11 @@ pub fn grow(state: &mut State, slots: u32) -> Result<()> {
     if crossover.capacity() >= slots {
         return Ok(());
     }
-    let saved: Vec<_> =
-        state.ports.iter().map(|p| Ok((p.slot, crossover.stats_per_cpu(p.slot)?))).collect::<Result<_>>()?;
+    let saved: Vec<_> = state
+        .ports
+        .iter()
+        .map(|p| Ok((p.slot, crossover.stats_per_cpu(p.slot)?, crossover.shared(p.slot)?)))
+        .collect::<Result<_>>()?;
     let wires: Vec<(String, u32)> = state.ports.iter().map(|p| (p.wire.name.clone(), p.wire.index)).collect();
     state.crossover = None;
     Crossover::unpin_programs_and_links(&wires)?;
@@ -60,8 +63,9 @@ pub fn grow(state: &mut State, slots: u32) -> Result<()> {
     state.crossover = Some(Crossover::open_or_load(crate::crossover::capacity_for(slots))?);
     converge(state, &mut Run::all(true))?;
     let crossover = state.crossover()?;
-    for (slot, values) in saved {
+    for (slot, values, shared) in saved {
         crossover.set_stats_per_cpu(slot, values)?;
+        crossover.set_shared(slot, &shared)?;
     }
     Ok(())
 }

@@ -6,7 +6,10 @@
 use aya_ebpf::helpers::bpf_get_prandom_u32;
 use feth_common::{PPM, PortConfig, capture::reason, impair};
 
-use crate::counters::{count, count_one};
+use crate::{
+    counters::count_one,
+    maps::FETH_SHARED,
+};
 
 /// True with probability `ppm` parts per million.
 #[inline(always)]
@@ -32,17 +35,34 @@ pub fn drops(port: &PortConfig, bytes: u64) -> Option<u32> {
     None
 }
 
-/// Every N-th frame of each CPU. (Exact across CPUs would need an atomic fetch-and-add,
-/// which the kernel accepts but bpf-linker's default CPU model cannot emit.)
+/// Every N-th frame the port transmits, counted on all CPUs together.
 #[inline(always)]
 fn loss_every(port: &PortConfig) -> bool {
-    let mut seen = 0;
-    count(port.slot, |s| {
-        s.loss_every_seen += 1;
-        seen = s.loss_every_seen;
-    });
+    let Some(shared) = FETH_SHARED.get_ptr_mut(port.slot) else { return false };
+    // SAFETY: a valid map value; the CPUs only touch this field atomically (the loader resets
+    // it when `loss-every` is set, the count then starts again).
+    let seen = unsafe { fetch_add_one(&raw mut (*shared).loss_every_seen) } + 1;
     // checked_rem: no panic path (the verifier refuses one), and 0 never drops.
     seen.checked_rem(u64::from(port.loss_every)) == Some(0)
+}
+
+/// Adds one to `counter` atomically and returns the value before: BPF_ATOMIC | BPF_FETCH
+/// (Linux 5.12). Written as assembly because LLVM only selects it for CPU v3 and rustc links
+/// eBPF for the generic CPU, whose locked add returns nothing; the rest of the object keeps
+/// the CPU model every supported kernel's verifier is tested with.
+#[inline(always)]
+unsafe fn fetch_add_one(counter: *mut u64) -> u64 {
+    let mut value: u64 = 1;
+    // SAFETY: the caller hands a valid, aligned map value; the instruction touches only it.
+    unsafe {
+        core::arch::asm!(
+            "{value} = atomic_fetch_add((u64 *)({counter} + 0), {value})",
+            counter = in(reg) counter,
+            value = inout(reg) value,
+            options(nostack),
+        );
+    }
+    value
 }
 
 /// Counts a frame that was corrupted and still crosses.

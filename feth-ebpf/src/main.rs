@@ -1,6 +1,8 @@
 //! feth data path: programs attached to the hidden wire ends that cross frames over to the peer.
 #![no_std]
 #![no_main]
+// One instruction in assembly: the atomic fetch-and-add of `loss-every` (see impair.rs).
+#![feature(asm_experimental_arch)]
 
 /// Logs a frame through aya-log when feth's debug switch is on; compiled out without the
 /// `log` feature.

@@ -6,7 +6,7 @@ use aya_ebpf::{
     btf_maps::{Array, DevMap, PerCpuArray, PerfEventArray},
     macros::btf_map,
 };
-use feth_common::{PortConfig, PortStats, Settings, wire_slot_of};
+use feth_common::{PortConfig, PortStats, Settings, SharedCounters, wire_slot_of};
 
 // `MAX_PORTS` of feth-common, as the const generic BTF maps take; the loader sets the real
 // size at load time (`EbpfLoader::set_max_entries`).
@@ -24,6 +24,10 @@ pub static FETH_CROSSOVER: DevMap<MAX> = DevMap::new();
 /// Per-CPU counters by slot: no atomics on the hot path, user space sums the CPUs.
 #[btf_map(name = "FETH_STATS", pin_by_name)]
 pub static FETH_STATS: PerCpuArray<PortStats, MAX> = PerCpuArray::new();
+
+/// Counters the CPUs share, by slot (`loss-every` counts here with an atomic add).
+#[btf_map(name = "FETH_SHARED", pin_by_name)]
+pub static FETH_SHARED: Array<SharedCounters, MAX> = Array::new();
 
 /// Global switches.
 #[btf_map(name = "FETH_SETTINGS", pin_by_name)]

@@ -3,9 +3,9 @@
 //!
 //! Tests use `unwrap`/`expect`: a failure should point at the line.
 /// The current layout's directory under the default state directory (what tests inspect).
-pub const LAYOUT: &str = "/sys/fs/bpf/feth/v3";
+pub const LAYOUT: &str = "/sys/fs/bpf/feth/v4";
 /// Its name, for tests that move pins around.
-pub const LAYOUT_NAME: &str = "v3";
+pub const LAYOUT_NAME: &str = "v4";
 
 pub mod bench;
 pub mod frames;

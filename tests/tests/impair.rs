@@ -25,22 +25,36 @@ both_modes!(
     corruption_is_caught_by_the_receiver_and_counted,
 );
 
-/// Sends `n` test frames of `len` bytes from feth0 to feth1, from one CPU (the per-CPU
-/// counters of `loss_every` then see them all), and waits until every frame is accounted for.
+/// Sends `n` test frames of `len` bytes from feth0 to feth1, from CPU 0, and waits until
+/// every frame is accounted for.
 fn send(p: &Pair, n: usize, len: usize) -> (serde_json::Value, serde_json::Value) {
+    send_from(p, &[(0, n)], len)
+}
+
+/// Sends (cpu, frames) test frames of `len` bytes from feth0 to feth1, one thread pinned to
+/// each CPU at the same time (the crossover runs on the sender's CPU), and waits until every
+/// frame is accounted for.
+fn send_from(p: &Pair, per_cpu: &[(usize, usize)], len: usize) -> (serde_json::Value, serde_json::Value) {
+    let n: usize = per_cpu.iter().map(|(_, n)| n).sum();
     let src = mac(&p.a, "feth0");
-    p.a.run(|| {
-        // SAFETY: a zeroed cpu_set_t with CPU 0 set; this thread only.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(0, &mut set);
-            libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
-        }
-        let tx = PacketSocket::open("feth0");
-        tx.set_send_buffer(64 << 20);
-        for seq in 0..n {
-            // A refusal (ENOBUFS) is a frame the interface counted as dropped.
-            tx.try_send(&test_frame(src, len, seq as u32));
+    std::thread::scope(|s| {
+        for &(cpu, frames) in per_cpu {
+            s.spawn(move || {
+                p.a.run(|| {
+                    // SAFETY: a zeroed cpu_set_t with one CPU set; this thread only.
+                    unsafe {
+                        let mut set: libc::cpu_set_t = std::mem::zeroed();
+                        libc::CPU_SET(cpu, &mut set);
+                        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+                    }
+                    let tx = PacketSocket::open("feth0");
+                    tx.set_send_buffer(64 << 20);
+                    for seq in 0..frames {
+                        // A refusal (ENOBUFS) is a frame the interface counted as dropped.
+                        tx.try_send(&test_frame(src, len, (cpu * 1_000_000 + seq) as u32));
+                    }
+                })
+            });
         }
     });
     let mut last = None;
@@ -95,7 +109,9 @@ fn loss_is_random_and_counted(mode: &str) {
 fn loss_every_drops_exactly_one_in_n(mode: &str) {
     let p = up_pair(mode, &[]);
     ok(&["impair", "feth0", "--loss-every", "4"]);
-    let (a, _) = send(&p, 1000, 100);
+    // 501 frames from one CPU and 499 from another: counted per CPU, only 125 + 124 would drop.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (a, _) = if cpus >= 2 { send_from(&p, &[(0, 501), (1, 499)], 100) } else { send(&p, 1000, 100) };
     // Frames the user end's queue refused never reach the crossover (none on a quiet machine).
     let entered = packets(&a, &["tx"]);
     assert_eq!(packets(&a, &["drops", "tx_loss_every"]), entered / 4, "exactly one in four of {entered}: {a}");
@@ -367,23 +383,30 @@ fn interrupted_flap_leaves_the_link_up() {
             tx.try_send(&test_frame(src, 100, seq));
         }
     });
-    let refused = |c: &serde_json::Value| c["drops"]["tx_refused"].as_u64().unwrap();
+    let drop = |c: &serde_json::Value, reason: &str| c["drops"][reason].as_u64().unwrap();
     if feth_tests::kernel_at_least(6, 6) {
         assert!(
-            wait_until(WAIT, || refused(&counters("feth0")) == refused(&before) + 10),
-            "ten frames counted as tx_refused"
+            wait_until(WAIT, || drop(&counters("feth0"), "tx_link_down") == drop(&before, "tx_link_down") + 10),
+            "ten frames counted as tx_link_down: {}",
+            counters("feth0")
         );
     } else {
         // Older kernels drop them in the noop qdisc a device without carrier gets, uncounted
         // (README, Limitations).
         eprintln!("NOTE: this kernel does not count frames sent without carrier");
     }
+    let while_down = counters("feth0");
+    assert_eq!(drop(&while_down, "tx_refused"), drop(&before, "tx_refused"), "none counted as refused");
     assert_eq!(counters("feth0")["tx"], before["tx"], "none entered the crossover");
     // SAFETY: plain syscall on the child this test started.
     unsafe { libc::kill(flap.0.id() as i32, libc::SIGTERM) };
     let status = flap.0.wait().expect("flap exits");
     assert!(status.success(), "interrupted flap exits cleanly: {status}");
     assert!(wait_until(WAIT, || carrier(&p.a, "feth0") && carrier(&p.b, "feth1")), "link up again");
+    // The down period is closed: what it refused stays link-down.
+    let after = counters("feth0");
+    assert_eq!(drop(&after, "tx_link_down"), drop(&while_down, "tx_link_down"), "{after}");
+    assert_eq!(drop(&after, "tx_refused"), drop(&while_down, "tx_refused"), "{after}");
 }
 
 #[test]

@@ -129,6 +129,7 @@ fn protocol_counters_are_exact_per_direction(mode: &str) {
             c["drops"],
             serde_json::json!({
                 "tx_refused": 0,
+                "tx_link_down": 0,
                 "tx_no_peer": none,
                 "tx_redirect_error": none,
                 "rx_refused": none,

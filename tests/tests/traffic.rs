@@ -68,7 +68,7 @@ fn every_generated_frame_is_delivered_or_counted(mode: &str) {
     let out = report(&ok(&["gen", "feth0", "--count", "100000", "--size", "64", "--json"]));
     assert_eq!(n(&out, "sent"), 100000, "{out}");
     assert_eq!(out["unaccounted"], 0, "every frame delivered or counted: {out}");
-    let drops: u64 = ["tx_refused", "no_peer", "redirect_error", "loss", "loss_every", "rx_refused"]
+    let drops: u64 = ["tx_refused", "link_down", "no_peer", "redirect_error", "loss", "loss_every", "rx_refused"]
         .iter()
         .map(|k| n(&out, k))
         .sum();

@@ -48,14 +48,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         let c = &r.counters;
         println!(
-            "\ttx {} pkts {} bytes  rx {} pkts {} bytes  drops tx {} rx {} tx-refused {}",
+            "\ttx {} pkts {} bytes  rx {} pkts {} bytes  drops tx {} rx {} tx-refused {} link-down {}",
             c.tx.packets,
             c.tx.bytes,
             c.rx.packets,
             c.rx.bytes,
             c.drops.tx_total().packets,
             c.drops.rx_refused.packets,
-            c.drops.tx_refused
+            c.drops.tx_refused,
+            c.drops.tx_link_down
         );
         if c.corrupted.packets + c.duplicated.packets > 0 {
             println!("\tcorrupted {} duplicated {}", c.corrupted.packets, c.duplicated.packets);

@@ -136,8 +136,9 @@ fn print_totals(ports: &[PortSnapshot]) {
         println!("\ttx {} packets {} bytes", c.tx.packets, c.tx.bytes);
         println!("\trx {} packets {} bytes", c.rx.packets, c.rx.bytes);
         println!(
-            "\tdrops tx refused {} no-peer {} redirect-error {} loss {} loss-every {} rate {}  rx refused {}",
+            "\tdrops tx refused {} link-down {} no-peer {} redirect-error {} loss {} loss-every {} rate {}  rx refused {}",
             c.drops.tx_refused,
+            c.drops.tx_link_down,
             c.drops.tx_no_peer.packets,
             c.drops.tx_redirect_error.packets,
             c.drops.tx_loss.packets,

@@ -230,9 +230,10 @@ fn print_report(r: &traffic::GenReport, json: bool) -> anyhow::Result<()> {
         r.rate_bps / 1e9
     );
     println!(
-        "\tdelivered {}  tx_refused {}  no_peer {}  redirect_error {}  loss {}  loss_every {}  rx_refused {}  duplicated {}  unaccounted {}",
+        "\tdelivered {}  tx_refused {}  link_down {}  no_peer {}  redirect_error {}  loss {}  loss_every {}  rx_refused {}  duplicated {}  unaccounted {}",
         r.delivered,
         r.tx_refused,
+        r.link_down,
         r.no_peer,
         r.redirect_error,
         r.loss,
