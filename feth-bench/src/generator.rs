@@ -184,6 +184,53 @@ impl BenchObject {
     }
 }
 
+impl BenchObject {
+    /// Frames per second this CPU could hand to the kernel at most: the plain generator run
+    /// `CALIBRATION_RUNS` times over `data` *without* live frames (nothing is sent), each run's
+    /// cost measured by the kernel. Sending costs more on top, so a rate above this cannot be
+    /// met.
+    pub fn ceiling_pps(&self, dev_ifindex: u32, data: &[u8]) -> Result<f64> {
+        let run = self.dry_run(dev_ifindex, data, CALIBRATION_RUNS)?;
+        // The kernel reports the mean time of one run, in whole nanoseconds.
+        Ok(1e9 / (run.duration.as_nanos().max(1) as f64))
+    }
+
+    /// Frames per second at most when each frame takes a BPF_PROG_RUN call of its own (pcap
+    /// replay): `CALIBRATION_CALLS` calls without live frames, timed here.
+    pub fn call_ceiling_pps(&self, dev_ifindex: u32, data: &[u8]) -> Result<f64> {
+        let start = std::time::Instant::now();
+        for _ in 0..CALIBRATION_CALLS {
+            self.dry_run(dev_ifindex, data, 1)?;
+        }
+        Ok(f64::from(CALIBRATION_CALLS) / start.elapsed().as_secs_f64().max(1e-9))
+    }
+
+    /// The plain generator run `repeat` times over `data` without live frames: nothing is sent.
+    fn dry_run(&self, dev_ifindex: u32, data: &[u8], repeat: u32) -> Result<aya::programs::TestRunResult> {
+        let generator = self.ebpf.program(GEN).ok_or_else(|| FethError::KernelFeature("generator missing".into()))?;
+        let generator = <&Xdp>::try_from(generator).context(GEN)?;
+        let mut ctx = [0u32; 6];
+        ctx[1] = data.len() as u32; // data_end
+        ctx[3] = dev_ifindex; // ingress_ifindex
+        // SAFETY: plain u32s viewed as bytes, as the kernel's struct xdp_md.
+        let ctx_bytes = unsafe { std::slice::from_raw_parts(ctx.as_ptr().cast::<u8>(), 24) };
+        let opts = TestRunOptions {
+            data_in: Some(data),
+            ctx_in: Some(ctx_bytes),
+            repeat,
+            ..Default::default()
+        };
+        generator
+            .test_run(opts)
+            .map_err(|e| FethError::KernelFeature(format!("BPF_PROG_RUN of the generator failed: {e}")))
+    }
+}
+
+/// Runs of the generator `ceiling_pps` times (a few milliseconds).
+const CALIBRATION_RUNS: u32 = 1 << 16;
+/// Calls `call_ceiling_pps` times.
+const CALIBRATION_CALLS: u32 = 256;
+
 /// An interface's index in the calling thread's namespace.
 pub fn ifindex_here(dev: &str) -> Result<u32> {
     ifindex(dev)

@@ -102,6 +102,9 @@ fn iperf3(seconds: u32) -> Result<f64> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Setup {
     Feth(Mode),
+    /// Two feth interfaces on two "hosts" (namespaces with loader states of their own) peered
+    /// over VXLAN through a veth underlay (`peer --remote`).
+    FethVxlan,
     PlainVeth,
     Bridge,
 }
@@ -111,6 +114,7 @@ impl Setup {
         match self {
             Setup::Feth(Mode::Xdp) => "feth crossover, XDP mode",
             Setup::Feth(Mode::Tc) => "feth crossover, TC mode",
+            Setup::FethVxlan => "feth remote peers over VXLAN",
             Setup::PlainVeth => "plain veth",
             Setup::Bridge => "Linux bridge",
         }
@@ -138,6 +142,14 @@ pub fn with_setup<T>(setup: Setup, f: impl FnOnce() -> Result<T>) -> Result<T> {
             let result =
                 address(NS_CLIENT, a, CLIENT_IP).and_then(|()| address(NS_SERVER, b, SERVER_IP)).and_then(|()| f());
             with_state(|state| ops::down(state, &[a, b]))?;
+            result
+        }
+        Setup::FethVxlan => {
+            let result = vxlan_pair().and_then(|()| {
+                address(NS_CLIENT, "fbvx0", CLIENT_IP).and_then(|()| address(NS_SERVER, "fbvx1", SERVER_IP))
+            });
+            let result = result.and_then(|()| f());
+            vxlan_pair_down();
             result
         }
         Setup::PlainVeth => veth_across("vtcp0", "vtcp1", NS_SERVER)
@@ -183,12 +195,72 @@ pub fn with_setup<T>(setup: Setup, f: impl FnOnce() -> Result<T>) -> Result<T> {
     result
 }
 
+/// The "hosts" of the VXLAN setup: (namespace, state directory, underlay, address, user end,
+/// user namespace).
+const VX_HOSTS: [(&str, &str, &str, &str, &str, &str); 2] = [
+    ("fbench-vx-ha", "/sys/fs/bpf/fbench-vx-ha", "ulvx0", "198.18.2.1", "fbvx0", NS_CLIENT),
+    ("fbench-vx-hb", "/sys/fs/bpf/fbench-vx-hb", "ulvx1", "198.18.2.2", "fbvx1", NS_SERVER),
+];
+
+/// This binary (feth-loader) run on one VXLAN host, with that host's own state directory.
+fn loader_on(host: usize, args: &[&str]) -> Result<()> {
+    let (ns, bpffs, ..) = VX_HOSTS[host];
+    let exe = std::env::current_exe().context("find feth-loader")?;
+    let out = in_netns(ns, exe.to_str().unwrap_or("feth-loader"))?
+        .arg("--bpffs")
+        .arg(bpffs)
+        .args(args)
+        .output()
+        .context("run feth-loader on a VXLAN host")?;
+    if !out.status.success() {
+        return Err(FethError::Invalid(format!(
+            "feth-loader {args:?} on {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Two hosts joined by a veth underlay, each with a feth interface peered to the other's.
+fn vxlan_pair() -> Result<()> {
+    for (ns, ..) in VX_HOSTS {
+        if netns::exists(ns) {
+            netns::delete(ns)?;
+        }
+        netns::ensure(ns)?;
+    }
+    let far = netns::open(VX_HOSTS[1].0)?;
+    netns::run_in(Some(VX_HOSTS[0].0), || {
+        let rtnl = Rtnl::open()?;
+        veth(&rtnl, VX_HOSTS[0].2, VX_HOSTS[1].2)?;
+        let peer = rtnl.require(VX_HOSTS[1].2)?;
+        rtnl.set(LinkUnspec::new_with_index(peer.index).setns_by_fd(far.as_raw_fd()).build(), "move the underlay")
+    })?;
+    for (ns, _, underlay, addr, ..) in VX_HOSTS {
+        address(ns, underlay, addr.parse().expect("an IPv4 address"))?;
+    }
+    for (i, (_, _, underlay, _, user, user_ns)) in VX_HOSTS.into_iter().enumerate() {
+        let remote = VX_HOSTS[1 - i].3;
+        loader_on(i, &["create", user, "--netns", user_ns])?;
+        loader_on(i, &["peer", user, "--remote", remote, "--vni", "42", "--dev", underlay])?;
+    }
+    Ok(())
+}
+
+fn vxlan_pair_down() {
+    for (i, (ns, bpffs, _, _, user, _)) in VX_HOSTS.into_iter().enumerate() {
+        let _ = loader_on(i, &["down", user]);
+        let _ = netns::delete(ns);
+        let _ = std::fs::remove_dir_all(bpffs);
+    }
+}
+
 /// `None` when iperf3 is not installed (`cargo xtask bench` installs it).
 pub fn tcp_throughput(seconds: u32, progress: &Progress) -> Result<Option<Vec<TcpResult>>> {
     if Command::new("iperf3").arg("--version").output().is_err() {
         return Ok(None);
     }
-    let runs = [Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::PlainVeth];
+    let runs = [Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::FethVxlan, Setup::PlainVeth];
     let section = progress.section("tcp", ROUNDS * runs.len());
     let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
     for round in 1..=ROUNDS {

@@ -266,6 +266,23 @@ fn check(name: &str, opts: &GenOptions, mtu: u32) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a rate the generator cannot reach on these CPUs, before anything is sent: above what
+/// the generator alone takes a frame, measured by a run without live frames (sending costs
+/// more, so a rate below this may still be missed; the report then says so).
+fn check_rate(name: &str, t: &Target, object: &BenchObject, frame: &[u8], pps: f64, cpus: &[usize]) -> Result<()> {
+    let ceiling = t.netns.run(|| {
+        pin_to_cpu(cpus[0]);
+        object.ceiling_pps(ifindex_here(name)?, frame)
+    })? * cpus.len() as f64;
+    if pps > ceiling {
+        return Err(FethError::Invalid(format!(
+            "{name}: a rate of {pps:.0} frames/s cannot be met: the generator alone reaches at most {ceiling:.0} frames/s on {} CPU(s) here, before sending; nothing was sent",
+            cpus.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Splits `total` by the weights exactly (the remainder to the first sizes).
 fn split(total: u64, weights: &[(usize, u64)]) -> Vec<u64> {
     let sum: u64 = weights.iter().map(|(_, w)| w).sum();
@@ -308,6 +325,9 @@ pub fn generate(
         object.set_flows(Some(flow_config(opts.proto, &opts.flows, &frames[0])))?;
     }
     let object = object;
+    if let Some(pps) = opts.rate_pps {
+        check_rate(name, &t, &object, &frames[0], pps, &opts.cpus)?;
+    }
     let peer = t.peer.as_ref().map(|(p, _)| p.clone());
     let before = counters_of(name, peer.as_deref())?;
     let threads = opts.cpus.len() as u64;
@@ -506,6 +526,14 @@ pub fn replay(
         )));
     }
     let object = BenchObject::load()?;
+    if let (Some(pps), Some((_, frame))) = (rate_pps, frames.first()) {
+        let ceiling = t.netns.run(|| object.call_ceiling_pps(ifindex_here(name)?, frame))?;
+        if pps > ceiling {
+            return Err(FethError::Invalid(format!(
+                "{name}: a rate of {pps:.0} frames/s cannot be met: replay sends one frame per BPF_PROG_RUN call, at most {ceiling:.0} calls/s here; nothing was sent"
+            )));
+        }
+    }
     let peer = t.peer.as_ref().map(|(p, _)| p.clone());
     let before = counters_of(name, peer.as_deref())?;
     let start = Instant::now();

@@ -42,6 +42,9 @@ pub const PROG_TC_WIRE: &str = "feth_tc_wire";
 /// Prefix of the hidden wire ends in the loader's namespace: `fwire<slot>`.
 /// User-facing names with this prefix are refused so the two can never collide.
 pub const WIRE_PREFIX: &str = "fwire";
+/// Prefix of the VXLAN devices of remote peers (tunnel ends, `fvx<port slot>`), which live
+/// next to the wire ends; refused for user-facing names as `fwire` is.
+pub const TUNNEL_PREFIX: &str = "fvx";
 /// `ifalias` prefix of a wire end's durable record (layout 2): `feth/2 peer=.. mode=..`.
 /// The kernel keeps the alias exactly as long as the interface, so it is the configuration's
 /// source of truth; the pinned maps are rebuilt from it.

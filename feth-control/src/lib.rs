@@ -18,6 +18,7 @@ pub mod pair;
 pub mod privilege;
 pub mod prometheus;
 pub mod record;
+pub mod remote;
 pub mod repair;
 pub mod report;
 pub mod rtnl;

@@ -1,5 +1,5 @@
 //! Interface names and the feth MAC address rule.
-use feth_common::names::WIRE_PREFIX;
+use feth_common::names::{TUNNEL_PREFIX, WIRE_PREFIX};
 
 use crate::error::{FethError, Result};
 
@@ -24,6 +24,9 @@ pub fn validate(name: &str) -> Result<()> {
     }
     if name.starts_with(WIRE_PREFIX) {
         return bad("the prefix 'fwire' is reserved for feth's hidden wire ends");
+    }
+    if name.starts_with(TUNNEL_PREFIX) && name[TUNNEL_PREFIX.len()..].bytes().all(|b| b.is_ascii_digit()) {
+        return bad("names 'fvx<number>' are reserved for feth's VXLAN devices");
     }
     Ok(())
 }

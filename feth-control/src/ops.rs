@@ -195,6 +195,11 @@ pub fn destroy_many(state: &mut State, names: &[&str]) -> Result<()> {
     for p in &doomed {
         state.rtnl.set_group(p.wire.index, pair::DOOMED_GROUP, &format!("{}: mark for deletion", p.name()))?;
     }
+    for p in &doomed {
+        if let Some(tunnel) = state.tunnels.remove(&p.slot) {
+            repair::delete_tunnel(state, &tunnel)?;
+        }
+    }
     fault::point("destroy:marked");
     state.rtnl.del_group(pair::DOOMED_GROUP, "delete veth pairs")?;
     fault::point("destroy:deleted");
@@ -297,6 +302,9 @@ pub fn check_peer(state: &State, a: &str, b: &str) -> Result<bool> {
 /// "busy" when `name` exists and is peered with anything but `other`.
 fn check_free_for(state: &State, name: &str, other: &str) -> Result<()> {
     let Some(port) = state.find(name)? else { return Ok(()) };
+    if let Some(remote) = &port.record.remote {
+        return Err(FethError::Busy { name: name.to_owned(), peer: format!("remote {} vni {}", remote.addr, remote.vni) });
+    }
     match state.peer_of(port) {
         Some(peer) if peer.user.as_ref().is_none_or(|u| u.name != other) => {
             Err(FethError::Busy { name: name.to_owned(), peer: peer.name() })
@@ -342,11 +350,81 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
     repair::converge(state, &mut Run::ports(&[pa.slot, pb.slot]))
 }
 
+/// What `peer NAME --remote` asks for.
+#[derive(Clone, Debug)]
+pub struct RemoteSpec {
+    pub addr: std::net::IpAddr,
+    pub vni: u32,
+    pub port: u16,
+    pub local: Option<std::net::IpAddr>,
+    pub dev: Option<String>,
+}
+
+/// Crosses `name` over to a feth interface on another host through a VXLAN device
+/// (crate::remote). Everything is checked first; the record is written, then the data path
+/// follows; if the kernel refuses the VXLAN device the record is put back.
+pub fn peer_remote(state: &mut State, name: &str, spec: RemoteSpec) -> Result<()> {
+    let p = port(state, name)?.clone();
+    if let Some(peer) = state.peer_of(&p) {
+        return Err(FethError::Busy { name: name.to_owned(), peer: peer.name() });
+    }
+    if let Some(r) = &p.record.remote {
+        let same = r.addr == spec.addr && r.vni == spec.vni && r.port == spec.port && r.local == spec.local && r.dev == spec.dev;
+        if same {
+            return Ok(());
+        }
+        return Err(FethError::Busy { name: name.to_owned(), peer: format!("remote {} vni {}", r.addr, r.vni) });
+    }
+    let slot = state.free_slot().ok_or(FethError::NoFreeSlot(feth_common::MAX_PORTS))?;
+    let remote = crate::remote::Remote {
+        addr: spec.addr,
+        vni: spec.vni,
+        port: spec.port,
+        local: spec.local,
+        dev: spec.dev,
+        slot,
+    };
+    remote.check(name, &state.rtnl)?;
+    if let Some(other) = state.ports.iter().find(|o| o.record.remote.as_ref().is_some_and(|r| r.clashes_with(&remote))) {
+        return Err(FethError::Refused {
+            name: name.to_owned(),
+            reason: format!("VNI {} on port {} is already in use by {}", remote.vni, remote.port, other.name()),
+        });
+    }
+    p.record.impair.check(name, Mode::Tc)?;
+    let before = p.record.clone();
+    state.write_record(p.slot, Record { remote: Some(remote), ..p.record.clone() })?;
+    let done = repair::grow(state, state.slots_needed()).and_then(|()| repair::converge(state, &mut Run::ports(&[p.slot])));
+    if let Err(e) = done {
+        // Best effort: the refusal is what the user needs to read.
+        let _ = state.write_record(p.slot, before).and_then(|()| repair::converge(state, &mut Run::ports(&[p.slot])));
+        return Err(e);
+    }
+    // Frames larger than the VXLAN device carries would be lost in the underlay: the user end's
+    // MTU goes down to it (`show` says why under "set by feth").
+    let (Some(tunnel), Some(user)) = (state.tunnels.get(&p.slot), &p.user) else { return Ok(()) };
+    if user.mtu > tunnel.mtu {
+        pair::set_user_mtu(&user.name, &p.netns, tunnel.mtu)?;
+    }
+    Ok(())
+}
+
 /// Sets the MTU of a port's user end, within feth's range.
 pub fn set_mtu(state: &State, name: &str, mtu: u32) -> Result<()> {
     check_mtu(name, mtu)?;
     let p = port(state, name)?;
     check_xdp_mtu(name, p.mode(), mtu)?;
+    if let Some(tunnel) = state.tunnels.get(&p.slot).filter(|_| p.record.remote.is_some())
+        && mtu > tunnel.mtu
+    {
+        return Err(FethError::Refused {
+            name: name.to_owned(),
+            reason: format!(
+                "MTU {mtu} is above {}, what its VXLAN device {} carries over the underlay; raise the underlay's MTU first",
+                tunnel.mtu, tunnel.name
+            ),
+        });
+    }
     pair::set_user_mtu(name, &p.netns, mtu)
 }
 
@@ -358,6 +436,10 @@ pub fn unpeer(state: &mut State, name: &str) -> Result<()> {
 
 fn unpeer_slot(state: &mut State, slot: u32) -> Result<()> {
     let port = state.by_slot(slot).expect("a port").clone();
+    if port.record.remote.is_some() {
+        state.write_record(slot, Record { remote: None, ..port.record.clone() })?;
+        return repair::converge(state, &mut Run::ports(&[slot]));
+    }
     let sides: Vec<Port> = std::iter::once(port.clone()).chain(state.peer_of(&port).cloned()).collect();
     if port.record.peer.is_none() {
         return Ok(());

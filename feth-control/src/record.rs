@@ -7,7 +7,8 @@
 //!
 //! Format (at most 255 bytes, `IFALIASZ - 1`):
 //! `feth/2 peer=<slot>|- mode=xdp|tc csum=0|1 media=<current>/<word>,<word>,...` (hex words),
-//! then ` imp=...` when the port is impaired (`Impairment::encode`).
+//! then ` imp=...` when the port is impaired (`Impairment::encode`) and ` rem=...` when its
+//! peer is remote (`Remote::encode`).
 use feth_common::{
     DEFAULT_MODE, Mode,
     names::{WIRE_ALIAS_V1_PREFIX, WIRE_RECORD_PREFIX},
@@ -16,6 +17,7 @@ use feth_common::{
 use crate::{
     impair::Impairment,
     media::{PortMedia, default_media},
+    remote::Remote,
 };
 
 /// `IFALIASZ` minus the terminating NUL.
@@ -31,11 +33,20 @@ pub struct Record {
     pub media: PortMedia,
     /// What this port's transmissions suffer (`feth-loader impair`).
     pub impair: Impairment,
+    /// A peer on another host (`peer NAME --remote`); `peer` is then `None`.
+    pub remote: Option<Remote>,
 }
 
 impl Default for Record {
     fn default() -> Self {
-        Record { peer: None, mode: DEFAULT_MODE, hwcsum: true, media: default_media(), impair: Impairment::default() }
+        Record {
+            peer: None,
+            mode: DEFAULT_MODE,
+            hwcsum: true,
+            media: default_media(),
+            impair: Impairment::default(),
+            remote: None,
+        }
     }
 }
 
@@ -65,6 +76,10 @@ impl Record {
         if !self.impair.is_none() {
             text.push_str(" imp=");
             text.push_str(&self.impair.encode());
+        }
+        if let Some(remote) = &self.remote {
+            text.push_str(" rem=");
+            text.push_str(&remote.encode());
         }
         text
     }
@@ -102,6 +117,7 @@ fn parse_fields(text: &str) -> Option<Record> {
                 record.media.list = list.split(',').map(word).collect::<Option<_>>()?;
             }
             "imp" => record.impair = Impairment::decode(value)?,
+            "rem" => record.remote = Some(Remote::decode(value)?),
             // A later layout may add fields; an older reader keeps what it knows.
             _ => {}
         }
@@ -131,6 +147,7 @@ mod tests {
             hwcsum: false,
             media: PortMedia { current: widest, list: vec![widest; MEDIA_MAX] },
             impair: Impairment::default(),
+            remote: None,
         };
         assert!(r.encode().len() <= ALIAS_MAX, "{} bytes", r.encode().len());
         assert_eq!(Record::parse(Some(&r.encode())), (r, Recorded::Current));

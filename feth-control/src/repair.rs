@@ -4,7 +4,8 @@
 //!
 //! Each step is named and reports what it changes; in a dry run it changes the in-memory state
 //! only, so later steps list what they would do after the earlier ones. Nothing here deletes an
-//! interface.
+//! interface a user made: only the VXLAN devices of remote peers (crate::remote), which the
+//! loader owns, are created and deleted here.
 use feth_common::{DEFAULT_MODE, Mode, PortConfig};
 
 use crate::{
@@ -98,14 +99,108 @@ fn clear_stale_capture(state: &mut State, run: &mut Run) -> Result<()> {
 pub fn converge(state: &mut State, run: &mut Run) -> Result<()> {
     retire_old_layouts(state, run)?;
     load_pins(state, run)?;
+    sync_tunnels(state, run)?;
     attach_programs(state, run)?;
     fault_point(run, "converge:attached");
     sync_maps(state, run)?;
     fault_point(run, "converge:maps");
+    remove_stale_tunnels(state, run)?;
     detach_stale_links(state, run)?;
     sync_carrier(state, run)?;
     sync_shapers(state, run)?;
     unload_if_empty(state, run)
+}
+
+/// Every remote port has its tunnel end: created, up, with the TC program on its ingress, and
+/// registered in the data path as a pseudo-port whose peer is the port (frames arriving from
+/// the remote cross to the port's wire end). Created before the port's own configuration
+/// points at it.
+fn sync_tunnels(state: &mut State, run: &mut Run) -> Result<()> {
+    let wanted: Vec<(u32, String, u32, crate::remote::Remote)> = run
+        .touched(state)
+        .into_iter()
+        .filter_map(|p| Some((p.slot, p.name(), p.wire.index, p.record.remote.clone()?)))
+        .collect();
+    for (slot, name, wire_index, remote) in wanted {
+        let tunnel_name = crate::remote::tunnel_name(slot);
+        let index = feth_common::WIRE_IFINDEX_BASE + remote.slot;
+        if !state.tunnels.get(&slot).is_some_and(|t| t.index == index) {
+            note(run, format!("{name}: create {tunnel_name}, VXLAN to {}", remote.describe(&tunnel_name)));
+            if !run.apply {
+                continue;
+            }
+            if let Some(old) = state.tunnels.remove(&slot) {
+                state.rtnl.del(old.index, &format!("{}: delete the VXLAN device", old.name))?;
+            }
+            let tunnel = crate::remote::create(&state.rtnl, slot, &remote)?;
+            state.tunnels.insert(slot, tunnel);
+        }
+        let tunnel = state.tunnels[&slot].clone();
+        if !Crossover::is_attached(&tunnel.name, tunnel.index, Mode::Tc) {
+            note(run, format!("{name}: attach the tc program to {}", tunnel.name));
+            if run.apply {
+                state.crossover()?.attach(&tunnel.name, tunnel.index, Mode::Tc)?;
+            }
+        }
+        if !tunnel.admin_up {
+            note(run, format!("{name}: set {} up", tunnel.name));
+            if run.apply {
+                state.rtnl.set_up(tunnel.index, true, &format!("{}: set up", tunnel.name))?;
+            }
+        }
+        let config = PortConfig {
+            peer_slot: slot,
+            peer_ifindex: wire_index,
+            ..PortConfig::unpeered(remote.slot, Mode::Tc)
+        };
+        if !run.apply {
+            continue;
+        }
+        let crossover = state.crossover()?;
+        let now = crossover.port(remote.slot)?;
+        if now != config {
+            run.changes.push(format!("{}: data path crosses to {name}", tunnel.name));
+            if !now.is_registered() {
+                crossover.reset_stats(remote.slot)?;
+            }
+            crossover.set_port(&config)?;
+        }
+    }
+    Ok(())
+}
+
+/// Tunnel ends no port wants (unpeered, peered anew, or its port gone) are deleted, once the
+/// port's configuration no longer points at them.
+fn remove_stale_tunnels(state: &mut State, run: &mut Run) -> Result<()> {
+    let stale: Vec<(u32, crate::rtnl::LinkView)> = state
+        .tunnels
+        .iter()
+        .filter(|(owner, _)| run.only.as_ref().is_none_or(|only| only.contains(owner)))
+        .filter(|(owner, tunnel)| {
+            let wanted = state.by_slot(**owner).and_then(|p| p.record.remote.as_ref());
+            !wanted.is_some_and(|r| feth_common::WIRE_IFINDEX_BASE + r.slot == tunnel.index)
+        })
+        .map(|(owner, tunnel)| (*owner, tunnel.clone()))
+        .collect();
+    for (owner, tunnel) in stale {
+        note(run, format!("delete {}, the VXLAN device of a port no longer peered with it", tunnel.name));
+        if run.apply {
+            delete_tunnel(state, &tunnel)?;
+        }
+        state.tunnels.remove(&owner);
+    }
+    Ok(())
+}
+
+/// Deletes a tunnel end with what the data path has of it.
+pub fn delete_tunnel(state: &mut State, tunnel: &crate::rtnl::LinkView) -> Result<()> {
+    Crossover::detach(&tunnel.name, tunnel.index, Mode::Tc)?;
+    state.rtnl.del(tunnel.index, &format!("{}: delete the VXLAN device", tunnel.name))?;
+    Crossover::unpin(&tunnel.name, Mode::Tc)?;
+    if let (Some(crossover), Some(slot)) = (state.crossover.as_mut(), feth_common::wire_slot_of(tunnel.index)) {
+        crossover.remove_port(slot)?;
+    }
+    Ok(())
 }
 
 /// Every port with a rate or delay has feth's qdisc at the root of its user end (a namespace
@@ -351,6 +446,8 @@ fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
     }
     let wanted: Vec<(String, PortConfig)> =
         run.touched(state).into_iter().map(|p| (p.name(), state.config_of(p))).collect();
+    // Tunnel ends' pseudo-ports are sync_tunnels' (and remove_stale_tunnels').
+    let tunnel_slots: Vec<u32> = state.tunnels.values().filter_map(|t| feth_common::wire_slot_of(t.index)).collect();
     let crossover = state.crossover()?;
     // A command's own ports: one map read each, not the whole table (bringing up many pairs).
     let registered: Vec<(u32, PortConfig)> = match &run.only {
@@ -389,7 +486,8 @@ fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
         }
     }
     if run.only.is_none() {
-        let live: std::collections::HashSet<u32> = wanted.iter().map(|(_, c)| c.slot).collect();
+        let mut live: std::collections::HashSet<u32> = wanted.iter().map(|(_, c)| c.slot).collect();
+        live.extend(&tunnel_slots);
         let gone: Vec<u32> = registered.iter().map(|(s, _)| *s).filter(|s| !live.contains(s)).collect();
         for slot in &gone {
             run.changes.push(format!("forget slot {slot}: its wire end is gone"));
@@ -426,7 +524,7 @@ fn detach_stale_links(state: &mut State, run: &mut Run) -> Result<()> {
         return Ok(());
     }
     for (wire, mode) in Crossover::attached_links() {
-        if state.ports.iter().any(|p| p.wire.name == wire) {
+        if state.ports.iter().any(|p| p.wire.name == wire) || state.tunnels.values().any(|t| t.name == wire) {
             continue;
         }
         note(run, format!("unpin the {} link of {wire}, which is gone", mode.name()));
@@ -443,7 +541,7 @@ fn sync_carrier(state: &mut State, run: &mut Run) -> Result<()> {
     let changes: Vec<(u32, u32, String, bool)> = run
         .touched(state)
         .into_iter()
-        .map(|p| (p.slot, p.wire.index, p.name(), state.peer_of(p).is_some()))
+        .map(|p| (p.slot, p.wire.index, p.name(), state.peer_of(p).is_some() || state.tunnels.contains_key(&p.slot)))
         .filter(|(slot, _, _, up)| state.by_slot(*slot).is_some_and(|p| p.wire.admin_up != *up))
         .collect();
     for (slot, index, name, up) in changes {

@@ -51,7 +51,61 @@ pub struct PortReport {
     pub changed: Vec<String>,
     /// Impairments of what this port transmits (`feth-loader impair`); all zero is none.
     pub impair: ImpairReport,
+    /// The peer on another host, if any (`peer NAME --remote`).
+    pub remote: Option<RemoteReport>,
     pub counters: PortCounters,
+}
+
+/// A remote peer and what its VXLAN device (the tunnel end) did. For what this port sends:
+/// `tx + duplicated = handed + drops`, and `handed = sent + refused`. `received` is what
+/// arrived from the remote and crossed to this port (its `rx` plus `rx_refused`).
+#[derive(Debug, Serialize)]
+pub struct RemoteReport {
+    pub addr: String,
+    pub vni: u32,
+    pub port: u16,
+    pub local: Option<String>,
+    pub dev: Option<String>,
+    /// The VXLAN device feth made for it (absent until a repair makes it again).
+    pub tunnel: String,
+    pub tunnel_ifindex: Option<u32>,
+    pub tunnel_mtu: Option<u32>,
+    pub text: String,
+    /// Frames the crossover handed to the tunnel end.
+    pub handed: counters::Direction,
+    /// Frames the tunnel end encapsulated and sent (the kernel's count).
+    pub sent: counters::Direction,
+    /// Handed but not sent: refused by the VXLAN device or its underlay. Packets only.
+    pub refused: u64,
+    /// Frames that arrived from the remote on the VNI.
+    pub received: counters::Direction,
+}
+
+fn remote_report(state: &State, port: &Port) -> Result<Option<RemoteReport>> {
+    let Some(remote) = &port.record.remote else { return Ok(None) };
+    let name = crate::remote::tunnel_name(port.slot);
+    let tunnel = state.tunnels.get(&port.slot);
+    let stats = match &state.crossover {
+        Some(c) => c.stats(remote.slot)?,
+        None => Default::default(),
+    };
+    let handed = counters::Direction { packets: stats.rx_crossed_packets, bytes: stats.rx_crossed_bytes };
+    let sent = tunnel.map_or_else(Default::default, |t| counters::Direction { packets: t.tx_packets, bytes: t.tx_bytes });
+    Ok(Some(RemoteReport {
+        addr: remote.addr.to_string(),
+        vni: remote.vni,
+        port: remote.port,
+        local: remote.local.map(|a| a.to_string()),
+        dev: remote.dev.clone(),
+        tunnel: name.clone(),
+        tunnel_ifindex: tunnel.map(|t| t.index),
+        tunnel_mtu: tunnel.map(|t| t.mtu),
+        text: remote.describe(&name),
+        refused: handed.packets.saturating_sub(sent.packets),
+        handed,
+        sent,
+        received: counters::Direction { packets: stats.tx_packets, bytes: stats.tx_bytes },
+    }))
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -118,7 +172,8 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
     let counters = counters::read(state, port)?;
     let media = &port.record.media;
     let carrier = user.is_some_and(|u| u.carrier);
-    let peered = state.peer_of(port).is_some();
+    let remote = remote_report(state, port)?;
+    let peered = state.peer_of(port).is_some() || remote.as_ref().is_some_and(|r| r.tunnel_ifindex.is_some());
     Ok(PortReport {
         name: port.name(),
         netns: port.netns.label(),
@@ -149,6 +204,18 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
                         "frames over MTU {max} are not crossed: multi-buffer XDP redirect needs Linux 6.3 (use --mode tc)"
                     ));
                 }
+                if let Some(r) = &remote {
+                    if port.record.mode == Mode::Xdp {
+                        changed.push("tc path while the peer is remote: a VXLAN device takes no XDP redirect".to_owned());
+                    }
+                    if let Some(mtu) = r.tunnel_mtu {
+                        changed.push(format!(
+                            "mtu at most {mtu}: {} carries the frames over the underlay, {} bytes of VXLAN around each",
+                            r.tunnel,
+                            port.record.remote.as_ref().map_or(0, crate::remote::Remote::overhead)
+                        ));
+                    }
+                }
                 let i = &port.record.impair;
                 if i.delay_us != 0 {
                     changed.push(format!(
@@ -172,6 +239,7 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
             None => vec![],
         },
         impair: ImpairReport::from(&port.record.impair),
+        remote,
         counters,
     })
 }

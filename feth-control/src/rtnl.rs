@@ -29,6 +29,7 @@ pub struct LinkView {
     pub carrier: bool,
     pub oper_up: bool,
     pub is_veth: bool,
+    pub is_vxlan: bool,
     /// ifindex of a veth's other end (in its own namespace).
     pub link: Option<u32>,
     /// Namespace of the other end, as an id relative to this link's namespace; `None` when
@@ -40,6 +41,9 @@ pub struct LinkView {
     pub tx_dropped: u64,
     /// Interface group (IFLA_GROUP).
     pub group: u32,
+    /// What the kernel says this interface sent (for a tunnel end: what it encapsulated).
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
     /// What the kernel says this interface received.
     pub rx_packets: u64,
     pub rx_bytes: u64,
@@ -64,6 +68,8 @@ impl From<&LinkMessage> for LinkView {
                 LinkAttribute::Link(l) => view.link = Some(*l),
                 LinkAttribute::Stats64(st) => {
                     view.tx_dropped = st.tx_dropped;
+                    view.tx_packets = st.tx_packets;
+                    view.tx_bytes = st.tx_bytes;
                     view.rx_packets = st.rx_packets;
                     view.rx_bytes = st.rx_bytes;
                 }
@@ -71,6 +77,7 @@ impl From<&LinkMessage> for LinkView {
                 LinkAttribute::Group(g) => view.group = *g,
                 LinkAttribute::LinkInfo(infos) => {
                     view.is_veth = infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Veth)));
+                    view.is_vxlan = infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Vxlan)));
                 }
                 LinkAttribute::Xdp(xdp) => {
                     view.xdp_prog_id = xdp.iter().find_map(|x| match x {

@@ -36,8 +36,10 @@ impl Port {
         self.user.as_ref().map_or_else(|| format!("{}-user", self.wire.name), |u| u.name.clone())
     }
 
+    /// The data path this port uses: the recorded one, except that a remote port always uses
+    /// TC (a VXLAN device takes no XDP redirect; crate::remote).
     pub fn mode(&self) -> Mode {
-        self.record.mode
+        if self.record.remote.is_some() { Mode::Tc } else { self.record.mode }
     }
 
     /// Transmit checksum offload the user end should have: never in XDP mode, and not while
@@ -64,6 +66,8 @@ pub struct State {
     /// Every port, by slot. Changed only through `add_port` and `remove_ports`, which keep the
     /// indexes below in step (a command may bring up thousands of ports).
     pub ports: Vec<Port>,
+    /// The VXLAN devices of remote peers (crate::remote), by the slot of the port they belong to.
+    pub tunnels: HashMap<u32, LinkView>,
     /// Position in `ports` of each slot.
     index: HashMap<u32, usize>,
     /// Slots of the ports whose user end has each name.
@@ -75,8 +79,14 @@ impl State {
     pub fn read() -> Result<State> {
         let rtnl = Rtnl::open()?;
         let crossover = Crossover::open_existing()?;
-        let ports = read_ports(&rtnl)?;
-        let mut state = State { rtnl, crossover, ports, index: HashMap::new(), names: HashMap::new() };
+        let links = rtnl.links()?;
+        let tunnels = links
+            .iter()
+            .filter(|l| l.is_vxlan && wire_slot_of(l.index).is_some())
+            .filter_map(|l| Some((crate::remote::tunnel_owner(&l.name)?, l.clone())))
+            .collect();
+        let ports = read_ports(&rtnl, &links)?;
+        let mut state = State { rtnl, crossover, ports, tunnels, index: HashMap::new(), names: HashMap::new() };
         state.reindex();
         Ok(state)
     }
@@ -146,14 +156,26 @@ impl State {
         if let Some(peer) = self.peer_of(port) {
             config.peer_slot = peer.slot;
             config.peer_ifindex = peer.wire.index;
+        } else if let (Some(remote), Some(tunnel)) = (&port.record.remote, self.tunnels.get(&port.slot)) {
+            config.peer_slot = remote.slot;
+            config.peer_ifindex = tunnel.index;
         }
         port.record.impair.apply_to(&mut config);
         config
     }
 
-    /// The `n` lowest slots no wire end uses (fewer when the table is full).
+    /// The `n` lowest slots no wire end or tunnel end uses or is recorded for (fewer when the
+    /// table is full).
     pub fn free_slots(&self, n: usize) -> Vec<u32> {
-        (0..feth_common::MAX_PORTS).filter(|s| !self.index.contains_key(s)).take(n).collect()
+        let tunnels = self.tunnel_slots();
+        (0..feth_common::MAX_PORTS).filter(|s| !self.index.contains_key(s) && !tunnels.contains(s)).take(n).collect()
+    }
+
+    /// Slots of tunnel ends, recorded or present.
+    pub fn tunnel_slots(&self) -> std::collections::HashSet<u32> {
+        let recorded = self.ports.iter().filter_map(|p| Some(p.record.remote.as_ref()?.slot));
+        let present = self.tunnels.values().filter_map(|t| wire_slot_of(t.index));
+        recorded.chain(present).collect()
     }
 
     /// Lowest slot no wire end uses.
@@ -163,7 +185,8 @@ impl State {
 
     /// Slots the maps must hold for every port there is.
     pub fn slots_needed(&self) -> u32 {
-        self.ports.last().map_or(0, |p| p.slot + 1)
+        let tunnels = self.tunnel_slots().into_iter().max().map_or(0, |s| s + 1);
+        self.ports.last().map_or(0, |p| p.slot + 1).max(tunnels)
     }
 
     /// Opens the pinned state, loading and pinning it first when it is missing or partial.
@@ -182,7 +205,7 @@ impl State {
             return Err(FethError::Refused {
                 name: port.name(),
                 reason: format!(
-                    "its media list and impairments would not fit the {} bytes of its record; set fewer media words",
+                    "its media list, impairments and remote peer would not fit the {} bytes of its record; set fewer media words",
                     crate::record::ALIAS_MAX
                 ),
             });
@@ -197,8 +220,7 @@ impl State {
 }
 
 /// Every wire end in the loader's namespace, with its record and its user end.
-fn read_ports(rtnl: &Rtnl) -> Result<Vec<Port>> {
-    let links = rtnl.links()?;
+fn read_ports(rtnl: &Rtnl, links: &[LinkView]) -> Result<Vec<Port>> {
     let own: HashMap<u32, &LinkView> = links.iter().map(|l| (l.index, l)).collect();
     let wires: Vec<&LinkView> = links.iter().filter(|l| l.is_veth && wire_slot_of(l.index).is_some()).collect();
     let mut ids: Vec<i32> = wires.iter().filter_map(|w| w.link_netnsid).collect();

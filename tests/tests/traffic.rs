@@ -131,6 +131,8 @@ fn bad_inputs_send_nothing() {
         vec!["gen", "feth0", "--rate", "0pps", "--count", "10"],
         vec!["gen", "feth0", "--rate", "fast", "--count", "10"],
         vec!["gen", "feth0", "--count", "0"],
+        // Far above what the generator alone reaches (measured without sending).
+        vec!["gen", "feth0", "--rate", "100000mpps", "--count", "10"],
         vec!["gen", "nosuch0", "--count", "10"],
         vec!["gen", "lo", "--count", "10"],
         vec!["sink", "nosuch0", "--duration", "1s"],
@@ -160,6 +162,12 @@ fn a_pcap_is_replayed_byte_for_byte_in_order() {
     }
     let rx = p.b.run(|| PacketSocket::open("feth1"));
     rx.set_recv_buffer(64 << 20);
+    // A rate replay cannot reach (one call per frame) is refused before any frame leaves.
+    let tx = || port(&show_json(), "feth0")["counters"]["tx"]["packets"].as_u64().unwrap();
+    let before = tx();
+    let err = fails(&["gen", "feth0", "--pcap", path.to_str().unwrap(), "--rate", "100000mpps"]);
+    assert!(err.contains("cannot be met"), "{err}");
+    assert_eq!(tx(), before, "nothing was sent");
     let out = report(&ok(&["gen", "feth0", "--pcap", path.to_str().unwrap(), "--rate", "50kpps", "--json"]));
     let _ = std::fs::remove_file(&path);
     assert_eq!(n(&out, "sent"), 1000, "{out}");

@@ -82,7 +82,7 @@ enum Command {
     Create(create::Args),
     /// Destroy feth interfaces (unpeering first).
     Destroy(destroy::Args),
-    /// Cross two feth interfaces over.
+    /// Cross two feth interfaces over, or one with a feth interface on another host (--remote).
     Peer(peer::PeerArgs),
     /// Disconnect an interface and its peer.
     Unpeer(peer::UnpeerArgs),

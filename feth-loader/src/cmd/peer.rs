@@ -1,13 +1,42 @@
-use feth_control::{ops, with_state};
+use feth_control::{
+    ops::{self, RemoteSpec},
+    remote::{DEFAULT_PORT, VNI_MAX},
+    with_state,
+};
 
 use super::options::Crossing;
 
 #[derive(clap::Args)]
 pub struct PeerArgs {
     a: String,
-    b: String,
+    /// The local peer; without it, --remote names a peer on another host.
+    #[arg(required_unless_present = "remote", conflicts_with = "remote")]
+    b: Option<String>,
     #[command(flatten)]
     crossing: Crossing,
+    #[command(flatten)]
+    remote: RemoteArgs,
+}
+
+/// A peer on another host, reached through a VXLAN device feth creates (README, "Remote
+/// peers"); the other host runs the same command pointing back.
+#[derive(clap::Args)]
+pub struct RemoteArgs {
+    /// Underlay address of the other host (IPv4 or IPv6).
+    #[arg(long, value_name = "ADDR")]
+    remote: Option<String>,
+    /// VXLAN network identifier, 0 to 16777215; both hosts use the same.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "remote")]
+    vni: u32,
+    /// UDP port of the VXLAN packets.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_PORT, requires = "remote")]
+    port: u16,
+    /// Source address on this host (default: the kernel's choice for the route).
+    #[arg(long, value_name = "ADDR", requires = "remote")]
+    local: Option<String>,
+    /// Underlay interface the VXLAN packets leave through (its MTU bounds NAME's).
+    #[arg(long, value_name = "UNDERLAY", requires = "remote")]
+    dev: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -15,8 +44,27 @@ pub struct UnpeerArgs {
     name: String,
 }
 
+fn address(flag: &str, text: &str) -> anyhow::Result<std::net::IpAddr> {
+    text.parse().map_err(|_| anyhow::anyhow!("{flag} {text}: not an IPv4 or IPv6 address"))
+}
+
 pub fn run_peer(args: PeerArgs) -> anyhow::Result<()> {
-    with_state(|state| ops::peer(state, &args.a, &args.b, args.crossing.into()))?;
+    let Some(remote) = &args.remote.remote else {
+        let b = args.b.as_deref().expect("clap requires B without --remote");
+        with_state(|state| ops::peer(state, &args.a, b, args.crossing.into()))?;
+        return Ok(());
+    };
+    if args.remote.vni > VNI_MAX {
+        anyhow::bail!("--vni {}: out of range (0..={VNI_MAX})", args.remote.vni);
+    }
+    let spec = RemoteSpec {
+        addr: address("--remote", remote)?,
+        vni: args.remote.vni,
+        port: args.remote.port,
+        local: args.remote.local.as_deref().map(|l| address("--local", l)).transpose()?,
+        dev: args.remote.dev.clone(),
+    };
+    with_state(|state| ops::peer_remote(state, &args.a, spec))?;
     Ok(())
 }
 

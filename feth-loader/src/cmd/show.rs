@@ -26,13 +26,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{}: {}{} mtu {} mac {}", r.name, if r.admin_up { "UP" } else { "DOWN" }, ns, r.mtu, r.mac);
         println!(
             "\tpeer {} link {} mode {} hwcsum {} wire {} (slot {})",
-            r.peer.as_deref().unwrap_or("-"),
+            r.peer.as_deref().or(r.remote.as_ref().map(|_| "(remote)")).unwrap_or("-"),
             r.link,
             r.mode,
             on_off(r.hwcsum),
             r.wire,
             r.slot
         );
+        if let Some(remote) = &r.remote {
+            println!(
+                "\tremote {}: handed {} sent {} refused {} received {}",
+                remote.text, remote.handed.packets, remote.sent.packets, remote.refused, remote.received.packets
+            );
+        }
         println!("\toffloads tx-checksumming {} gro {}", on_off(r.offloads.tx_checksum), on_off(r.offloads.gro));
         for c in &r.changed {
             println!("\tset by feth: {c}");
