@@ -214,12 +214,7 @@ impl BenchObject {
         ctx[3] = dev_ifindex; // ingress_ifindex
         // SAFETY: plain u32s viewed as bytes, as the kernel's struct xdp_md.
         let ctx_bytes = unsafe { std::slice::from_raw_parts(ctx.as_ptr().cast::<u8>(), 24) };
-        let opts = TestRunOptions {
-            data_in: Some(data),
-            ctx_in: Some(ctx_bytes),
-            repeat,
-            ..Default::default()
-        };
+        let opts = TestRunOptions { data_in: Some(data), ctx_in: Some(ctx_bytes), repeat, ..Default::default() };
         generator
             .test_run(opts)
             .map_err(|e| FethError::KernelFeature(format!("BPF_PROG_RUN of the generator failed: {e}")))
@@ -332,7 +327,10 @@ pub fn measure(
                 let mut acc = Accounting {
                     generated,
                     received,
-                    tx_refused: d(a1.drops.tx_refused + a1.drops.tx_link_down, a0.drops.tx_refused + a0.drops.tx_link_down),
+                    tx_refused: d(
+                        a1.drops.tx_refused + a1.drops.tx_link_down,
+                        a0.drops.tx_refused + a0.drops.tx_link_down,
+                    ),
                     tx_no_peer: d(a1.drops.tx_no_peer.packets, a0.drops.tx_no_peer.packets),
                     tx_redirect_error: d(a1.drops.tx_redirect_error.packets, a0.drops.tx_redirect_error.packets),
                     tx_impaired: d(a1.drops.tx_loss.packets, a0.drops.tx_loss.packets)

@@ -303,7 +303,10 @@ pub fn check_peer(state: &State, a: &str, b: &str) -> Result<bool> {
 fn check_free_for(state: &State, name: &str, other: &str) -> Result<()> {
     let Some(port) = state.find(name)? else { return Ok(()) };
     if let Some(remote) = &port.record.remote {
-        return Err(FethError::Busy { name: name.to_owned(), peer: format!("remote {} vni {}", remote.addr, remote.vni) });
+        return Err(FethError::Busy {
+            name: name.to_owned(),
+            peer: format!("remote {} vni {}", remote.addr, remote.vni),
+        });
     }
     match state.peer_of(port) {
         Some(peer) if peer.user.as_ref().is_none_or(|u| u.name != other) => {
@@ -369,7 +372,11 @@ pub fn peer_remote(state: &mut State, name: &str, spec: RemoteSpec) -> Result<()
         return Err(FethError::Busy { name: name.to_owned(), peer: peer.name() });
     }
     if let Some(r) = &p.record.remote {
-        let same = r.addr == spec.addr && r.vni == spec.vni && r.port == spec.port && r.local == spec.local && r.dev == spec.dev;
+        let same = r.addr == spec.addr
+            && r.vni == spec.vni
+            && r.port == spec.port
+            && r.local == spec.local
+            && r.dev == spec.dev;
         if same {
             return Ok(());
         }
@@ -385,7 +392,8 @@ pub fn peer_remote(state: &mut State, name: &str, spec: RemoteSpec) -> Result<()
         slot,
     };
     remote.check(name, &state.rtnl)?;
-    if let Some(other) = state.ports.iter().find(|o| o.record.remote.as_ref().is_some_and(|r| r.clashes_with(&remote))) {
+    if let Some(other) = state.ports.iter().find(|o| o.record.remote.as_ref().is_some_and(|r| r.clashes_with(&remote)))
+    {
         return Err(FethError::Refused {
             name: name.to_owned(),
             reason: format!("VNI {} on port {} is already in use by {}", remote.vni, remote.port, other.name()),
@@ -394,7 +402,8 @@ pub fn peer_remote(state: &mut State, name: &str, spec: RemoteSpec) -> Result<()
     p.record.impair.check(name, Mode::Tc)?;
     let before = p.record.clone();
     state.write_record(p.slot, Record { remote: Some(remote), ..p.record.clone() })?;
-    let done = repair::grow(state, state.slots_needed()).and_then(|()| repair::converge(state, &mut Run::ports(&[p.slot])));
+    let done =
+        repair::grow(state, state.slots_needed()).and_then(|()| repair::converge(state, &mut Run::ports(&[p.slot])));
     if let Err(e) = done {
         // Best effort: the refusal is what the user needs to read.
         let _ = state.write_record(p.slot, before).and_then(|()| repair::converge(state, &mut Run::ports(&[p.slot])));

@@ -198,7 +198,8 @@ pub fn create(rtnl: &Rtnl, port_slot: u32, remote: &Remote) -> Result<LinkView> 
     }
     let sysctl = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
     if std::path::Path::new(&sysctl).exists() {
-        std::fs::write(&sysctl, "1").map_err(|e| FethError::Io { context: format!("{name}: disable IPv6"), cause: e })?;
+        std::fs::write(&sysctl, "1")
+            .map_err(|e| FethError::Io { context: format!("{name}: disable IPv6"), cause: e })?;
     }
     rtnl.require(&name)
 }

@@ -148,11 +148,8 @@ fn sync_tunnels(state: &mut State, run: &mut Run) -> Result<()> {
                 state.rtnl.set_up(tunnel.index, true, &format!("{}: set up", tunnel.name))?;
             }
         }
-        let config = PortConfig {
-            peer_slot: slot,
-            peer_ifindex: wire_index,
-            ..PortConfig::unpeered(remote.slot, Mode::Tc)
-        };
+        let config =
+            PortConfig { peer_slot: slot, peer_ifindex: wire_index, ..PortConfig::unpeered(remote.slot, Mode::Tc) };
         if !run.apply {
             continue;
         }

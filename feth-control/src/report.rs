@@ -90,7 +90,8 @@ fn remote_report(state: &State, port: &Port) -> Result<Option<RemoteReport>> {
         None => Default::default(),
     };
     let handed = counters::Direction { packets: stats.rx_crossed_packets, bytes: stats.rx_crossed_bytes };
-    let sent = tunnel.map_or_else(Default::default, |t| counters::Direction { packets: t.tx_packets, bytes: t.tx_bytes });
+    let sent =
+        tunnel.map_or_else(Default::default, |t| counters::Direction { packets: t.tx_packets, bytes: t.tx_bytes });
     Ok(Some(RemoteReport {
         addr: remote.addr.to_string(),
         vni: remote.vni,
@@ -206,7 +207,8 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
                 }
                 if let Some(r) = &remote {
                     if port.record.mode == Mode::Xdp {
-                        changed.push("tc path while the peer is remote: a VXLAN device takes no XDP redirect".to_owned());
+                        changed
+                            .push("tc path while the peer is remote: a VXLAN device takes no XDP redirect".to_owned());
                     }
                     if let Some(mtu) = r.tunnel_mtu {
                         changed.push(format!(

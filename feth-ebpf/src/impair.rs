@@ -6,10 +6,7 @@
 use aya_ebpf::helpers::bpf_get_prandom_u32;
 use feth_common::{PPM, PortConfig, capture::reason, impair};
 
-use crate::{
-    counters::count_one,
-    maps::FETH_SHARED,
-};
+use crate::{counters::count_one, maps::FETH_SHARED};
 
 /// True with probability `ppm` parts per million.
 #[inline(always)]
