@@ -190,3 +190,90 @@ fn docker_container_namespace_where_docker_runs() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// A Podman container's namespace. The test owns everything Podman touches: a storage of its
+/// own (`CONTAINERS_STORAGE_CONF`, which feth-loader's `podman inspect` inherits), an image it
+/// makes from busybox's static binary (`podman import`: no registry needed) and one container
+/// without network, run with runc (crun refuses this machine's hybrid cgroups). Where Podman
+/// cannot run a container (no podman, no runc, no busybox), only the refusal above is tested.
+#[test]
+fn podman_container_namespace() {
+    let dir = std::env::temp_dir().join(format!("feth-podman-{}", std::process::id()));
+    let conf = dir.join("storage.conf");
+    let podman = |args: &[&str]| {
+        Command::new("podman").env("CONTAINERS_STORAGE_CONF", &conf).args(args).output().expect("run podman")
+    };
+    let usable = Command::new("podman").arg("--version").output().is_ok_and(|o| o.status.success())
+        && Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success())
+        && std::path::Path::new("/bin/busybox").exists();
+    if !usable {
+        eprintln!("NOTE: podman, runc or busybox-static is missing: podman: tested only for its refusal");
+        return;
+    }
+    let image_root = dir.join("image");
+    std::fs::create_dir_all(image_root.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", image_root.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", image_root.join("bin/sleep")).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            dir.join("root").display(),
+            dir.join("run").display()
+        ),
+    )
+    .unwrap();
+    let tar = dir.join("image.tar");
+    let packed = Command::new("tar").arg("-C").arg(&image_root).arg("-cf").arg(&tar).arg(".").status();
+    assert!(packed.is_ok_and(|s| s.success()), "pack the image");
+    let image = "localhost/feth-test-sleep";
+    let name = format!("feth-test-{}", std::process::id());
+    let imported = podman(&["import", tar.to_str().unwrap(), image]);
+    assert!(imported.status.success(), "podman import: {}", String::from_utf8_lossy(&imported.stderr));
+    let started = podman(&[
+        "--runtime",
+        "runc",
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--ulimit",
+        "nofile=1024:1024",
+        "--ulimit",
+        "nproc=1024:1024",
+        "--name",
+        &name,
+        image,
+        "/bin/sleep",
+        "600",
+    ]);
+    if !started.status.success() {
+        // Under emulation (the kernel matrix's VM) Podman may lack what it needs; say so.
+        eprintln!("NOTE: podman could not run a container here: {}", String::from_utf8_lossy(&started.stderr).trim());
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
+    let result = std::panic::catch_unwind(|| {
+        let _w = world();
+        let _ports = Ports::new(&["feth0", "feth1"]);
+        let up = feth_tests::loader::command()
+            .env("CONTAINERS_STORAGE_CONF", &conf)
+            .args(["up", "feth0", "feth1", "--netns-a", &format!("podman:{name}")])
+            .output()
+            .expect("run feth-loader");
+        assert!(up.status.success(), "up with podman:{name}: {}", String::from_utf8_lossy(&up.stderr));
+        let pid = String::from_utf8(podman(&["inspect", "--format", "{{.State.Pid}}", &name]).stdout).unwrap();
+        let inside = Command::new("nsenter")
+            .args(["-t", pid.trim(), "-n", "ip", "link", "show", "feth0"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(inside, "feth0 is inside the container");
+        ok(&["down", "feth0", "feth1"]);
+    });
+    let _ = podman(&["rm", "-f", "-t", "0", &name]);
+    let _ = podman(&["rmi", "-f", image]);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

@@ -140,7 +140,8 @@ pub fn bench_tools() -> Result<(), String> {
 
 /// Tools the tests check feth against (bpftool reads the pinned maps' BTF; `ip` plays the
 /// user who renames interfaces and edits aliases behind feth's back; Prometheus scrapes the
-/// exporter; tshark reads what `capture` writes; ping crosses remote peers).
+/// exporter; tshark reads what `capture` writes; ping crosses remote peers; Podman, with runc
+/// and a busybox to make an image of, runs the container whose namespace `podman:` names).
 pub fn test_tools() -> Result<(), String> {
-    apt_install(&["bpftool", "iproute2", "iputils-ping", "prometheus", "tshark"])
+    apt_install(&["bpftool", "busybox-static", "iproute2", "iputils-ping", "podman", "prometheus", "runc", "tshark"])
 }
