@@ -538,10 +538,12 @@ impl Cable {
     pub fn of(state: &State, name: &str) -> Result<Cable> {
         let p = port(state, name)?;
         let Some(peer) = state.peer_of(p) else {
-            return Err(FethError::Refused {
-                name: name.to_owned(),
-                reason: "not peered: there is no link to flap".into(),
-            });
+            let reason = if p.record.remote.is_some() {
+                "its peer is remote: flap needs a local peer (the underlay is the remote link)"
+            } else {
+                "not peered: there is no link to flap"
+            };
+            return Err(FethError::Refused { name: name.to_owned(), reason: reason.into() });
         };
         Ok(Cable { ends: [CableEnd::of(p), CableEnd::of(peer)], rtnl: crate::rtnl::Rtnl::open()? })
     }

@@ -231,6 +231,8 @@ fn bad_remote_peerings_change_nothing() {
         &["peer", "feth9", "--remote", "198.18.9.2", "--local", "198.18.7.7"],
         &["peer", "feth0", "--remote", "198.18.9.2", "--vni", "7"],
         &["peer", "feth0", "feth9"],
+        &["peer", "feth9", "--remote", "198.18.9.2", "--vni", "9", "--mode", "xdp"],
+        &["flap", "feth0", "--down", "1s", "--up", "1s"],
     ];
     for args in cases {
         let err = fails(args);

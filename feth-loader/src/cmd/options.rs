@@ -26,6 +26,13 @@ pub struct Crossing {
     hwcsum: Option<OnOff>,
 }
 
+impl Crossing {
+    /// Whether any flag was given.
+    pub fn given(&self) -> bool {
+        self.mode.is_some() || self.hwcsum.is_some()
+    }
+}
+
 impl From<Crossing> for PeerOptions {
     fn from(c: Crossing) -> Self {
         PeerOptions {

@@ -54,6 +54,9 @@ pub fn run_peer(args: PeerArgs) -> anyhow::Result<()> {
         with_state(|state| ops::peer(state, &args.a, b, args.crossing.into()))?;
         return Ok(());
     };
+    if args.crossing.given() {
+        anyhow::bail!("--mode and --hwcsum choose how a local pair crosses; a remote peer always uses the TC path");
+    }
     if args.remote.vni > VNI_MAX {
         anyhow::bail!("--vni {}: out of range (0..={VNI_MAX})", args.remote.vni);
     }
