@@ -11,7 +11,7 @@ use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, DevMap, MapData, PerCpuArray},
     programs::{
-        SchedClassifier, TcAttachType, TestRun as _, TestRunAttrs, TestRunOptions, Xdp, XdpMode,
+        SchedClassifier, TcAttachType, TestRun as _, TestRunAttrs, TestRunOptions, TestRunResult, Xdp, XdpMode,
         tc::{NlOptions, TcAttach, TcError, qdisc_add_clsact},
         xdp::XdpLinkId,
     },
@@ -163,28 +163,11 @@ impl BenchObject {
     /// had sent it: one BPF_PROG_RUN with live frames, the generator answering XDP_TX.
     pub fn transmit(&self, dev_ifindex: u32, data: &[u8], repeat: u32) -> Result<()> {
         let name = if self.flows { GEN_FLOWS } else { GEN };
-        let generator = self.ebpf.program(name).ok_or_else(|| FethError::KernelFeature("generator missing".into()))?;
-        let generator = <&Xdp>::try_from(generator).context(name)?;
-        let mut ctx = [0u32; 6];
-        ctx[1] = data.len() as u32; // data_end
-        ctx[3] = dev_ifindex; // ingress_ifindex
-        // SAFETY: plain u32s viewed as bytes, as the kernel's struct xdp_md.
-        let ctx_bytes = unsafe { std::slice::from_raw_parts(ctx.as_ptr().cast::<u8>(), 24) };
-        let opts = TestRunOptions {
-            data_in: Some(data),
-            ctx_in: Some(ctx_bytes),
-            repeat,
-            attrs: TestRunAttrs::new().xdp_live_frames(BATCH),
-            ..Default::default()
-        };
-        generator
-            .test_run(opts)
+        self.run(name, dev_ifindex, data, repeat, TestRunAttrs::new().xdp_live_frames(BATCH))
             .map(drop)
             .map_err(|e| FethError::KernelFeature(format!("BPF_PROG_RUN with live frames failed (5.18+ needed): {e}")))
     }
-}
 
-impl BenchObject {
     /// Frames per second this CPU could hand to the kernel at most: the plain generator run
     /// `CALIBRATION_RUNS` times over `data` *without* live frames (nothing is sent), each run's
     /// cost measured by the kernel. Sending costs more on top, so a rate above this cannot be
@@ -206,18 +189,29 @@ impl BenchObject {
     }
 
     /// The plain generator run `repeat` times over `data` without live frames: nothing is sent.
-    fn dry_run(&self, dev_ifindex: u32, data: &[u8], repeat: u32) -> Result<aya::programs::TestRunResult> {
-        let generator = self.ebpf.program(GEN).ok_or_else(|| FethError::KernelFeature("generator missing".into()))?;
-        let generator = <&Xdp>::try_from(generator).context(GEN)?;
+    fn dry_run(&self, dev_ifindex: u32, data: &[u8], repeat: u32) -> Result<TestRunResult> {
+        self.run(GEN, dev_ifindex, data, repeat, TestRunAttrs::new())
+            .map_err(|e| FethError::KernelFeature(format!("BPF_PROG_RUN of the generator failed: {e}")))
+    }
+
+    /// One BPF_PROG_RUN of the generator `program` over `data`, as received on `dev_ifindex`.
+    fn run(
+        &self,
+        program: &str,
+        dev_ifindex: u32,
+        data: &[u8],
+        repeat: u32,
+        attrs: TestRunAttrs,
+    ) -> Result<TestRunResult, Box<dyn std::error::Error>> {
+        let generator = self.ebpf.program(program).ok_or("generator missing from the object")?;
+        let generator = <&Xdp>::try_from(generator)?;
         let mut ctx = [0u32; 6];
         ctx[1] = data.len() as u32; // data_end
         ctx[3] = dev_ifindex; // ingress_ifindex
         // SAFETY: plain u32s viewed as bytes, as the kernel's struct xdp_md.
         let ctx_bytes = unsafe { std::slice::from_raw_parts(ctx.as_ptr().cast::<u8>(), 24) };
-        let opts = TestRunOptions { data_in: Some(data), ctx_in: Some(ctx_bytes), repeat, ..Default::default() };
-        generator
-            .test_run(opts)
-            .map_err(|e| FethError::KernelFeature(format!("BPF_PROG_RUN of the generator failed: {e}")))
+        let opts = TestRunOptions { data_in: Some(data), ctx_in: Some(ctx_bytes), repeat, attrs, ..Default::default() };
+        Ok(generator.test_run(opts)?)
     }
 }
 

@@ -96,8 +96,13 @@ pub fn fnv1a(data: &[u8]) -> u64 {
 pub fn tcp_transfer(p: &Pair, len: usize) {
     p.a.addr("feth0", IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)), 24);
     p.b.addr("feth1", IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2)), 24);
-    let server: SocketAddr = "198.18.0.2:5201".parse().unwrap();
-    let listener = p.b.run(|| TcpListener::bind(server).expect("bind in namespace b"));
+    tcp_transfer_between(&p.a, &p.b, "198.18.0.2:5201".parse().unwrap(), len);
+}
+
+/// Sends `len` bytes over TCP from namespace `a` to `server` in namespace `b` (addresses
+/// already set) and checks the content hash on arrival.
+pub fn tcp_transfer_between(a: &NetNs, b: &NetNs, server: SocketAddr, len: usize) {
+    let listener = b.run(|| TcpListener::bind(server).expect("bind in namespace b"));
     let data: Vec<u8> = (0..len as u64).map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8).collect();
     let expected = (data.len(), fnv1a(&data));
     let receiver = std::thread::spawn(move || {
@@ -108,7 +113,7 @@ pub fn tcp_transfer(p: &Pair, len: usize) {
         (got.len(), fnv1a(&got))
     });
     let mut client =
-        p.a.run(|| TcpStream::connect_timeout(&server, crate::scaled(WAIT)).expect("connect across the crossover"));
+        a.run(|| TcpStream::connect_timeout(&server, crate::scaled(WAIT)).expect("connect across the crossover"));
     client.set_write_timeout(Some(crate::scaled(Duration::from_secs(60)))).unwrap();
     client.write_all(&data).expect("write transfer");
     drop(client);

@@ -174,16 +174,8 @@ fn docker_container_namespace_where_docker_runs() {
     assert!(started, "docker run {image}");
     let result = std::panic::catch_unwind(|| {
         ok(&["up", "feth0", "feth1", "--netns-a", &format!("docker:{name}")]);
-        let pid = String::from_utf8(
-            Command::new("docker").args(["inspect", "--format", "{{.State.Pid}}", &name]).output().unwrap().stdout,
-        )
-        .unwrap();
-        let inside = Command::new("nsenter")
-            .args(["-t", pid.trim(), "-n", "ip", "link", "show", "feth0"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(inside, "feth0 is inside the container");
-        ok(&["down", "feth0", "feth1"]);
+        let pid = Command::new("docker").args(["inspect", "--format", "{{.State.Pid}}", &name]).output().unwrap();
+        assert_feth0_inside(&pid.stdout);
     });
     let _ = Command::new("docker").args(["rm", "-f", &name]).status();
     if let Err(e) = result {
@@ -262,13 +254,7 @@ fn podman_container_namespace() {
             .output()
             .expect("run feth-loader");
         assert!(up.status.success(), "up with podman:{name}: {}", String::from_utf8_lossy(&up.stderr));
-        let pid = String::from_utf8(podman(&["inspect", "--format", "{{.State.Pid}}", &name]).stdout).unwrap();
-        let inside = Command::new("nsenter")
-            .args(["-t", pid.trim(), "-n", "ip", "link", "show", "feth0"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(inside, "feth0 is inside the container");
-        ok(&["down", "feth0", "feth1"]);
+        assert_feth0_inside(&podman(&["inspect", "--format", "{{.State.Pid}}", &name]).stdout);
     });
     let _ = podman(&["rm", "-f", "-t", "0", &name]);
     let _ = podman(&["rmi", "-f", image]);
@@ -276,4 +262,16 @@ fn podman_container_namespace() {
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+}
+
+/// feth0 is in the network namespace of the container whose init has the pid `inspect`
+/// printed; then the pair goes down.
+fn assert_feth0_inside(inspect: &[u8]) {
+    let pid = String::from_utf8_lossy(inspect);
+    let inside = Command::new("nsenter")
+        .args(["-t", pid.trim(), "-n", "ip", "link", "show", "feth0"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(inside, "feth0 is inside the container");
+    ok(&["down", "feth0", "feth1"]);
 }

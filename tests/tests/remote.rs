@@ -1,15 +1,10 @@
 //! Remote peers over VXLAN: two "hosts" on this machine, each a world of its own (its own
 //! loader namespace and bpffs), joined by a veth underlay with 198.18.9.x addresses. On each,
 //! feth0 (its user end in a namespace of its own) is peered to the other host's feth0.
-use std::{
-    io::{Read as _, Write as _},
-    net::{IpAddr, SocketAddr, TcpListener, TcpStream},
-    process::Command,
-    time::Duration,
-};
+use std::{net::IpAddr, process::Command};
 
 use feth_tests::{
-    bench::{ABSENCE, WAIT, assert_blocked, assert_crosses, carrier, fnv1a},
+    bench::{ABSENCE, WAIT, assert_blocked, assert_crosses, carrier, tcp_transfer_between},
     frames::PacketSocket,
     loader::{fails, ok, show_json, show_state},
     netns::NetNs,
@@ -97,28 +92,6 @@ fn show(h: &Host) -> serde_json::Value {
     show_json()[0].clone()
 }
 
-/// Sends `len` bytes over TCP from A's feth0 (198.18.10.1) to B's (198.18.10.2) and checks the
-/// content hash on arrival.
-fn tcp_transfer(a: &Host, b: &Host, len: usize) {
-    let server: SocketAddr = "198.18.10.2:5201".parse().unwrap();
-    let listener = b.user.run(|| TcpListener::bind(server).expect("bind on B"));
-    let data: Vec<u8> = (0..len as u64).map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8).collect();
-    let expected = (data.len(), fnv1a(&data));
-    let receiver = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().expect("accept");
-        conn.set_read_timeout(Some(feth_tests::scaled(Duration::from_secs(60)))).unwrap();
-        let mut got = Vec::with_capacity(len);
-        conn.read_to_end(&mut got).expect("read transfer");
-        (got.len(), fnv1a(&got))
-    });
-    let mut client =
-        a.user.run(|| TcpStream::connect_timeout(&server, feth_tests::scaled(WAIT)).expect("connect over VXLAN"));
-    client.set_write_timeout(Some(feth_tests::scaled(Duration::from_secs(60)))).unwrap();
-    client.write_all(&data).expect("write transfer");
-    drop(client);
-    assert_eq!(receiver.join().expect("receiver"), expected, "transfer length and content hash");
-}
-
 fn n(v: &serde_json::Value, path: &[&str]) -> u64 {
     path.iter().fold(v, |v, k| &v[*k]).as_u64().unwrap_or_else(|| panic!("{path:?} in {v}"))
 }
@@ -179,7 +152,7 @@ fn remote_peers_cross_over_vxlan() {
         .output()
         .expect("run ping (iputils-ping, which cargo xtask test installs)");
     assert!(ping.status.success(), "ping over VXLAN: {}", String::from_utf8_lossy(&ping.stdout));
-    tcp_transfer(&a, &b, 20 << 20);
+    tcp_transfer_between(&a.user, &b.user, "198.18.10.2:5201".parse().unwrap(), 20 << 20);
     // Every frame accounted for on both sides, both directions, once traffic is at rest.
     let mut last = None;
     let settled = wait_until(WAIT, || {
