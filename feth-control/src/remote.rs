@@ -22,6 +22,8 @@ use crate::{
 pub const DEFAULT_PORT: u16 = 4789;
 /// The underlay MTU assumed without `--dev`.
 pub const ETHERNET_MTU: u32 = 1500;
+/// The VNI when none is given.
+pub const DEFAULT_VNI: u32 = 1;
 /// VNIs are 24 bits.
 pub const VNI_MAX: u32 = (1 << 24) - 1;
 

@@ -18,6 +18,9 @@
 //! a = "feth0"
 //! b = "feth1"
 //! mode = "tc"
+//!
+//! [interface.feth2]
+//! remote = { addr = "198.18.9.2", vni = 100, dev = "ul0" }   # a peer on another host
 //! ```
 use std::collections::BTreeMap;
 
@@ -30,7 +33,7 @@ use crate::{
     media::{self, PortMedia},
     names,
     netns::Netns,
-    ops::{self, PeerOptions, PortSpec},
+    ops::{self, PeerOptions, PortSpec, RemoteSpec},
     pair::MTU_DEFAULT,
     state::State,
 };
@@ -58,6 +61,65 @@ struct Interface {
     media_list: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     impair: Option<impair::Spec>,
+    /// A peer on another host (`peer NAME --remote`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote: Option<RemoteFile>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RemoteFile {
+    addr: String,
+    #[serde(default = "default_vni")]
+    vni: u32,
+    #[serde(default = "default_port")]
+    port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dev: Option<String>,
+}
+
+fn default_vni() -> u32 {
+    crate::remote::DEFAULT_VNI
+}
+
+fn default_port() -> u16 {
+    crate::remote::DEFAULT_PORT
+}
+
+impl RemoteFile {
+    fn check(&self, name: &str) -> Result<RemoteSpec> {
+        let addr = |flag: &str, text: &str| {
+            text.parse().map_err(|_| {
+                FethError::Invalid(format!("{name}: remote {flag} {text:?} is not an IPv4 or IPv6 address"))
+            })
+        };
+        if self.vni > crate::remote::VNI_MAX {
+            return Err(FethError::Invalid(format!(
+                "{name}: VNI {} is out of range (0..={})",
+                self.vni,
+                crate::remote::VNI_MAX
+            )));
+        }
+        Ok(RemoteSpec {
+            addr: addr("addr", &self.addr)?,
+            vni: self.vni,
+            port: self.port,
+            local: self.local.as_deref().map(|l| addr("local", l)).transpose()?,
+            dev: self.dev.clone(),
+        })
+    }
+
+    fn of(r: &crate::remote::Remote) -> RemoteFile {
+        RemoteFile {
+            addr: r.addr.to_string(),
+            vni: r.vni,
+            port: r.port,
+            local: r.local.map(|a| a.to_string()),
+            dev: r.dev.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -81,6 +143,8 @@ struct Wanted {
     impair: Impairment,
     /// Peer, mode, hwcsum (`None`: as the record has it; the file said nothing).
     peer: Option<(String, Mode, Option<bool>)>,
+    /// A peer on another host instead.
+    remote: Option<RemoteSpec>,
 }
 
 /// A checked topology file.
@@ -120,7 +184,8 @@ impl Topology {
                     Some(spec) => spec.apply(name, Impairment::default())?,
                     None => Impairment::default(),
                 };
-                Ok(Wanted { name: name.clone(), netns: i.netns.clone(), mtu, media, impair, peer: None })
+                let remote = i.remote.as_ref().map(|r| r.check(name)).transpose()?;
+                Ok(Wanted { name: name.clone(), netns: i.netns.clone(), mtu, media, impair, peer: None, remote })
             };
             wanted.insert(name.clone(), check().map_err(|e| at(path, text, offset, e))?);
             spans.insert(name.clone(), offset);
@@ -152,9 +217,15 @@ impl Topology {
                     media: media::default_media(),
                     impair: Impairment::default(),
                     peer: None,
+                    remote: None,
                 });
                 if let Some((taken, _, _)) = &w.peer {
                     return Err(refuse(format!("{me}: already peered with {taken} earlier in the file")));
+                }
+                if w.remote.is_some() {
+                    return Err(refuse(format!(
+                        "{me}: has a remote peer in the file; it cannot also have a local one"
+                    )));
                 }
                 w.peer = Some((other.clone(), mode, hwcsum));
                 w.impair.check(me, mode).map_err(|e| refuse(e.to_string()))?;
@@ -180,6 +251,14 @@ impl Topology {
             let Some(peer) = state.peer_of(port) else { continue };
             let (name, peer_name) = (port.name(), peer.name());
             if port.slot < peer.slot && (listed(&name) || listed(&peer_name)) && !wants(&name, &peer_name) {
+                changes.push(Change::Unpeer(name));
+            }
+        }
+        let wanted_remote = |name: &str| self.wanted.iter().find(|w| w.name == name).and_then(|w| w.remote.as_ref());
+        for port in &state.ports {
+            let Some(remote) = &port.record.remote else { continue };
+            let name = port.name();
+            if listed(&name) && !wanted_remote(&name).is_some_and(|w| same_remote(w, remote)) {
                 changes.push(Change::Unpeer(name));
             }
         }
@@ -209,8 +288,13 @@ impl Topology {
                             ),
                         });
                     }
-                    if port.user.as_ref().is_some_and(|u| u.mtu != w.mtu) {
-                        changes.push(Change::Mtu(w.name.clone(), w.mtu));
+                    // A remote peer's tunnel bounds the MTU (`peer --remote` lowered it).
+                    let keeps_tunnel =
+                        port.record.remote.as_ref().zip(w.remote.as_ref()).is_some_and(|(r, w)| same_remote(w, r));
+                    let tunnel_mtu = state.tunnels.get(&port.slot).filter(|_| keeps_tunnel).map(|t| t.mtu);
+                    let mtu = tunnel_mtu.map_or(w.mtu, |t| w.mtu.min(t));
+                    if port.user.as_ref().is_some_and(|u| u.mtu != mtu) {
+                        changes.push(Change::Mtu(w.name.clone(), mtu));
                     }
                 }
             }
@@ -243,9 +327,25 @@ impl Topology {
                 changes.push(Change::Peer(w.name.clone(), peer.clone(), *mode, *hwcsum));
             }
         }
+        for w in &self.wanted {
+            let Some(remote) = &w.remote else { continue };
+            let now = state.find(&w.name)?.and_then(|p| p.record.remote.as_ref());
+            if !now.is_some_and(|r| same_remote(remote, r)) {
+                changes.push(Change::PeerRemote(w.name.clone(), remote.clone()));
+            }
+        }
         changes.extend(after_peering);
         Ok(changes)
     }
+}
+
+/// Whether a port's recorded remote peer is the one the file wants.
+fn same_remote(want: &RemoteSpec, have: &crate::remote::Remote) -> bool {
+    want.addr == have.addr
+        && want.vni == have.vni
+        && want.port == have.port
+        && want.local == have.local
+        && want.dev == have.dev
 }
 
 /// One change `apply` makes.
@@ -258,6 +358,7 @@ pub enum Change {
     Media(String, PortMedia),
     Impair(String, Impairment),
     Peer(String, String, Mode, Option<bool>),
+    PeerRemote(String, RemoteSpec),
 }
 
 impl std::fmt::Display for Change {
@@ -290,6 +391,16 @@ impl std::fmt::Display for Change {
                     None => Ok(()),
                 }
             }
+            Change::PeerRemote(n, r) => {
+                write!(f, "peer {n} --remote {} --vni {} --port {}", r.addr, r.vni, r.port)?;
+                if let Some(local) = r.local {
+                    write!(f, " --local {local}")?;
+                }
+                match &r.dev {
+                    Some(dev) => write!(f, " --dev {dev}"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -314,6 +425,11 @@ pub fn apply(state: &mut State, changes: &[Change]) -> Result<()> {
                     crate::pair::set_user_up(name, &p.netns)?;
                 }
             }
+            Change::PeerRemote(n, r) => {
+                ops::peer_remote(state, n, r.clone())?;
+                let p = ops::port(state, n)?;
+                crate::pair::set_user_up(n, &p.netns)?;
+            }
         }
     }
     Ok(())
@@ -335,6 +451,7 @@ pub fn export(state: &State) -> Result<String> {
                 media_list: (i.media.list != default_media.list)
                     .then(|| i.media.list.iter().map(|w| media::format_word(*w)).collect()),
                 impair: (!i.impair.is_none()).then(|| impair::Spec::of(&i.impair)),
+                remote: i.remote.as_ref().map(RemoteFile::of),
             },
         );
         if let Some(peer) = state.peer_of(port)

@@ -124,3 +124,54 @@ fn a_file_with_an_error_is_refused_as_a_whole() {
     assert!(err.contains("feth0") && err.contains("namespace"), "{err}");
     assert_eq!(show_state(), before);
 }
+
+#[test]
+fn remote_peers_in_a_file() {
+    let _w = world();
+    let _ports = Ports::new(&["feth0", "feth1"]);
+    let a = NetNs::new("a");
+    // An underlay in the loader's namespace, so that the remote address has a route (no host
+    // answers there: the file only configures the peering).
+    let net = feth_tests::world::current_net();
+    let made = std::process::Command::new("ip")
+        .args(["-n", &net.name, "link", "add", "ul0", "type", "veth", "peer", "name", "ul1"])
+        .status();
+    assert!(made.is_ok_and(|s| s.success()), "create the underlay");
+    net.addr("ul0", "198.18.9.1".parse().unwrap(), 24);
+    net.set_up("ul0");
+    let text = format!(
+        "[interface.feth0]\nnetns = \"{}\"\nremote = {{ addr = \"198.18.9.2\", vni = 100, dev = \"ul0\" }}\n",
+        a.name
+    );
+    let file = TopologyFile::new("remote", &text);
+    let first = ok(&["apply", file.path()]);
+    assert!(first.contains("peer feth0 --remote 198.18.9.2 --vni 100 --port 4789 --dev ul0"), "{first}");
+    let show = show_json();
+    assert_eq!(port(&show, "feth0")["remote"]["vni"], 100, "{show}");
+    assert_eq!(port(&show, "feth0")["mtu"], 1450, "the tunnel's MTU: {show}");
+    assert_eq!(ok(&["apply", file.path()]).trim(), "nothing to change");
+    // The export describes it, and applying the export changes nothing.
+    let exported = TopologyFile::new("remote-export", &ok(&["export"]));
+    assert!(std::fs::read_to_string(exported.path()).unwrap().contains("remote"), "export names the remote peer");
+    assert_eq!(ok(&["apply", exported.path()]).trim(), "nothing to change");
+    // A file that lists feth0 without it unpeers it (and its VXLAN device goes).
+    let plain = TopologyFile::new("remote-gone", &format!("[interface.feth0]\nnetns = \"{}\"\nmtu = 1450\n", a.name));
+    assert_eq!(ok(&["apply", plain.path()]).trim(), "unpeer feth0");
+    assert!(port(&show_json(), "feth0")["remote"].is_null());
+    assert!(net.link("fvx0").is_none(), "the VXLAN device is gone");
+    // Errors name their line and change nothing.
+    let before = show_state();
+    for (tag, bad) in [
+        ("remote-addr", "[interface.feth0]\nremote = { addr = \"198.18.9.300\" }\n"),
+        ("remote-vni", "[interface.feth0]\nremote = { addr = \"198.18.9.2\", vni = 16777216 }\n"),
+        (
+            "remote-both",
+            "[interface.feth0]\nremote = { addr = \"198.18.9.2\" }\n\n[[peer]]\na = \"feth0\"\nb = \"feth1\"\n",
+        ),
+    ] {
+        let file = TopologyFile::new(tag, bad);
+        let err = fails(&["apply", file.path()]);
+        assert!(err.contains(&format!("{}:", file.path())), "{tag}: names the file and line: {err}");
+        assert_eq!(show_state(), before, "{tag}: nothing changed");
+    }
+}

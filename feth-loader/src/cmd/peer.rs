@@ -1,6 +1,6 @@
 use feth_control::{
     ops::{self, RemoteSpec},
-    remote::{DEFAULT_PORT, VNI_MAX},
+    remote::{DEFAULT_PORT, DEFAULT_VNI, VNI_MAX},
     with_state,
 };
 
@@ -26,7 +26,7 @@ pub struct RemoteArgs {
     #[arg(long, value_name = "ADDR")]
     remote: Option<String>,
     /// VXLAN network identifier, 0 to 16777215; both hosts use the same.
-    #[arg(long, value_name = "N", default_value_t = 1, requires = "remote")]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_VNI, requires = "remote")]
     vni: u32,
     /// UDP port of the VXLAN packets.
     #[arg(long, value_name = "PORT", default_value_t = DEFAULT_PORT, requires = "remote")]
