@@ -53,11 +53,12 @@ pub fn grow(state: &mut State, slots: u32) -> Result<()> {
         return Ok(());
     }
     let saved: Vec<_> = state
-        .ports
+        .ends()
         .iter()
-        .map(|p| Ok((p.slot, crossover.stats_per_cpu(p.slot)?, crossover.shared(p.slot)?)))
+        .filter_map(|(_, index)| feth_common::wire_slot_of(*index))
+        .map(|slot| Ok((slot, crossover.stats_per_cpu(slot)?, crossover.shared(slot)?)))
         .collect::<Result<_>>()?;
-    let wires: Vec<(String, u32)> = state.ports.iter().map(|p| (p.wire.name.clone(), p.wire.index)).collect();
+    let wires = state.ends();
     state.crossover = None;
     Crossover::unpin_programs_and_links(&wires)?;
     Crossover::unpin_slot_maps()?;
@@ -366,8 +367,7 @@ fn load_pins(state: &mut State, run: &mut Run) -> Result<()> {
     }
     if run.apply {
         if !missing.is_empty() {
-            let wires: Vec<(String, u32)> = state.ports.iter().map(|p| (p.wire.name.clone(), p.wire.index)).collect();
-            Crossover::unpin_programs_and_links(&wires)?;
+            Crossover::unpin_programs_and_links(&state.ends())?;
         }
         state.crossover = None;
         state.crossover()?;

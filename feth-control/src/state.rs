@@ -171,6 +171,13 @@ impl State {
         (0..feth_common::MAX_PORTS).filter(|s| !self.index.contains_key(s) && !tunnels.contains(s)).take(n).collect()
     }
 
+    /// (name, ifindex) of every device a feth program is attached to: the wire ends and the
+    /// tunnel ends of remote peers.
+    pub fn ends(&self) -> Vec<(String, u32)> {
+        let wires = self.ports.iter().map(|p| (p.wire.name.clone(), p.wire.index));
+        wires.chain(self.tunnels.values().map(|t| (t.name.clone(), t.index))).collect()
+    }
+
     /// Slots of tunnel ends, recorded or present.
     pub fn tunnel_slots(&self) -> std::collections::HashSet<u32> {
         let recorded = self.ports.iter().filter_map(|p| Some(p.record.remote.as_ref()?.slot));

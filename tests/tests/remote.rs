@@ -164,6 +164,16 @@ fn remote_peers_cross_over_vxlan() {
     let (sa, sb) = last.unwrap();
     assert!(settled, "counters account for every frame:\nA {sa}\nB {sb}");
     assert!(n(&sa["counters"], &["tx", "bytes"]) > 20 << 20, "the transfer went through the crossover: {sa}");
+    // B's pins lost (a bpffs remount): the repair reloads the programs and re-attaches the
+    // VXLAN device too, so what arrives from A still crosses (and B's replies return).
+    b.on();
+    assert!(feth_tests::world::sh(&format!("rm -rf {}", feth_tests::LAYOUT)), "remove B's pins");
+    ok(&["repair"]);
+    let received = |h: &Host| n(&show(h)["remote"], &["received", "packets"]);
+    let before = received(&b);
+    assert_crosses(&a.user, "feth0", &b.user, "feth0", 10);
+    assert_crosses(&b.user, "feth0", &a.user, "feth0", 11);
+    assert!(received(&b) > before, "B's VXLAN device counts in the new maps");
     // Unpeering one side stops the traffic and removes its VXLAN device.
     b.on();
     ok(&["unpeer", "feth0"]);
