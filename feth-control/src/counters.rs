@@ -157,6 +157,8 @@ pub struct PortSnapshot {
     /// The user end has carrier (peered, and the peer's wire end up).
     pub carrier: bool,
     pub counters: PortCounters,
+    /// The peer on another host and its VXLAN device's counters, if any.
+    pub remote: Option<crate::report::RemoteReport>,
 }
 
 /// Counters of every port, or of `only`.
@@ -168,14 +170,16 @@ pub fn snapshot(state: &State, only: Option<&str>) -> Result<Vec<PortSnapshot>> 
     ports
         .into_iter()
         .map(|p| {
+            let remote = crate::report::remote_report(state, p)?;
             Ok(PortSnapshot {
                 name: p.name(),
                 peer: state.peer_of(p).map(Port::name),
                 mode: p.mode().name(),
-                link_up: state.peer_of(p).is_some(),
+                link_up: state.peer_of(p).is_some() || remote.as_ref().is_some_and(|r| r.tunnel_ifindex.is_some()),
                 admin_up: p.user.as_ref().is_some_and(|u| u.admin_up),
                 carrier: p.user.as_ref().is_some_and(|u| u.carrier),
                 counters: read(state, p)?,
+                remote,
             })
         })
         .collect()

@@ -1,7 +1,9 @@
 //! Counters in the Prometheus text format, for `stats --format prometheus` and `exporter`:
 //! encoded by prometheus-client (OpenMetrics text, which Prometheus reads), named as
 //! node_exporter names interface metrics: a `device` label, `_total` counters, `feth_up` and
-//! `feth_carrier` gauges, and `feth_peer_info{device,peer,mode}`.
+//! `feth_carrier` gauges, and `feth_peer_info{device,peer,mode}`; a remote peer adds
+//! `feth_remote_info{device,remote,vni,tunnel}` and its VXLAN device's
+//! `feth_remote_packets_total{device,direction}`.
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, EncodeMetric as _},
@@ -105,6 +107,23 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        name: "feth_remote_packets",
+        help: "Frames of a remote peer's VXLAN device: handed to it, sent, refused (handed, not sent), received from the other host.",
+        kind: MetricType::Counter,
+        samples: |p| {
+            let Some(r) = &p.remote else { return vec![] };
+            [
+                ("handed", r.handed.packets),
+                ("sent", r.sent.packets),
+                ("refused", r.refused),
+                ("received", r.received.packets),
+            ]
+            .into_iter()
+            .map(|(direction, v)| (Some(("direction", direction)), v))
+            .collect()
+        },
+    },
+    Family {
         name: "feth_up",
         help: "1 while the interface is administratively up (as node_network_up).",
         kind: MetricType::Gauge,
@@ -144,6 +163,22 @@ impl Collector for Ports {
         for port in self.0.iter().filter(|p| p.peer.is_some()) {
             let peer = port.peer.as_deref().unwrap_or_default();
             info.encode_info(&[("device", port.name.as_str()), ("peer", peer), ("mode", port.mode)])?;
+        }
+        let mut info = encoder.encode_descriptor(
+            "feth_remote",
+            "The interface's peer on another host: its address, VNI and the VXLAN device that carries it.",
+            None,
+            MetricType::Info,
+        )?;
+        for port in &self.0 {
+            let Some(r) = &port.remote else { continue };
+            let vni = r.vni.to_string();
+            info.encode_info(&[
+                ("device", port.name.as_str()),
+                ("remote", r.addr.as_str()),
+                ("vni", vni.as_str()),
+                ("tunnel", r.tunnel.as_str()),
+            ])?;
         }
         Ok(())
     }

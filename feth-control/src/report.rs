@@ -59,7 +59,7 @@ pub struct PortReport {
 /// A remote peer and what its VXLAN device (the tunnel end) did. For what this port sends:
 /// `tx + duplicated = handed + drops`, and `handed = sent + refused`. `received` is what
 /// arrived from the remote and crossed to this port (its `rx` plus `rx_refused`).
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct RemoteReport {
     pub addr: String,
     pub vni: u32,
@@ -81,7 +81,8 @@ pub struct RemoteReport {
     pub received: counters::Direction,
 }
 
-fn remote_report(state: &State, port: &Port) -> Result<Option<RemoteReport>> {
+/// The remote peer of `port` and its tunnel end's counters, if it has one.
+pub fn remote_report(state: &State, port: &Port) -> Result<Option<RemoteReport>> {
     let Some(remote) = &port.record.remote else { return Ok(None) };
     let name = crate::remote::tunnel_name(port.slot);
     let tunnel = state.tunnels.get(&port.slot);

@@ -164,6 +164,20 @@ fn remote_peers_cross_over_vxlan() {
     let (sa, sb) = last.unwrap();
     assert!(settled, "counters account for every frame:\nA {sa}\nB {sb}");
     assert!(n(&sa["counters"], &["tx", "bytes"]) > 20 << 20, "the transfer went through the crossover: {sa}");
+    // Prometheus sees the remote peer and its VXLAN device's counters, the same as show.
+    a.on();
+    let metrics = ok(&["stats", "--format", "prometheus"]);
+    assert!(
+        metrics.contains(r#"feth_remote_info{device="feth0",remote="198.18.9.2",vni="100",tunnel="fvx0"} 1"#),
+        "{metrics}"
+    );
+    let sample = r#"feth_remote_packets_total{device="feth0",direction="sent"} "#;
+    let sent: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{sample} in {metrics}"));
+    // At least what show counted a moment before (an ARP refresh may have crossed since).
+    assert!(sent >= n(&sa["remote"], &["sent", "packets"]), "{metrics}");
     // B's pins lost (a bpffs remount): the repair reloads the programs and re-attaches the
     // VXLAN device too, so what arrives from A still crosses (and B's replies return).
     b.on();

@@ -126,13 +126,18 @@ fn human_bits(bps: f64) -> String {
 fn print_totals(ports: &[PortSnapshot]) {
     for p in ports {
         let c = &p.counters;
-        println!(
-            "{}: peer {} mode {} link {}",
-            p.name,
-            p.peer.as_deref().unwrap_or("-"),
-            p.mode,
-            if p.link_up { "up" } else { "down" }
-        );
+        let peer = match (&p.peer, &p.remote) {
+            (Some(peer), _) => peer.clone(),
+            (None, Some(r)) => format!("remote {}", r.text),
+            (None, None) => "-".to_owned(),
+        };
+        println!("{}: peer {peer} mode {} link {}", p.name, p.mode, if p.link_up { "up" } else { "down" });
+        if let Some(r) = &p.remote {
+            println!(
+                "	remote handed {} sent {} refused {} received {}",
+                r.handed.packets, r.sent.packets, r.refused, r.received.packets
+            );
+        }
         println!("\ttx {} packets {} bytes", c.tx.packets, c.tx.bytes);
         println!("\trx {} packets {} bytes", c.rx.packets, c.rx.bytes);
         println!(
