@@ -8,6 +8,10 @@
 /// holds less): the capture file keeps their original length.
 pub const SNAPLEN: u32 = 16384;
 
+/// Bytes a veth accepts beyond its MTU: the Ethernet header and one VLAN tag (the kernel's
+/// `is_skb_forwardable`, and `veth_xdp_xmit` for XDP frames).
+pub const TOO_BIG_SLACK: u32 = 18;
+
 /// `Settings::capture` bit: only dropped, corrupted or duplicated frames are captured.
 pub const DROPS_ONLY: u32 = 1 << 31;
 /// `Settings::capture` bits holding the captured slot plus one (0: no capture).
@@ -25,6 +29,9 @@ pub mod reason {
     pub const CORRUPTED: u32 = 5;
     /// Crossed twice (`impair --duplicate`): this record is the extra copy.
     pub const DUPLICATED: u32 = 6;
+    /// Crossed, but longer than the peer's MTU allows (`TOO_BIG_SLACK`): the peer's veth
+    /// refuses it, and it is counted in the peer's `rx_refused`.
+    pub const TOO_BIG: u32 = 7;
 
     /// The name `capture` writes in a frame's comment, as `stats` names the counter.
     pub fn name(reason: u32) -> &'static str {
@@ -36,6 +43,7 @@ pub mod reason {
             LOSS_EVERY => "dropped: loss_every",
             CORRUPTED => "corrupted",
             DUPLICATED => "duplicated",
+            TOO_BIG => "dropped: too_big",
             _ => "unknown",
         }
     }

@@ -5,7 +5,11 @@
 //! directory (changing commands lock the state directory above it, so they go on meanwhile).
 //! A capture killed without cleaning up leaves the switch on; the repair finds the flock free
 //! and turns it off (`clear_if_stale`).
-use std::{fs::File, os::fd::AsRawFd as _, time::Duration};
+use std::{
+    fs::File,
+    os::fd::AsRawFd as _,
+    time::{Duration, Instant},
+};
 
 use aya::maps::{
     MapData, PerfEventArray,
@@ -40,6 +44,19 @@ pub struct Capture {
     _running: File,
     /// Records the rings had no room for (the frames themselves were not affected).
     pub lost: u64,
+    slot: u32,
+    /// The peer's MTU the data path was last told, and when it was last looked at.
+    peer_mtu: u32,
+    peer_mtu_at: Instant,
+}
+
+/// How often a capture looks at the peer's MTU again (a user may change it meanwhile).
+const PEER_MTU_EVERY: Duration = Duration::from_secs(1);
+
+/// The MTU of the user end of `slot`'s local peer (0: none, or remote, or unreadable).
+fn peer_mtu(state: &crate::state::State, slot: u32) -> u32 {
+    let peer = state.by_slot(slot).and_then(|p| state.peer_of(p));
+    peer.and_then(|p| p.user.as_ref()).map_or(0, |u| u.mtu)
 }
 
 /// Whether a capture holds the layout directory (`Err`: none can be told).
@@ -74,16 +91,50 @@ impl Capture {
                 array.set(cpu, &buffer).context(format!("register the capture ring of CPU {cpu}"))?;
                 buffers.push(buffer);
             }
+            let mtu = peer_mtu(state, slot);
             let crossover = state.crossover.as_mut().ok_or(FethError::NoPorts)?;
             let mut settings = crossover.settings()?;
             settings.capture = (slot + 1) | if drops_only { DROPS_ONLY } else { 0 };
+            settings.capture_mtu = mtu;
             crossover.set_settings(&settings)?;
-            Ok(Capture { buffers, _array: array, _running: running, lost: 0 })
+            Ok(Capture {
+                buffers,
+                _array: array,
+                _running: running,
+                lost: 0,
+                slot,
+                peer_mtu: mtu,
+                peer_mtu_at: Instant::now(),
+            })
         })
+    }
+
+    /// Tells the data path the peer's MTU again when it changed (about once a second).
+    fn follow_peer_mtu(&mut self) -> Result<()> {
+        if self.peer_mtu_at.elapsed() < PEER_MTU_EVERY {
+            return Ok(());
+        }
+        self.peer_mtu_at = Instant::now();
+        let slot = self.slot;
+        let mtu = crate::read_state(|state| Ok(peer_mtu(state, slot)))?;
+        if mtu == self.peer_mtu {
+            return Ok(());
+        }
+        with_state(|state| {
+            if let Some(crossover) = state.crossover.as_mut() {
+                let mut settings = crossover.settings()?;
+                settings.capture_mtu = mtu;
+                crossover.set_settings(&settings)?;
+            }
+            Ok(())
+        })?;
+        self.peer_mtu = mtu;
+        Ok(())
     }
 
     /// Waits up to `timeout` for frames and hands each to `f` (in the order of each CPU's ring).
     pub fn read(&mut self, timeout: Duration, mut f: impl FnMut(Frame)) -> Result<()> {
+        self.follow_peer_mtu()?;
         let mut fds: Vec<libc::pollfd> =
             self.buffers.iter().map(|b| libc::pollfd { fd: b.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
         // SAFETY: a valid array of pollfds.
@@ -131,6 +182,7 @@ impl Drop for Capture {
             if let Some(crossover) = state.crossover.as_mut() {
                 let mut settings = crossover.settings()?;
                 settings.capture = 0;
+                settings.capture_mtu = 0;
                 crossover.set_settings(&settings)?;
             }
             Ok(())
@@ -148,5 +200,6 @@ pub fn clear_if_stale(settings: &mut Settings) -> Result<bool> {
         return Ok(false);
     }
     settings.capture = 0;
+    settings.capture_mtu = 0;
     Ok(true)
 }

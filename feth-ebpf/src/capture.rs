@@ -4,7 +4,7 @@
 use aya_ebpf::{EbpfContext, helpers::bpf_ktime_get_ns};
 use feth_common::{
     Settings,
-    capture::{CaptureMeta, DROPS_ONLY, SLOT_MASK, SNAPLEN, reason},
+    capture::{CaptureMeta, DROPS_ONLY, SLOT_MASK, SNAPLEN, TOO_BIG_SLACK, reason},
 };
 
 use crate::maps::FETH_CAPTURE;
@@ -13,6 +13,15 @@ use crate::maps::FETH_CAPTURE;
 #[inline(always)]
 pub fn on(settings: &Settings, slot: u32) -> bool {
     settings.capture & SLOT_MASK == slot.wrapping_add(1)
+}
+
+/// What becomes of a frame the crossover hands to the peer (`crossed`: CROSSED or
+/// CORRUPTED): TOO_BIG when the peer's veth will refuse it for its length. A GSO super-frame
+/// is cut into segments that fit, so it is never too big.
+#[inline(always)]
+pub fn fate(settings: &Settings, crossed: u32, len: u64, gso: bool) -> u32 {
+    let mtu = settings.capture_mtu;
+    if mtu != 0 && !gso && len > u64::from(mtu) + u64::from(TOO_BIG_SLACK) { reason::TOO_BIG } else { crossed }
 }
 
 /// Hands the frame (its first SNAPLEN bytes, copied by the kernel from the context) and why

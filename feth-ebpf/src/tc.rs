@@ -107,7 +107,9 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     if action == TC_ACT_REDIRECT {
         count_rx(port.peer_slot, 1, bytes);
         if captured {
-            capture::frame(ctx, &settings, port.slot, crossed, bytes);
+            // SAFETY: the live __sk_buff of this invocation; gso_segs is readable from TC.
+            let gso = unsafe { (*skb).gso_segs } > 1;
+            capture::frame(ctx, &settings, port.slot, capture::fate(&settings, crossed, bytes, gso), bytes);
         }
         Ok(action)
     } else {

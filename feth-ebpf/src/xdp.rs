@@ -76,7 +76,7 @@ fn try_crossover(ctx: &XdpContext) -> Result<u32, ()> {
         Ok(XDP_REDIRECT) => {
             count_rx(port.peer_slot, 1, len);
             if captured {
-                capture::frame(ctx, &settings, port.slot, crossed, len);
+                capture::frame(ctx, &settings, port.slot, capture::fate(&settings, crossed, len, false), len);
             }
             Ok(XDP_REDIRECT)
         }

@@ -13,7 +13,7 @@ use feth_tests::{
     wait_until, world,
 };
 
-both_modes!(dropped_frames_carry_their_reason,);
+both_modes!(dropped_frames_carry_their_reason, frames_over_the_peers_mtu_are_captured_as_too_big,);
 
 /// The capture process, ended by its pid (SIGINT: it writes the end of the file and switches
 /// the capture off) when dropped.
@@ -153,4 +153,57 @@ fn drops_only_and_a_second_capture_is_refused() {
     let _ = std::fs::remove_file(&path);
     let ours: Vec<_> = records.iter().filter(|(b, _)| b.len() >= 18 && b[6..12] == src).collect();
     assert!(!ours.is_empty() && ours.iter().all(|(_, c)| c.starts_with("dropped:")), "only drops: {ours:?}");
+}
+
+/// The peer's user end has a smaller MTU: what it will refuse is captured as too big, and its
+/// `rx_refused` counts the same frames.
+fn frames_over_the_peers_mtu_are_captured_as_too_big(mode: &str) {
+    let p = up_pair(mode, &[]);
+    p.b.set_mtu("feth1", 1000);
+    let path = std::env::temp_dir().join(format!("feth-capture-{}-{mode}-mtu.pcapng", std::process::id()));
+    let path = path.to_str().unwrap().to_owned();
+    let mut capture = Running(
+        loader::command()
+            .args(["capture", "feth0", "-w", &path])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start capture"),
+    );
+    assert!(
+        wait_until(WAIT, || feth_tests::world::sh(&format!(
+            "bpftool map dump pinned {}/FETH_SETTINGS | grep -q '\"capture_mtu\": 1000'",
+            feth_tests::LAYOUT
+        ))),
+        "the capture told the data path the peer's MTU"
+    );
+    let tx = p.a.run(|| PacketSocket::open("feth0"));
+    let src = mac(&p.a, "feth0");
+    let before = counters("feth1")["drops"]["rx_refused"]["packets"].as_u64().unwrap();
+    // 1018 bytes fit (MTU plus the Ethernet header and a VLAN tag's room); 1019 do not.
+    let lens = [500usize, 1018, 1019, 1400, 1500];
+    for (seq, len) in lens.iter().enumerate() {
+        tx.send(&test_frame(src, *len, seq as u32));
+    }
+    assert!(
+        wait_until(WAIT, || counters("feth1")["drops"]["rx_refused"]["packets"].as_u64().unwrap() == before + 3),
+        "feth1 refused the three long frames: {}",
+        counters("feth1")
+    );
+    let _ = capture.stop();
+    let records = read_with_tshark(&path);
+    let _ = std::fs::remove_file(&path);
+    let said: Vec<(usize, &str)> =
+        records.iter().filter(|(b, _)| b.len() >= 18 && b[6..12] == src).map(|(b, c)| (b.len(), c.as_str())).collect();
+    assert_eq!(
+        said,
+        [
+            (500, "crossed"),
+            (1018, "crossed"),
+            (1019, "dropped: too_big"),
+            (1400, "dropped: too_big"),
+            (1500, "dropped: too_big")
+        ],
+        "each frame with its fate"
+    );
 }
