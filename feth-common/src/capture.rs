@@ -32,6 +32,9 @@ pub mod reason {
     /// Crossed, but longer than the peer's MTU allows (`TOO_BIG_SLACK`): the peer's veth
     /// refuses it, and it is counted in the peer's `rx_refused`.
     pub const TOO_BIG: u32 = 7;
+    /// Sent while `flap` held the link down: the user end's veth refuses it before the
+    /// crossover (counted as `tx_link_down`).
+    pub const LINK_DOWN: u32 = 8;
 
     /// The name `capture` writes in a frame's comment, as `stats` names the counter.
     pub fn name(reason: u32) -> &'static str {
@@ -44,6 +47,7 @@ pub mod reason {
             CORRUPTED => "corrupted",
             DUPLICATED => "duplicated",
             TOO_BIG => "dropped: too_big",
+            LINK_DOWN => "dropped: link_down",
             _ => "unknown",
         }
     }

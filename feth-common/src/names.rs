@@ -38,6 +38,9 @@ pub const MAPS: [&str; 6] = [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_SHARED, MA
 pub const PROG_XDP_WIRE: &str = "feth_xdp_wire";
 /// TCX ingress program on the wire ends in TC mode.
 pub const PROG_TC_WIRE: &str = "feth_tc_wire";
+/// TCX egress program a running `capture` attaches to its port's user end (kernels with TCX):
+/// it sees the frames the user end's own veth refuses while `flap` holds the link down.
+pub const PROG_TC_USER_EGRESS: &str = "feth_tc_user_egress";
 
 /// Prefix of the hidden wire ends in the loader's namespace: `fwire<slot>`.
 /// User-facing names with this prefix are refused so the two can never collide.

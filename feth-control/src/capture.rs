@@ -11,14 +11,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aya::maps::{
-    MapData, PerfEventArray,
-    perf::{PerfEvent, PerfEventArrayBuffer},
+use aya::{
+    maps::{
+        MapData, PerfEventArray,
+        perf::{PerfEvent, PerfEventArrayBuffer},
+    },
+    programs::{LinkOrder, SchedClassifier, TcAttachType, tc::TcAttach},
 };
 use feth_common::{
     Settings,
     capture::{CaptureMeta, DROPS_ONLY, SLOT_MASK},
-    names::MAP_CAPTURE,
+    names::{MAP_CAPTURE, PROG_TC_USER_EGRESS},
 };
 
 use crate::{
@@ -45,9 +48,25 @@ pub struct Capture {
     /// Records the rings had no room for (the frames themselves were not affected).
     pub lost: u64,
     slot: u32,
+    /// The egress program on the user end (TCX kernels): detached when dropped, or when this
+    /// process dies, with its file descriptor.
+    _egress: Option<SchedClassifier>,
     /// The peer's MTU the data path was last told, and when it was last looked at.
     peer_mtu: u32,
     peer_mtu_at: Instant,
+}
+
+/// Attaches the egress program to the user end (in its namespace), as a TCX link owned by the
+/// returned program: frames the user end sends while `flap` holds the link down are refused by
+/// its own veth before any crossover program sees them; at egress they are seen first.
+fn attach_user_egress(netns: &crate::netns::Netns, ifindex: u32, name: &str) -> Result<SchedClassifier> {
+    netns.run(|| {
+        let mut prog = SchedClassifier::from_pin(bpffs::pin_path(PROG_TC_USER_EGRESS))
+            .context(format!("open pinned program {PROG_TC_USER_EGRESS}"))?;
+        let tcx = TcAttach::Tcx { attach_type: TcAttachType::Egress, order: LinkOrder::default() };
+        prog.attach(ifindex, tcx).context(format!("{name}: attach the capture's egress program"))?;
+        Ok(prog)
+    })
 }
 
 /// How often a capture looks at the peer's MTU again (a user may change it meanwhile).
@@ -92,6 +111,10 @@ impl Capture {
                 buffers.push(buffer);
             }
             let mtu = peer_mtu(state, slot);
+            let egress = match &port.user {
+                Some(user) if crate::features::get().tcx => Some(attach_user_egress(&port.netns, user.index, name)?),
+                _ => None,
+            };
             let crossover = state.crossover.as_mut().ok_or(FethError::NoPorts)?;
             let mut settings = crossover.settings()?;
             settings.capture = (slot + 1) | if drops_only { DROPS_ONLY } else { 0 };
@@ -103,6 +126,7 @@ impl Capture {
                 _running: running,
                 lost: 0,
                 slot,
+                _egress: egress,
                 peer_mtu: mtu,
                 peer_mtu_at: Instant::now(),
             })

@@ -22,7 +22,10 @@ use aya::{
 use aya_obj::programs::XdpAttachType;
 use feth_common::{
     Mode, PortConfig, PortStats, Settings, SharedCounters,
-    names::{MAP_CROSSOVER, MAP_PORTS, MAP_SETTINGS, MAP_SHARED, MAP_STATS, MAPS, PROG_TC_WIRE, PROG_XDP_WIRE},
+    names::{
+        MAP_CROSSOVER, MAP_PORTS, MAP_SETTINGS, MAP_SHARED, MAP_STATS, MAPS, PROG_TC_USER_EGRESS, PROG_TC_WIRE,
+        PROG_XDP_WIRE,
+    },
 };
 use futures::TryStreamExt as _;
 use rtnetlink::packet_route::tc::TcAttribute;
@@ -111,7 +114,7 @@ pub fn pinned_capacity() -> Option<u32> {
 
 /// Every pin a complete layout has, programs and maps.
 fn pins() -> impl Iterator<Item = &'static str> {
-    [PROG_XDP_WIRE, PROG_TC_WIRE].into_iter().chain(MAPS)
+    [PROG_XDP_WIRE, PROG_TC_WIRE, PROG_TC_USER_EGRESS].into_iter().chain(MAPS)
 }
 
 pub struct Crossover {
@@ -144,7 +147,7 @@ impl Crossover {
         for (wire, ifindex) in wires {
             Self::detach(wire, *ifindex, Mode::Tc)?;
         }
-        for name in [PROG_XDP_WIRE, PROG_TC_WIRE] {
+        for name in [PROG_XDP_WIRE, PROG_TC_WIRE, PROG_TC_USER_EGRESS] {
             remove_pin(&pin_path(name))?;
         }
         Ok(())
@@ -493,6 +496,10 @@ fn load_and_pin(capacity: u32) -> Result<()> {
     let tc = <&mut SchedClassifier>::try_from(prog).context(PROG_TC_WIRE)?;
     tc.load().context(format!("load {PROG_TC_WIRE} (verifier)"))?;
     pin_program_once(tc.pin(pin_path(PROG_TC_WIRE)), PROG_TC_WIRE)?;
+    let prog = ebpf.program_mut(PROG_TC_USER_EGRESS).ok_or_else(|| missing(PROG_TC_USER_EGRESS))?;
+    let egress = <&mut SchedClassifier>::try_from(prog).context(PROG_TC_USER_EGRESS)?;
+    egress.load().context(format!("load {PROG_TC_USER_EGRESS} (verifier)"))?;
+    pin_program_once(egress.pin(pin_path(PROG_TC_USER_EGRESS)), PROG_TC_USER_EGRESS)?;
     Ok(())
 }
 

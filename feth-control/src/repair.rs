@@ -545,8 +545,23 @@ fn sync_carrier(state: &mut State, run: &mut Run) -> Result<()> {
         note(run, format!("{name}: carrier {}", if up { "on (peered)" } else { "off (unpeered)" }));
         if run.apply {
             state.rtnl.set_up(index, up, &format!("{name}: set wire end {}", if up { "up" } else { "down" }))?;
+            if up {
+                end_link_down(state, slot)?;
+            }
         }
         state.by_slot_mut(slot).expect("listed").wire.admin_up = up;
+    }
+    Ok(())
+}
+
+/// A cable plugged back in by the repair (its `flap` was killed during a down period): the
+/// period's mark goes, so that later refusals are not taken for link-down ones (what it
+/// refused stays `tx_refused`, ops::Cable).
+fn end_link_down(state: &mut State, slot: u32) -> Result<()> {
+    let Some(crossover) = state.crossover.as_mut() else { return Ok(()) };
+    let shared = crossover.shared(slot)?;
+    if shared.down != 0 {
+        crossover.set_shared(slot, &feth_common::SharedCounters { down: 0, ..shared })?;
     }
     Ok(())
 }

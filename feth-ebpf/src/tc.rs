@@ -8,13 +8,13 @@ use aya_ebpf::{
     macros::classifier,
     programs::TcContext,
 };
-use feth_common::capture::reason;
+use feth_common::capture::{SLOT_MASK, reason};
 
 use crate::{
     capture,
     counters::{count_no_peer, count_redirect_error, count_rx, count_tx},
     impair,
-    maps::{port, settings},
+    maps::{FETH_SHARED, port, settings},
     parsing::{Frame, classify},
 };
 
@@ -147,4 +147,18 @@ fn corrupt(ctx: &TcContext, skb: *const __sk_buff) -> bool {
     // SAFETY: the live skb; RESET only clears a verified mark.
     unsafe { bpf_csum_level(ctx.as_ptr().cast(), u64::from(BPF_CSUM_LEVEL_RESET)) };
     true
+}
+
+/// Attached by a running `capture` to its port's user end, at egress, which runs before the
+/// queue the kernel swaps in while the link has no carrier: frames the user end sends while
+/// `flap` holds the link down reach no crossover program, so this one captures them. It never
+/// changes a frame's fate.
+#[classifier]
+pub fn feth_tc_user_egress(ctx: TcContext) -> i32 {
+    let settings = settings();
+    let Some(slot) = (settings.capture & SLOT_MASK).checked_sub(1) else { return TC_ACT_OK };
+    if FETH_SHARED.get(slot).is_some_and(|s| s.down != 0) {
+        capture::frame(&ctx, &settings, slot, reason::LINK_DOWN, u64::from(ctx.len()));
+    }
+    TC_ACT_OK
 }

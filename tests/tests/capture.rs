@@ -207,3 +207,54 @@ fn frames_over_the_peers_mtu_are_captured_as_too_big(mode: &str) {
         "each frame with its fate"
     );
 }
+
+/// What feth0 sends while `flap` holds its link down never reaches a crossover program (its
+/// own veth refuses it); the capture's egress program on the user end sees it (TCX kernels).
+#[test]
+fn frames_sent_while_the_link_is_down_are_captured() {
+    if !feth_tests::kernel_at_least(6, 6) {
+        eprintln!("NOTE: this kernel has no TCX: capture does not see link-down frames here (README, Limitations)");
+        return;
+    }
+    let _w = world();
+    let p = up_pair("xdp", &[]);
+    let path = std::env::temp_dir().join(format!("feth-capture-{}-linkdown.pcapng", std::process::id()));
+    let path = path.to_str().unwrap().to_owned();
+    let mut capture = Running(
+        loader::command()
+            .args(["capture", "feth0", "-w", &path])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start capture"),
+    );
+    assert!(wait_until(WAIT, || feth_tests::world::sh(&format!(
+        "bpftool map dump pinned {}/FETH_SETTINGS | grep -q '\"capture\": [1-9]'",
+        feth_tests::LAYOUT
+    ))));
+    let mut flap = Running(
+        loader::command()
+            .args(["flap", "feth0", "--down", "30s", "--up", "1s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start flap"),
+    );
+    assert!(wait_until(WAIT, || !feth_tests::bench::carrier(&p.a, "feth0")), "link down");
+    let tx = p.a.run(|| PacketSocket::open("feth0"));
+    let src = mac(&p.a, "feth0");
+    for seq in 0..5 {
+        tx.try_send(&test_frame(src, 200, seq));
+    }
+    assert!(
+        wait_until(WAIT, || counters("feth0")["drops"]["tx_link_down"].as_u64().unwrap() == 5),
+        "five frames counted as tx_link_down"
+    );
+    let _ = flap.stop();
+    let _ = capture.stop();
+    let records = read_with_tshark(&path);
+    let _ = std::fs::remove_file(&path);
+    let ours: Vec<&str> =
+        records.iter().filter(|(b, _)| b.len() >= 18 && b[6..12] == src).map(|(_, c)| c.as_str()).collect();
+    assert_eq!(ours, ["dropped: link_down"; 5], "each frame sent while down, with why");
+}

@@ -14,8 +14,15 @@ use feth_tests::{
 
 both_modes!(reading_never_writes_and_lost_pins_are_rebuilt, bpffs_remount_loses_nothing, killed_commands_converge,);
 
-const PINS: [&str; 6] =
-    ["FETH_PORTS", "FETH_CROSSOVER", "FETH_STATS", "FETH_SETTINGS", "feth_xdp_wire", "feth_tc_wire"];
+const PINS: [&str; 7] = [
+    "FETH_PORTS",
+    "FETH_CROSSOVER",
+    "FETH_STATS",
+    "FETH_SETTINGS",
+    "feth_xdp_wire",
+    "feth_tc_wire",
+    "feth_tc_user_egress",
+];
 use feth_tests::{LAYOUT, LAYOUT_NAME};
 
 /// After a repair, a second one finds nothing to do.
