@@ -152,7 +152,7 @@ fn down_of_last_interface_leaves_nothing(mode: &str) {
     .lines()
     .map(|l| l.trim().parse().expect("a program id"))
     .collect();
-    assert_eq!(ids.len(), 2, "both programs are pinned");
+    assert_eq!(ids.len(), 3, "the three programs are pinned");
     ok(&["down", "feth0", "feth1"]);
     assert!(!feth_tests::world::exists("/sys/fs/bpf/feth"), "pin directory removed");
     let world_net = feth_tests::world::current_net();
