@@ -33,6 +33,20 @@ impl Running {
         assert!(status.success(), "capture ended with {status}: {err}");
         err
     }
+
+    /// `feth-loader ARGS` (a capture), once `FETH_SETTINGS` shows `field` (a `bpftool map
+    /// dump` line such as `"capture": [1-9]`): frames sent from then on are captured.
+    fn capture(args: &[&str], field: &str) -> Running {
+        let running = Running(
+            loader::command().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start capture"),
+        );
+        let settings = format!("bpftool map dump pinned {}/FETH_SETTINGS", feth_tests::LAYOUT);
+        assert!(
+            wait_until(WAIT, || feth_tests::world::sh(&format!("{settings} | grep -q '{field}'"))),
+            "the capture switched on ({field})"
+        );
+        running
+    }
 }
 
 impl Drop for Running {
@@ -70,22 +84,7 @@ fn dropped_frames_carry_their_reason(mode: &str) {
     ok(&["impair", "feth0", "--loss", "30%"]);
     let path = std::env::temp_dir().join(format!("feth-capture-{}-{mode}.pcapng", std::process::id()));
     let path = path.to_str().unwrap().to_owned();
-    let mut capture = Running(
-        loader::command()
-            .args(["capture", "feth0", "-w", &path])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start capture"),
-    );
-    // Running once the switch is on: a frame sent then is captured.
-    assert!(
-        wait_until(WAIT, || feth_tests::world::sh(&format!(
-            "bpftool map dump pinned {}/FETH_SETTINGS | grep -q '\"capture\": [1-9]'",
-            feth_tests::LAYOUT
-        ))),
-        "the capture switched on"
-    );
+    let mut capture = Running::capture(&["capture", "feth0", "-w", &path], r#""capture": [1-9]"#);
     let tx = p.a.run(|| PacketSocket::open("feth0"));
     let src = mac(&p.a, "feth0");
     let sent: HashMap<u32, Vec<u8>> =
@@ -126,18 +125,7 @@ fn drops_only_and_a_second_capture_is_refused() {
     let p = up_pair("xdp", &[]);
     let path = std::env::temp_dir().join(format!("feth-capture-{}-drops.pcapng", std::process::id()));
     let path = path.to_str().unwrap().to_owned();
-    let mut capture = Running(
-        loader::command()
-            .args(["capture", "feth0", "-w", &path, "--drops-only"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start capture"),
-    );
-    assert!(wait_until(WAIT, || feth_tests::world::sh(&format!(
-        "bpftool map dump pinned {}/FETH_SETTINGS | grep -q '\"capture\": [1-9]'",
-        feth_tests::LAYOUT
-    ))));
+    let mut capture = Running::capture(&["capture", "feth0", "-w", &path, "--drops-only"], r#""capture": [1-9]"#);
     let err = feth_tests::loader::fails(&["capture", "feth1"]);
     assert!(err.contains("another capture is running"), "{err}");
     ok(&["unpeer", "feth0"]);
@@ -162,21 +150,7 @@ fn frames_over_the_peers_mtu_are_captured_as_too_big(mode: &str) {
     p.b.set_mtu("feth1", 1000);
     let path = std::env::temp_dir().join(format!("feth-capture-{}-{mode}-mtu.pcapng", std::process::id()));
     let path = path.to_str().unwrap().to_owned();
-    let mut capture = Running(
-        loader::command()
-            .args(["capture", "feth0", "-w", &path])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start capture"),
-    );
-    assert!(
-        wait_until(WAIT, || feth_tests::world::sh(&format!(
-            "bpftool map dump pinned {}/FETH_SETTINGS | grep -q '\"capture_mtu\": 1000'",
-            feth_tests::LAYOUT
-        ))),
-        "the capture told the data path the peer's MTU"
-    );
+    let mut capture = Running::capture(&["capture", "feth0", "-w", &path], r#""capture_mtu": 1000"#);
     let tx = p.a.run(|| PacketSocket::open("feth0"));
     let src = mac(&p.a, "feth0");
     let before = counters("feth1")["drops"]["rx_refused"]["packets"].as_u64().unwrap();
@@ -220,18 +194,7 @@ fn frames_sent_while_the_link_is_down_are_captured() {
     let p = up_pair("xdp", &[]);
     let path = std::env::temp_dir().join(format!("feth-capture-{}-linkdown.pcapng", std::process::id()));
     let path = path.to_str().unwrap().to_owned();
-    let mut capture = Running(
-        loader::command()
-            .args(["capture", "feth0", "-w", &path])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start capture"),
-    );
-    assert!(wait_until(WAIT, || feth_tests::world::sh(&format!(
-        "bpftool map dump pinned {}/FETH_SETTINGS | grep -q '\"capture\": [1-9]'",
-        feth_tests::LAYOUT
-    ))));
+    let mut capture = Running::capture(&["capture", "feth0", "-w", &path], r#""capture": [1-9]"#);
     let mut flap = Running(
         loader::command()
             .args(["flap", "feth0", "--down", "30s", "--up", "1s"])
