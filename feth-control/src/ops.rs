@@ -363,6 +363,13 @@ pub struct RemoteSpec {
     pub dev: Option<String>,
 }
 
+impl RemoteSpec {
+    /// Whether a port's recorded remote peer is this one.
+    pub fn matches(&self, r: &crate::remote::Remote) -> bool {
+        r.addr == self.addr && r.vni == self.vni && r.port == self.port && r.local == self.local && r.dev == self.dev
+    }
+}
+
 /// Crosses `name` over to a feth interface on another host through a VXLAN device
 /// (crate::remote). Everything is checked first; the record is written, then the data path
 /// follows; if the kernel refuses the VXLAN device the record is put back.
@@ -372,12 +379,7 @@ pub fn peer_remote(state: &mut State, name: &str, spec: RemoteSpec) -> Result<()
         return Err(FethError::Busy { name: name.to_owned(), peer: peer.name() });
     }
     if let Some(r) = &p.record.remote {
-        let same = r.addr == spec.addr
-            && r.vni == spec.vni
-            && r.port == spec.port
-            && r.local == spec.local
-            && r.dev == spec.dev;
-        if same {
+        if spec.matches(r) {
             return Ok(());
         }
         return Err(FethError::Busy { name: name.to_owned(), peer: format!("remote {} vni {}", r.addr, r.vni) });

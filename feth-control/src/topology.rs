@@ -258,7 +258,7 @@ impl Topology {
         for port in &state.ports {
             let Some(remote) = &port.record.remote else { continue };
             let name = port.name();
-            if listed(&name) && !wanted_remote(&name).is_some_and(|w| same_remote(w, remote)) {
+            if listed(&name) && !wanted_remote(&name).is_some_and(|w| w.matches(remote)) {
                 changes.push(Change::Unpeer(name));
             }
         }
@@ -290,7 +290,7 @@ impl Topology {
                     }
                     // A remote peer's tunnel bounds the MTU (`peer --remote` lowered it).
                     let keeps_tunnel =
-                        port.record.remote.as_ref().zip(w.remote.as_ref()).is_some_and(|(r, w)| same_remote(w, r));
+                        port.record.remote.as_ref().zip(w.remote.as_ref()).is_some_and(|(r, w)| w.matches(r));
                     let tunnel_mtu = state.tunnels.get(&port.slot).filter(|_| keeps_tunnel).map(|t| t.mtu);
                     let mtu = tunnel_mtu.map_or(w.mtu, |t| w.mtu.min(t));
                     if port.user.as_ref().is_some_and(|u| u.mtu != mtu) {
@@ -330,22 +330,13 @@ impl Topology {
         for w in &self.wanted {
             let Some(remote) = &w.remote else { continue };
             let now = state.find(&w.name)?.and_then(|p| p.record.remote.as_ref());
-            if !now.is_some_and(|r| same_remote(remote, r)) {
+            if !now.is_some_and(|r| remote.matches(r)) {
                 changes.push(Change::PeerRemote(w.name.clone(), remote.clone()));
             }
         }
         changes.extend(after_peering);
         Ok(changes)
     }
-}
-
-/// Whether a port's recorded remote peer is the one the file wants.
-fn same_remote(want: &RemoteSpec, have: &crate::remote::Remote) -> bool {
-    want.addr == have.addr
-        && want.vni == have.vni
-        && want.port == have.port
-        && want.local == have.local
-        && want.dev == have.dev
 }
 
 /// One change `apply` makes.
