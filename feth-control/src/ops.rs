@@ -303,10 +303,7 @@ pub fn check_peer(state: &State, a: &str, b: &str) -> Result<bool> {
 fn check_free_for(state: &State, name: &str, other: &str) -> Result<()> {
     let Some(port) = state.find(name)? else { return Ok(()) };
     if let Some(remote) = &port.record.remote {
-        return Err(FethError::Busy {
-            name: name.to_owned(),
-            peer: format!("remote {} vni {}", remote.addr, remote.vni),
-        });
+        return Err(FethError::Busy { name: name.to_owned(), peer: remote.label() });
     }
     match state.peer_of(port) {
         Some(peer) if peer.user.as_ref().is_none_or(|u| u.name != other) => {
@@ -382,7 +379,7 @@ pub fn peer_remote(state: &mut State, name: &str, spec: RemoteSpec) -> Result<()
         if spec.matches(r) {
             return Ok(());
         }
-        return Err(FethError::Busy { name: name.to_owned(), peer: format!("remote {} vni {}", r.addr, r.vni) });
+        return Err(FethError::Busy { name: name.to_owned(), peer: r.label() });
     }
     let slot = state.free_slot().ok_or(FethError::NoFreeSlot(feth_common::MAX_PORTS))?;
     let remote = crate::remote::Remote {

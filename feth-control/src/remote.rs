@@ -81,6 +81,11 @@ impl Remote {
         Some(Remote { addr, vni, port, local, dev, slot })
     }
 
+    /// How a "busy" refusal names it: `remote 198.18.9.2 vni 100`.
+    pub fn label(&self) -> String {
+        format!("remote {} vni {}", self.addr, self.vni)
+    }
+
     /// One line for `show`: `198.18.0.2 vni 100 port 4789 [from A] [dev D] via fvx0`.
     pub fn describe(&self, tunnel: &str) -> String {
         let mut text = format!("{} vni {} port {}", self.addr, self.vni, self.port);
