@@ -75,47 +75,43 @@ impl BenchObject {
 
     /// Attaches the sink (and the minimal crossover for its row); returns the sink's MAC.
     pub fn attach(&mut self, topo: &Topology) -> Result<Vec<u8>> {
-        let ebpf = &mut self.ebpf;
-        let links = &mut self.links;
         let mac = netns::run_in(Some(&topo.sink_ns), || {
-            let sink = program(ebpf, SINK)?;
-            let id = sink
-                .attach(ifindex(topo.sink_dev)?, XdpMode::Driver)
-                .context(format!("{}: attach sink", topo.sink_dev))?;
-            links.push((SINK, id));
+            self.attach_sink_here(topo.sink_dev)?;
             Ok(Rtnl::open()?.link_by_name(topo.sink_dev)?.map(|l| l.mac).unwrap_or_default())
         })?;
-        if topo.row == Row::MinimalTc {
-            netns::run_in(Some(&topo.gen_ns), || {
-                let mut target: Array<&mut MapData, u32> =
-                    Array::try_from(ebpf.map_mut("BENCH_TC_TARGET").expect("declared")).context("BENCH_TC_TARGET")?;
-                target.set(0, &ifindex("b1")?, 0).context("BENCH_TC_TARGET[0] = b1")?;
-                let a1 = ifindex("a1")?;
-                match qdisc_add_clsact(a1) {
-                    Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                    other => other.context("a1: add clsact")?,
-                }
-                let prog = ebpf.program_mut(TC_REDIRECT).expect("loaded above");
-                let prog = <&mut SchedClassifier>::try_from(prog).context(TC_REDIRECT)?;
-                let netlink = TcAttach::Netlink { parent: TcAttachType::Ingress.into(), options: NlOptions::default() };
-                // Stays attached until the namespace (and a1 with it) is removed.
-                prog.attach(a1, netlink).context("a1: attach the bare TC redirect")?;
-                Ok(())
-            })?;
-        }
-        if topo.row == Row::MinimalDevmap {
-            netns::run_in(Some(&topo.gen_ns), || {
-                // A devmap entry's ifindex is resolved in the writer's namespace.
-                let mut devmap: DevMap<&mut MapData> =
-                    DevMap::try_from(ebpf.map_mut("BENCH_CROSSOVER").expect("declared")).context("BENCH_CROSSOVER")?;
-                devmap.set(0, ifindex("b1")?, None, 0).context("BENCH_CROSSOVER[0] = b1")?;
-                let redirect = program(ebpf, REDIRECT)?;
-                let id = redirect.attach(ifindex("a1")?, XdpMode::Driver).context("a1: attach minimal crossover")?;
-                links.push((REDIRECT, id));
-                Ok(())
-            })?;
-        }
+        netns::run_in(Some(&topo.gen_ns), || self.attach_bare_here(topo.row))?;
         Ok(mac)
+    }
+
+    /// What a bare row attaches between a1 and b1 (bare_pairs_here), in the calling thread's
+    /// namespace: the devmap redirect or the TC redirect; nothing for the other rows.
+    pub fn attach_bare_here(&mut self, row: Row) -> Result<()> {
+        let ebpf = &mut self.ebpf;
+        if row == Row::MinimalTc {
+            let mut target: Array<&mut MapData, u32> =
+                Array::try_from(ebpf.map_mut("BENCH_TC_TARGET").expect("declared")).context("BENCH_TC_TARGET")?;
+            target.set(0, &ifindex("b1")?, 0).context("BENCH_TC_TARGET[0] = b1")?;
+            let a1 = ifindex("a1")?;
+            match qdisc_add_clsact(a1) {
+                Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                other => other.context("a1: add clsact")?,
+            }
+            let prog = ebpf.program_mut(TC_REDIRECT).expect("loaded above");
+            let prog = <&mut SchedClassifier>::try_from(prog).context(TC_REDIRECT)?;
+            let netlink = TcAttach::Netlink { parent: TcAttachType::Ingress.into(), options: NlOptions::default() };
+            // Stays attached until the namespace (and a1 with it) is removed.
+            prog.attach(a1, netlink).context("a1: attach the bare TC redirect")?;
+        }
+        if row == Row::MinimalDevmap {
+            // A devmap entry's ifindex is resolved in the writer's namespace.
+            let mut devmap: DevMap<&mut MapData> =
+                DevMap::try_from(ebpf.map_mut("BENCH_CROSSOVER").expect("declared")).context("BENCH_CROSSOVER")?;
+            devmap.set(0, ifindex("b1")?, None, 0).context("BENCH_CROSSOVER[0] = b1")?;
+            let redirect = program(ebpf, REDIRECT)?;
+            let id = redirect.attach(ifindex("a1")?, XdpMode::Driver).context("a1: attach minimal crossover")?;
+            self.links.push((REDIRECT, id));
+        }
+        Ok(())
     }
 
     pub fn detach_all(&mut self) {
@@ -168,32 +164,6 @@ impl BenchObject {
             .map_err(|e| FethError::KernelFeature(format!("BPF_PROG_RUN with live frames failed (5.18+ needed): {e}")))
     }
 
-    /// Frames per second this CPU could hand to the kernel at most: the plain generator run
-    /// `CALIBRATION_RUNS` times over `data` *without* live frames (nothing is sent), each run's
-    /// cost measured by the kernel. Sending costs more on top, so a rate above this cannot be
-    /// met.
-    pub fn ceiling_pps(&self, dev_ifindex: u32, data: &[u8]) -> Result<f64> {
-        let run = self.dry_run(dev_ifindex, data, CALIBRATION_RUNS)?;
-        // The kernel reports the mean time of one run, in whole nanoseconds.
-        Ok(1e9 / (run.duration.as_nanos().max(1) as f64))
-    }
-
-    /// Frames per second at most when each frame takes a BPF_PROG_RUN call of its own (pcap
-    /// replay): `CALIBRATION_CALLS` calls without live frames, timed here.
-    pub fn call_ceiling_pps(&self, dev_ifindex: u32, data: &[u8]) -> Result<f64> {
-        let start = std::time::Instant::now();
-        for _ in 0..CALIBRATION_CALLS {
-            self.dry_run(dev_ifindex, data, 1)?;
-        }
-        Ok(f64::from(CALIBRATION_CALLS) / start.elapsed().as_secs_f64().max(1e-9))
-    }
-
-    /// The plain generator run `repeat` times over `data` without live frames: nothing is sent.
-    fn dry_run(&self, dev_ifindex: u32, data: &[u8], repeat: u32) -> Result<TestRunResult> {
-        self.run(GEN, dev_ifindex, data, repeat, TestRunAttrs::new())
-            .map_err(|e| FethError::KernelFeature(format!("BPF_PROG_RUN of the generator failed: {e}")))
-    }
-
     /// One BPF_PROG_RUN of the generator `program` over `data`, as received on `dev_ifindex`.
     fn run(
         &self,
@@ -214,11 +184,6 @@ impl BenchObject {
         Ok(generator.test_run(opts)?)
     }
 }
-
-/// Runs of the generator `ceiling_pps` times (a few milliseconds).
-const CALIBRATION_RUNS: u32 = 1 << 16;
-/// Calls `call_ceiling_pps` times.
-const CALIBRATION_CALLS: u32 = 256;
 
 /// An interface's index in the calling thread's namespace.
 pub fn ifindex_here(dev: &str) -> Result<u32> {

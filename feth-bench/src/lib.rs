@@ -6,6 +6,7 @@
 //! (traffic.rs).
 pub mod generator;
 pub mod latency;
+pub mod probe;
 pub mod scale;
 pub mod stats;
 pub mod tcp;

@@ -75,6 +75,32 @@ pub fn veth(rtnl: &Rtnl, a: &str, b: &str) -> Result<()> {
     rtnl.add(msg, &format!("create veth {a}/{b}"))
 }
 
+/// The bare rows' two veth pairs, in the calling thread's namespace: frames generated on a0
+/// arrive at a1, cross to b1 by what the row attaches there (a devmap redirect, a TC redirect,
+/// a bridge), and are counted at b0.
+pub fn bare_pairs_here(row: Row) -> Result<()> {
+    let rtnl = Rtnl::open()?;
+    veth(&rtnl, "a0", "a1")?;
+    veth(&rtnl, "b0", "b1")?;
+    if row == Row::Bridge {
+        rtnl.add(LinkBridge::new("br0").build(), "create bridge br0")?;
+        let br = up(&rtnl, "br0")?;
+        for port in ["a1", "b1"] {
+            let index = rtnl.require(port)?.index;
+            rtnl.set(LinkUnspec::new_with_index(index).controller(br).build(), &format!("{port}: join br0"))?;
+        }
+    }
+    // a1 receives the generator's XDP_TX frames: it needs NAPI, which GRO gives it (the devmap
+    // row has an XDP program there instead).
+    if row != Row::MinimalDevmap {
+        ethtool::set("a1", Feature::Gro, true)?;
+    }
+    for dev in ["a0", "a1", "b0", "b1"] {
+        up(&rtnl, dev)?;
+    }
+    Ok(())
+}
+
 impl Topology {
     fn build(row: Row, objects: &mut BenchObject) -> Result<Topology> {
         let (gen_ns, sink_ns) = namespaces(row);
@@ -124,31 +150,7 @@ impl Topology {
                 ("x0", "x1")
             }
             Row::MinimalDevmap | Row::MinimalTc | Row::Bridge => {
-                netns::run_in(Some(&gen_ns), || {
-                    let rtnl = Rtnl::open()?;
-                    veth(&rtnl, "a0", "a1")?;
-                    veth(&rtnl, "b0", "b1")?;
-                    if row == Row::Bridge {
-                        rtnl.add(LinkBridge::new("br0").build(), "create bridge br0")?;
-                        let br = up(&rtnl, "br0")?;
-                        for port in ["a1", "b1"] {
-                            let index = rtnl.require(port)?.index;
-                            rtnl.set(
-                                LinkUnspec::new_with_index(index).controller(br).build(),
-                                &format!("{port}: join br0"),
-                            )?;
-                        }
-                    }
-                    // a1 receives the generator's XDP_TX frames: it needs NAPI, which GRO gives
-                    // it (the devmap row has an XDP program there instead).
-                    if row != Row::MinimalDevmap {
-                        ethtool::set("a1", Feature::Gro, true)?;
-                    }
-                    for dev in ["a0", "a1", "b0", "b1"] {
-                        up(&rtnl, dev)?;
-                    }
-                    Ok(())
-                })?;
+                netns::run_in(Some(&gen_ns), || bare_pairs_here(row))?;
                 ("a0", "b0")
             }
         };

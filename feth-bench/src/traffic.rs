@@ -8,6 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use feth_common::Mode;
 use feth_control::{
     counters::{self, PortCounters},
     error::{FethError, Result},
@@ -16,7 +17,10 @@ use feth_control::{
 };
 use serde::Serialize;
 
-use crate::generator::{BenchObject, ifindex_here, pin_to_cpu};
+use crate::{
+    generator::{BenchObject, ifindex_here, pin_to_cpu},
+    probe,
+};
 
 /// The largest frame BPF_PROG_RUN with live frames takes: one page less the XDP headroom and
 /// the skb_shared_info tail (4096 - 256 - 320).
@@ -27,6 +31,24 @@ pub const FRAME_MIN: usize = 60;
 /// Frames per BPF_PROG_RUN call when not paced: a call has a fixed cost of 10-35 ms here, so
 /// 4096 frames a call gave one CPU 0.17 Mpps and this 6 Mpps.
 const CHUNK: u64 = 1 << 18;
+
+/// Frames per BPF_PROG_RUN call for a thread sending `pps` (as fast as it can without). Each call
+/// costs 10-35 ms of its own here, whatever its size (measured with strace): paced, a call
+/// carries 100 ms of frames (sent in a burst, the average kept); otherwise large calls.
+fn chunk(pps: Option<f64>) -> u64 {
+    pps.map_or(CHUNK, |r| ((r / 10.0) as u64).clamp(1, CHUNK))
+}
+
+/// Refuses `pps` above what the kernel's bare path carried just now (`bare`), sending `how`.
+fn refuse_above(name: &str, pps: f64, bare: &probe::BareRate, how: &str) -> Result<()> {
+    if pps <= bare.pps {
+        return Ok(());
+    }
+    Err(FethError::Invalid(format!(
+        "{name}: a rate of {pps:.0} frames/s cannot be met: the kernel's bare {} carried {:.0} frames/s of these frames {how} just now (on a scratch path of its own, {:.1} s), and feth's crossover does more; nothing was sent",
+        bare.path, bare.pps, bare.seconds
+    )))
+}
 
 /// The classic simple IMIX: 7 frames of 64 bytes, 4 of 594, 1 of 1518, as IMIX counts them on
 /// the wire (with the 4-byte FCS): here, as every size here, without it.
@@ -81,12 +103,17 @@ pub struct GenReport {
 }
 
 /// NAME's port as `gen`/`sink` need it: namespace, user end name, MAC, MTU, the peer's name and
-/// MAC.
+/// MAC, mode.
 struct Target {
     netns: Netns,
     mac: Vec<u8>,
     mtu: u32,
     peer: Option<(String, Vec<u8>)>,
+    /// How the port crosses over (TC for a remote peer).
+    mode: Mode,
+    /// What takes the frames at the peer: an XDP program on its user end, or its stack (an
+    /// XDP program, the least work, when feth cannot tell: a remote peer).
+    receiver: probe::Receiver,
 }
 
 fn target(name: &str) -> Result<Target> {
@@ -96,8 +123,20 @@ fn target(name: &str) -> Result<Target> {
             name: name.to_owned(),
             reason: "its user end cannot be reached (its namespace has no name or process)".into(),
         })?;
-        let peer = state.peer_of(port).map(|p| (p.name(), p.user.as_ref().map(|u| u.mac.clone()).unwrap_or_default()));
-        Ok(Target { netns: port.netns.clone(), mac: user.mac.clone(), mtu: user.mtu, peer })
+        let peer_user = state.peer_of(port).map(|p| (p.name(), p.user.as_ref()));
+        let receiver = match peer_user {
+            Some((_, Some(user))) if user.xdp_prog_id.is_none() => probe::Receiver::Stack,
+            _ => probe::Receiver::Xdp,
+        };
+        let peer = peer_user.map(|(name, user)| (name, user.map(|u| u.mac.clone()).unwrap_or_default()));
+        Ok(Target {
+            netns: port.netns.clone(),
+            mac: user.mac.clone(),
+            mtu: user.mtu,
+            peer,
+            mode: port.mode(),
+            receiver,
+        })
     })
 }
 
@@ -266,23 +305,6 @@ fn check(name: &str, opts: &GenOptions, mtu: u32) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a rate the generator cannot reach on these CPUs, before anything is sent: above what
-/// the generator alone takes a frame, measured by a run without live frames (sending costs
-/// more, so a rate below this may still be missed; the report then says so).
-fn check_rate(name: &str, t: &Target, object: &BenchObject, frame: &[u8], pps: f64, cpus: &[usize]) -> Result<()> {
-    let ceiling = t.netns.run(|| {
-        pin_to_cpu(cpus[0]);
-        object.ceiling_pps(ifindex_here(name)?, frame)
-    })? * cpus.len() as f64;
-    if pps > ceiling {
-        return Err(FethError::Invalid(format!(
-            "{name}: a rate of {pps:.0} frames/s cannot be met: the generator alone reaches at most {ceiling:.0} frames/s on {} CPU(s) here, before sending; nothing was sent",
-            cpus.len()
-        )));
-    }
-    Ok(())
-}
-
 /// Splits `total` by the weights exactly (the remainder to the first sizes).
 fn split(total: u64, weights: &[(usize, u64)]) -> Vec<u64> {
     let sum: u64 = weights.iter().map(|(_, w)| w).sum();
@@ -324,18 +346,21 @@ pub fn generate(
         // lengths: each size needs its own base checksums, so flows take one size.
         object.set_flows(Some(flow_config(opts.proto, &opts.flows, &frames[0])))?;
     }
-    let object = object;
+    let threads = opts.cpus.len() as u64;
+    let per_thread_pps = opts.rate_pps.map(|r| r / threads as f64);
+    let chunk = chunk(per_thread_pps);
     if let Some(pps) = opts.rate_pps {
-        check_rate(name, &t, &object, &frames[0], pps, &opts.cpus)?;
+        let cpus: Vec<Option<usize>> = opts.cpus.iter().copied().map(Some).collect();
+        let bare = probe::bare_rate(&mut object, t.mode, t.receiver, &frames, &opts.sizes, chunk, &cpus)?;
+        refuse_above(name, pps, &bare, &format!("from {} CPU(s)", cpus.len()))?;
     }
+    let object = object;
     let peer = t.peer.as_ref().map(|(p, _)| p.clone());
     let before = counters_of(name, peer.as_deref())?;
-    let threads = opts.cpus.len() as u64;
     // Each thread's share of the count, by size.
     let shares: Option<Vec<Vec<u64>>> = count.map(|count| {
         split(count, &vec![(0, 1); threads as usize]).into_iter().map(|mine| split(mine, &opts.sizes)).collect()
     });
-    let per_thread_pps = opts.rate_pps.map(|r| r / threads as f64);
     let sent = AtomicU64::new(0);
     let sent_by_size: Vec<AtomicU64> = opts.sizes.iter().map(|_| AtomicU64::new(0)).collect();
     let start = Instant::now();
@@ -360,6 +385,7 @@ pub fn generate(
                             &opts.sizes,
                             share,
                             per_thread_pps,
+                            chunk,
                             deadline,
                             stop,
                             sent,
@@ -525,15 +551,21 @@ pub fn replay(
             "{name}: the rate must be at least 1 frame per second and --loop at least 1"
         )));
     }
-    let object = BenchObject::load()?;
+    let mut object = BenchObject::load()?;
     if let (Some(pps), Some((_, frame))) = (rate_pps, frames.first()) {
-        let ceiling = t.netns.run(|| object.call_ceiling_pps(ifindex_here(name)?, frame))?;
-        if pps > ceiling {
-            return Err(FethError::Invalid(format!(
-                "{name}: a rate of {pps:.0} frames/s cannot be met: replay sends one frame per BPF_PROG_RUN call, at most {ceiling:.0} calls/s here; nothing was sent"
-            )));
-        }
+        // One frame per call, from one thread, as below.
+        let bare = probe::bare_rate(
+            &mut object,
+            t.mode,
+            t.receiver,
+            std::slice::from_ref(frame),
+            &[(frame.len(), 1)],
+            1,
+            &[None],
+        )?;
+        refuse_above(name, pps, &bare, "one frame per BPF_PROG_RUN call, from one thread")?;
     }
+    let object = object;
     let peer = t.peer.as_ref().map(|(p, _)| p.clone());
     let before = counters_of(name, peer.as_deref())?;
     let start = Instant::now();
@@ -570,14 +602,17 @@ pub fn replay(
     account(name, peer, &before, sizes.into_iter().collect(), start.elapsed().as_secs_f64())
 }
 
+/// Sends `frames` in proportion to their weights in `sizes`, in BPF_PROG_RUN calls of `chunk`
+/// frames, `share` of each (as many as `deadline` or `stop` allow without), at `pps` if given.
 #[allow(clippy::too_many_arguments)]
-fn send_loop(
+pub(crate) fn send_loop(
     object: &BenchObject,
     dev: u32,
     frames: &[Vec<u8>],
     sizes: &[(usize, u64)],
     share: Option<Vec<u64>>,
     pps: Option<f64>,
+    chunk: u64,
     deadline: Option<Instant>,
     stop: &AtomicBool,
     sent: &AtomicU64,
@@ -586,14 +621,11 @@ fn send_loop(
     let mut left = share;
     let start = Instant::now();
     let mut mine = 0u64;
-    // Each BPF_PROG_RUN call costs 10-35 ms of its own here, whatever its size (measured with
-    // strace): paced, a call carries 100 ms of frames (sent in a burst, the average kept);
-    // otherwise large calls.
-    let chunk = pps.map_or(CHUNK, |r| ((r / 10.0) as u64).clamp(1, CHUNK));
+    let over = || stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d);
     loop {
         let mut any = false;
         for (i, frame) in frames.iter().enumerate() {
-            if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+            if over() {
                 return Ok(());
             }
             // Sizes in proportion: `weight` chunks of each per round.
@@ -608,6 +640,9 @@ fn send_loop(
             any = true;
             let mut rest = n;
             while rest > 0 {
+                if over() {
+                    return Ok(());
+                }
                 let now = rest.min(chunk) as u32;
                 object.transmit(dev, frame, now)?;
                 rest -= u64::from(now);

@@ -144,6 +144,25 @@ pub fn run_in_file<T: Send>(ns: &File, f: impl FnOnce() -> Result<T> + Send) -> 
     })
 }
 
+/// A new network namespace that nothing names: it lives while the returned file (or a thread
+/// inside it) does, so it cannot be left behind by a crash. Made on a thread of its own, which
+/// unshares and ends.
+pub fn private() -> Result<File> {
+    std::thread::spawn(|| {
+        nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(|e| match e {
+            nix::errno::Errno::EPERM => FethError::NotPermitted(
+                "creating a network namespace needs CAP_SYS_ADMIN: run as root, or see \"Without root\" in the README"
+                    .into(),
+            ),
+            e => FethError::Io { context: "create a network namespace".into(), cause: e.into() },
+        })?;
+        File::open("/proc/thread-self/ns/net")
+            .map_err(|e| FethError::Io { context: "open the new network namespace".into(), cause: e })
+    })
+    .join()
+    .expect("namespace thread panicked")
+}
+
 /// Opens a named namespace.
 pub fn open(name: &str) -> Result<File> {
     File::open(Path::new(NETNS_DIR).join(name)).map_err(|_| FethError::NoSuchNetns(name.to_owned()))
