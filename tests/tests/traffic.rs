@@ -20,31 +20,36 @@ fn n(v: &serde_json::Value, key: &str) -> u64 {
     v[key].as_u64().unwrap_or_else(|| panic!("{key} in {v}"))
 }
 
-/// `sink NAME --json` running until SIGINT, ended by its pid.
-struct Sink(Child);
+/// `sink NAME --json` or `gen NAME --json` running until SIGINT (Ctrl-C), ended by its pid.
+struct Running(Child);
 
-impl Sink {
-    fn start(name: &str) -> Sink {
+impl Running {
+    fn start(args: &[&str]) -> Running {
         let child = loader::command()
-            .args(["sink", name, "--json"])
+            .args(args)
+            .arg("--json")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start sink");
-        Sink(child)
+            .expect("start the loader");
+        Running(child)
+    }
+
+    fn sink(name: &str) -> Running {
+        Running::start(&["sink", name])
     }
 
     fn stop(mut self) -> serde_json::Value {
         // SAFETY: a signal to our own child, by its pid.
         unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
         let child = std::mem::replace(&mut self.0, std::process::Command::new("true").spawn().unwrap());
-        let out = child.wait_with_output().expect("sink output");
-        assert!(out.status.success(), "sink: {}", String::from_utf8_lossy(&out.stderr));
+        let out = child.wait_with_output().expect("output");
+        assert!(out.status.success(), "after SIGINT: {}", String::from_utf8_lossy(&out.stderr));
         report(&String::from_utf8_lossy(&out.stdout))
     }
 }
 
-impl Drop for Sink {
+impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -63,7 +68,7 @@ fn sink_attached(p: &feth_tests::bench::Pair, dev: &str) -> bool {
 
 fn every_generated_frame_is_delivered_or_counted(mode: &str) {
     let p = up_pair(mode, &[]);
-    let sink = Sink::start("feth1");
+    let sink = Running::sink("feth1");
     assert!(wait_until(WAIT, || sink_attached(&p, "feth1")), "the sink attached");
     let out = report(&ok(&["gen", "feth0", "--count", "100000", "--size", "64", "--json"]));
     assert_eq!(n(&out, "sent"), 100000, "{out}");
@@ -103,13 +108,28 @@ fn a_rate_the_bare_path_cannot_carry_is_refused() {
     // per CPU without sending), so only the probe of the path refuses it.
     let err = fails(&["gen", "feth0", "--rate", "50mpps", "--cpus", "0", "--count", "1000"]);
     assert!(err.contains("cannot be met") && err.contains("into the stack"), "{err}");
-    let sink = Sink::start("feth1");
+    let sink = Running::sink("feth1");
     assert!(wait_until(WAIT, || sink_attached(&p, "feth1")), "the sink attached");
     let err = fails(&["gen", "feth0", "--rate", "50mpps", "--cpus", "0", "--count", "1000"]);
     assert!(err.contains("cannot be met") && err.contains("into an XDP program"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
     assert_eq!(counts(), before, "nothing was sent");
     assert_eq!(n(&sink.stop(), "received"), 0, "nothing arrived");
+}
+
+/// Ctrl-C ends an endless `gen` cleanly, with the report, and every frame sent is accounted.
+#[test]
+fn ctrl_c_ends_gen_with_its_report() {
+    let _w = feth_tests::world();
+    let _p = up_pair("xdp", &[]);
+    let tx = || port(&show_json(), "feth0")["counters"]["tx"]["packets"].as_u64().unwrap();
+    let before = tx();
+    let sending = Running::start(&["gen", "feth0", "--rate", "20kpps", "--cpus", "0"]);
+    assert!(wait_until(WAIT, || tx() > before + 1000), "gen is sending");
+    let out = sending.stop();
+    assert!(n(&out, "sent") > 1000, "{out}");
+    assert_eq!(out["unaccounted"], 0, "{out}");
+    assert_eq!(n(&out, "tx"), n(&out, "sent"), "every frame sent entered the crossover: {out}");
 }
 
 #[test]
