@@ -48,7 +48,7 @@ pub struct BareRate {
 }
 
 /// Drives the bare path of `mode` into `receiver` with `frames` in proportion to `sizes`, in
-/// calls of `chunk` frames, one thread per entry of `cpus` (pinned where given), for `SPAN`;
+/// calls of `chunk` frames, one thread pinned to each of `cpus`, for `SPAN`;
 /// counts what arrives at its far end. Uses `object`'s sink and bare redirect, and leaves them
 /// detached.
 pub fn bare_rate(
@@ -58,7 +58,7 @@ pub fn bare_rate(
     frames: &[Vec<u8>],
     sizes: &[(usize, u64)],
     chunk: u64,
-    cpus: &[Option<usize>],
+    cpus: &[usize],
 ) -> Result<BareRate> {
     let (row, redirect) = match mode {
         Mode::Xdp => (Row::MinimalDevmap, "XDP devmap redirect"),
@@ -92,7 +92,7 @@ fn drive(
     frames: &[Vec<u8>],
     sizes: &[(usize, u64)],
     chunk: u64,
-    cpus: &[Option<usize>],
+    cpus: &[usize],
 ) -> Result<(f64, f64)> {
     // The sink's count, or what the kernel says b0 received.
     let arrived = || match receiver {
@@ -111,9 +111,7 @@ fn drive(
                 let (never, sent, by_size) = (&never, &sent, &by_size);
                 scope.spawn(move || {
                     netns::run_in_file(ns, || {
-                        if let Some(cpu) = cpu {
-                            pin_to_cpu(*cpu);
-                        }
+                        pin_to_cpu(*cpu);
                         let a0 = ifindex_here("a0")?;
                         send_loop(object, a0, frames, sizes, None, None, chunk, Some(deadline), never, sent, by_size)
                     })

@@ -357,9 +357,8 @@ pub fn generate(
     let per_thread_pps = opts.rate_pps.map(|r| r / threads as f64);
     let chunk = chunk(per_thread_pps);
     if let Some(pps) = opts.rate_pps {
-        let cpus: Vec<Option<usize>> = opts.cpus.iter().copied().map(Some).collect();
-        let bare = probe::bare_rate(&mut object, t.mode, t.receiver, &frames, &opts.sizes, chunk, &cpus)?;
-        refuse_above(name, pps, &bare, &format!("from {} CPU(s)", cpus.len()))?;
+        let bare = probe::bare_rate(&mut object, t.mode, t.receiver, &frames, &opts.sizes, chunk, &opts.cpus)?;
+        refuse_above(name, pps, &bare, &format!("from {} CPU(s)", opts.cpus.len()))?;
     }
     let object = object;
     let peer = t.peer.as_ref().map(|(p, _)| p.clone());
@@ -558,18 +557,16 @@ pub fn replay(
             "{name}: the rate must be at least 1 frame per second and --loop at least 1"
         )));
     }
+    // One thread on one CPU, so the frames leave in the file's order: on another CPU they would
+    // take another of the veth's receive queues, whose NAPI may overtake the first (seen under
+    // QEMU). The CPU the command started on.
+    // SAFETY: sched_getcpu has no arguments and no failure but -1.
+    let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).unwrap_or(0);
     let mut object = BenchObject::load()?;
     if let (Some(pps), Some((_, frame))) = (rate_pps, frames.first()) {
-        // One frame per call, from one thread, as below.
-        let bare = probe::bare_rate(
-            &mut object,
-            t.mode,
-            t.receiver,
-            std::slice::from_ref(frame),
-            &[(frame.len(), 1)],
-            1,
-            &[None],
-        )?;
+        // One frame per call, from that CPU, as below.
+        let one = std::slice::from_ref(frame);
+        let bare = probe::bare_rate(&mut object, t.mode, t.receiver, one, &[(frame.len(), 1)], 1, &[cpu])?;
         refuse_above(name, pps, &bare, "one frame per BPF_PROG_RUN call, from one thread")?;
     }
     let object = object;
@@ -577,8 +574,8 @@ pub fn replay(
     let before = counters_of(name, peer.as_deref())?;
     let start = Instant::now();
     let mut sizes: std::collections::BTreeMap<usize, u64> = std::collections::BTreeMap::new();
-    // One thread, so the frames leave in the file's order.
     let sent = t.netns.run(|| {
+        pin_to_cpu(cpu);
         let dev = ifindex_here(name)?;
         let (mut sent, mut last) = (0u64, Instant::now());
         'all: for _ in 0..loops {
