@@ -124,12 +124,12 @@ fn ctrl_c_ends_gen_with_its_report() {
     let _p = up_pair("xdp", &[]);
     let tx = || port(&show_json(), "feth0")["counters"]["tx"]["packets"].as_u64().unwrap();
     let before = tx();
-    let sending = Running::start(&["gen", "feth0", "--rate", "20kpps", "--cpus", "0"]);
+    let sending = Running::start(&["gen", "feth0", "--rate", "2kpps", "--cpus", "0"]);
     assert!(wait_until(WAIT, || tx() > before + 1000), "gen is sending");
     let out = sending.stop();
     assert!(n(&out, "sent") > 1000, "{out}");
+    // Delivered, or refused by feth0's queue under a slow receiver (tx_refused), and so on.
     assert_eq!(out["unaccounted"], 0, "{out}");
-    assert_eq!(n(&out, "tx"), n(&out, "sent"), "every frame sent entered the crossover: {out}");
 }
 
 #[test]
