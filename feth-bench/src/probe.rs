@@ -4,8 +4,9 @@
 //! benchmark's devmap or TC row) into the kind of receiver the peer has (an XDP program, or the
 //! kernel's stack), in a namespace of its own that vanishes with it. feth does all the bare
 //! path does and more (its ratio rows stay at or below 1), and a real receiver does more than
-//! drop, so a rate above this cannot be met; a rate below it that the real path still cannot
-//! take is reported as not met.
+//! drop, so a rate above this cannot be met (traffic.rs refuses beyond twice it, for the
+//! machine's noise); a rate below that which the real path still cannot take is reported as
+//! not met.
 use std::{
     sync::atomic::{AtomicBool, AtomicU64},
     time::{Duration, Instant},
@@ -113,6 +114,11 @@ fn drive(
                     netns::run_in_file(ns, || {
                         pin_to_cpu(*cpu);
                         let a0 = ifindex_here("a0")?;
+                        // One call whatever the time, so that a thread that started late is
+                        // measured too; then calls until the deadline.
+                        let one_call =
+                            Some(sizes.iter().enumerate().map(|(i, _)| if i == 0 { chunk } else { 0 }).collect());
+                        send_loop(object, a0, frames, sizes, one_call, None, chunk, None, never, sent, by_size)?;
                         send_loop(object, a0, frames, sizes, None, None, chunk, Some(deadline), never, sent, by_size)
                     })
                 })
