@@ -389,6 +389,7 @@ pub fn peer_remote(state: &mut State, name: &str, spec: RemoteSpec) -> Result<()
         local: spec.local,
         dev: spec.dev,
         slot,
+        lowered_mtu: None,
     };
     remote.check(name, &state.rtnl)?;
     if let Some(other) = state.ports.iter().find(|o| o.record.remote.as_ref().is_some_and(|r| r.clashes_with(&remote)))
@@ -410,9 +411,14 @@ pub fn peer_remote(state: &mut State, name: &str, spec: RemoteSpec) -> Result<()
     }
     // Frames larger than the VXLAN device carries would be lost in the underlay: the user end's
     // MTU goes down to it (`show` says why under "set by feth").
+    // The record remembers the MTU before, which unpeer puts back.
     let (Some(tunnel), Some(user)) = (state.tunnels.get(&p.slot), &p.user) else { return Ok(()) };
     if user.mtu > tunnel.mtu {
         pair::set_user_mtu(&user.name, &p.netns, tunnel.mtu)?;
+        let record = port(state, name)?.record.clone();
+        let remote =
+            record.remote.clone().map(|r| crate::remote::Remote { lowered_mtu: Some((user.mtu, tunnel.mtu)), ..r });
+        state.write_record(p.slot, Record { remote, ..record })?;
     }
     Ok(())
 }
@@ -444,9 +450,16 @@ pub fn unpeer(state: &mut State, name: &str) -> Result<()> {
 
 fn unpeer_slot(state: &mut State, slot: u32) -> Result<()> {
     let port = state.by_slot(slot).expect("a port").clone();
-    if port.record.remote.is_some() {
+    if let Some(remote) = &port.record.remote {
         state.write_record(slot, Record { remote: None, ..port.record.clone() })?;
-        return repair::converge(state, &mut Run::ports(&[slot]));
+        repair::converge(state, &mut Run::ports(&[slot]))?;
+        // The MTU feth lowered for the tunnel goes back, unless someone has set another since.
+        if let (Some((before, set)), Some(user)) = (remote.lowered_mtu, &port.user)
+            && user.mtu == set
+        {
+            pair::set_user_mtu(&user.name, &port.netns, before)?;
+        }
+        return Ok(());
     }
     let sides: Vec<Port> = std::iter::once(port.clone()).chain(state.peer_of(&port).cloned()).collect();
     if port.record.peer.is_none() {

@@ -41,6 +41,9 @@ pub struct Remote {
     pub dev: Option<String>,
     /// Slot of the tunnel end (its ifindex is `WIRE_IFINDEX_BASE + slot`).
     pub slot: u32,
+    /// The user end's MTU before feth lowered it to what the tunnel carries, and the MTU it
+    /// set: unpeer puts the first back while the second is still there.
+    pub lowered_mtu: Option<(u32, u32)>,
 }
 
 impl Remote {
@@ -54,13 +57,14 @@ impl Remote {
     pub fn encode(&self) -> String {
         let opt = |o: Option<String>| o.unwrap_or_else(|| "-".into());
         format!(
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{}",
             self.addr,
             self.vni,
             self.port,
             opt(self.local.map(|a| a.to_string())),
             opt(self.dev.clone()),
-            self.slot
+            self.slot,
+            opt(self.lowered_mtu.map(|(before, set)| format!("{before}:{set}")))
         )
     }
 
@@ -78,7 +82,15 @@ impl Remote {
             d => Some(d.to_owned()),
         };
         let slot = it.next()?.parse().ok()?;
-        Some(Remote { addr, vni, port, local, dev, slot })
+        // Records written before feth remembered a lowered MTU end here.
+        let lowered_mtu = match it.next() {
+            None | Some("-") => None,
+            Some(m) => {
+                let (before, set) = m.split_once(':')?;
+                Some((before.parse().ok()?, set.parse().ok()?))
+            }
+        };
+        Some(Remote { addr, vni, port, local, dev, slot, lowered_mtu })
     }
 
     /// How a "busy" refusal names it: `remote 198.18.9.2 vni 100`.
@@ -224,10 +236,13 @@ mod tests {
             local: Some("2001:db8::1".parse().unwrap()),
             dev: Some("eth-underlay0".into()),
             slot: 4095,
+            lowered_mtu: Some((9000, 8930)),
         };
         assert_eq!(Remote::decode(&r.encode()), Some(r.clone()));
-        let bare = Remote { local: None, dev: None, addr: "198.18.0.2".parse().unwrap(), ..r };
-        assert_eq!(Remote::decode(&bare.encode()), Some(bare));
+        let bare = Remote { local: None, dev: None, addr: "198.18.0.2".parse().unwrap(), lowered_mtu: None, ..r };
+        assert_eq!(Remote::decode(&bare.encode()), Some(bare.clone()));
         assert_eq!(Remote::decode("198.18.0.2,1"), None);
+        // A record written before the lowered MTU was remembered: six fields.
+        assert_eq!(Remote::decode("198.18.0.2,1,4789,-,-,3"), Some(Remote { vni: 1, slot: 3, ..bare }));
     }
 }

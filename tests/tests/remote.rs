@@ -193,14 +193,18 @@ fn remote_peers_cross_over_vxlan() {
     ok(&["unpeer", "feth0"]);
     assert!(b.world.net.link("fvx0").is_none(), "B's VXLAN device is gone");
     assert!(wait_until(WAIT, || !carrier(&b.user, "feth0")), "B's carrier off");
+    assert_eq!(show(&b)["mtu"], 1500, "unpeer puts back the MTU feth lowered for the tunnel");
     assert_blocked(&a.user, "feth0", &b.user, "feth0", 3);
     // A wrong VNI isolates.
     peer_remote(&b, &a, "101");
+    assert_eq!(show(&b)["mtu"], 1450);
     assert_blocked(&a.user, "feth0", &b.user, "feth0", 4);
     assert_blocked(&b.user, "feth0", &a.user, "feth0", 5);
-    // The right one again crosses.
+    // The right one again crosses. An MTU someone set in between stays after unpeer.
+    b.user.set_mtu("feth0", 1400);
     b.on();
     ok(&["unpeer", "feth0"]);
+    assert_eq!(show(&b)["mtu"], 1400, "an MTU set since is kept");
     peer_remote(&b, &a, "100");
     assert_crosses(&a.user, "feth0", &b.user, "feth0", 6);
     // `down` takes the VXLAN devices along.
