@@ -45,14 +45,14 @@ fn chunk(pps: Option<f64>) -> u64 {
 /// during the probe does not refuse a rate the run would keep.
 const NOISE: f64 = 2.0;
 
-/// Refuses `pps` beyond NOISE times what the kernel's bare path carried just now (`bare`),
-/// sending `how`.
-fn refuse_above(name: &str, pps: f64, bare: &probe::BareRate, how: &str) -> Result<()> {
+/// Refuses `pps` (`whose` says where it comes from, if not from --rate) beyond NOISE times what
+/// the kernel's bare path carried just now (`bare`), sending `how`.
+fn refuse_above(name: &str, pps: f64, whose: &str, bare: &probe::BareRate, how: &str) -> Result<()> {
     if pps <= bare.pps * NOISE {
         return Ok(());
     }
     Err(FethError::Invalid(format!(
-        "{name}: a rate of {pps:.0} frames/s cannot be met: it is more than {NOISE} times the {:.0} frames/s of these frames the kernel's bare {} carried {how} just now (on a scratch path of its own, {:.1} s), and feth's crossover does more; nothing was sent",
+        "{name}: a rate of {pps:.0} frames/s{whose} cannot be met: it is more than {NOISE} times the {:.0} frames/s of these frames the kernel's bare {} carried {how} just now (on a scratch path of its own, {:.1} s), and feth's crossover does more; nothing was sent",
         bare.pps, bare.path, bare.seconds
     )))
 }
@@ -358,7 +358,7 @@ pub fn generate(
     let chunk = chunk(per_thread_pps);
     if let Some(pps) = opts.rate_pps {
         let bare = probe::bare_rate(&mut object, t.mode, t.receiver, &frames, &opts.sizes, chunk, &opts.cpus)?;
-        refuse_above(name, pps, &bare, &format!("from {} CPU(s)", opts.cpus.len()))?;
+        refuse_above(name, pps, "", &bare, &format!("from {} CPU(s)", opts.cpus.len()))?;
     }
     let object = object;
     let peer = t.peer.as_ref().map(|(p, _)| p.clone());
@@ -563,11 +563,20 @@ pub fn replay(
     // SAFETY: sched_getcpu has no arguments and no failure but -1.
     let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).unwrap_or(0);
     let mut object = BenchObject::load()?;
-    if let (Some(pps), Some((_, frame))) = (rate_pps, frames.first()) {
+    // The rate asked, or the capture's own over its span (none when every frame has one time).
+    let span = frames.iter().map(|(at, _)| *at).max().unwrap_or_default().as_secs_f64();
+    let (pps, whose) = match rate_pps {
+        Some(pps) => (Some(pps), ""),
+        None if span > 0.0 => {
+            (Some((frames.len() - 1) as f64 / span), " (the capture's own timing; --rate sets another)")
+        }
+        None => (None, ""),
+    };
+    if let (Some(pps), Some((_, frame))) = (pps, frames.first()) {
         // One frame per call, from that CPU, as below.
         let one = std::slice::from_ref(frame);
         let bare = probe::bare_rate(&mut object, t.mode, t.receiver, one, &[(frame.len(), 1)], 1, &[cpu])?;
-        refuse_above(name, pps, &bare, "one frame per BPF_PROG_RUN call, from one thread")?;
+        refuse_above(name, pps, whose, &bare, "one frame per BPF_PROG_RUN call, from one thread")?;
     }
     let object = object;
     let peer = t.peer.as_ref().map(|(p, _)| p.clone());

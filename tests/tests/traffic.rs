@@ -195,14 +195,15 @@ fn a_pcap_is_replayed_byte_for_byte_in_order() {
     // 1000 frames of many sizes, 1 ms apart in the file.
     let frames: Vec<Vec<u8>> =
         (0..1000u32).map(|seq| feth_tests::frames::test_frame(src, 60 + (seq as usize * 37) % 1400, seq)).collect();
-    let path = std::env::temp_dir().join(format!("feth-replay-{}.pcap", std::process::id()));
-    {
-        let mut writer = PcapWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
+    let write = |path: &std::path::Path, apart: std::time::Duration| {
+        let mut writer = PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
         for (i, f) in frames.iter().enumerate() {
-            let at = std::time::Duration::from_millis(1_700_000_000_000 + i as u64);
+            let at = std::time::Duration::from_secs(1_700_000_000) + apart * i as u32;
             writer.write_packet(&PcapPacket::new(at, f.len() as u32, f)).unwrap();
         }
-    }
+    };
+    let path = std::env::temp_dir().join(format!("feth-replay-{}.pcap", std::process::id()));
+    write(&path, std::time::Duration::from_millis(1));
     let rx = p.b.run(|| PacketSocket::open("feth1"));
     rx.set_recv_buffer(64 << 20);
     // A rate replay cannot reach (one call per frame: tens of thousands a second) is refused
@@ -211,6 +212,12 @@ fn a_pcap_is_replayed_byte_for_byte_in_order() {
     let before = tx();
     let err = fails(&["gen", "feth0", "--pcap", path.to_str().unwrap(), "--rate", "5mpps"]);
     assert!(err.contains("cannot be met") && err.contains("one frame per BPF_PROG_RUN call"), "{err}");
+    // So is a capture whose own timing asks for that: 1000 frames 1 us apart.
+    let fast = std::env::temp_dir().join(format!("feth-replay-fast-{}.pcap", std::process::id()));
+    write(&fast, std::time::Duration::from_micros(1));
+    let err = fails(&["gen", "feth0", "--pcap", fast.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&fast);
+    assert!(err.contains("cannot be met") && err.contains("the capture's own"), "{err}");
     assert_eq!(tx(), before, "nothing was sent");
     let out = report(&ok(&["gen", "feth0", "--pcap", path.to_str().unwrap(), "--rate", "500pps", "--json"]));
     let _ = std::fs::remove_file(&path);
