@@ -12,6 +12,14 @@ use feth_tests::{
 
 both_modes!(every_generated_frame_is_delivered_or_counted,);
 
+/// One test of this file at a time: `gen --rate` measures the machine before it sends (the
+/// probe), and another test's flood running beside it would halve what it measures.
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed holding it poisons it; the next still runs.
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn report(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("gen --json: {e}: {out}"))
 }
@@ -67,6 +75,7 @@ fn sink_attached(p: &feth_tests::bench::Pair, dev: &str) -> bool {
 }
 
 fn every_generated_frame_is_delivered_or_counted(mode: &str) {
+    let _alone = alone();
     let p = up_pair(mode, &[]);
     let sink = Running::sink("feth1");
     assert!(wait_until(WAIT, || sink_attached(&p, "feth1")), "the sink attached");
@@ -84,6 +93,7 @@ fn every_generated_frame_is_delivered_or_counted(mode: &str) {
 
 #[test]
 fn a_rate_is_kept() {
+    let _alone = alone();
     let _w = feth_tests::world();
     let _p = up_pair("xdp", &[]);
     let out = report(&ok(&["gen", "feth0", "--rate", "100kpps", "--duration", "2s", "--json"]));
@@ -96,6 +106,7 @@ fn a_rate_is_kept() {
 /// judged against the receiver the peer has: its stack, then an XDP program (the sink).
 #[test]
 fn a_rate_the_bare_path_cannot_carry_is_refused() {
+    let _alone = alone();
     let _w = feth_tests::world();
     let p = up_pair("xdp", &[]);
     let counts = || {
@@ -120,6 +131,7 @@ fn a_rate_the_bare_path_cannot_carry_is_refused() {
 /// Ctrl-C ends an endless `gen` cleanly, with the report, and every frame sent is accounted.
 #[test]
 fn ctrl_c_ends_gen_with_its_report() {
+    let _alone = alone();
     let _w = feth_tests::world();
     let _p = up_pair("xdp", &[]);
     let tx = || port(&show_json(), "feth0")["counters"]["tx"]["packets"].as_u64().unwrap();
@@ -134,6 +146,7 @@ fn ctrl_c_ends_gen_with_its_report() {
 
 #[test]
 fn imix_keeps_its_proportions_on_the_wire() {
+    let _alone = alone();
     let _w = feth_tests::world();
     let p = up_pair("tc", &[]);
     let rx = p.b.run(|| PacketSocket::open_all("feth1"));
@@ -166,6 +179,7 @@ fn imix_keeps_its_proportions_on_the_wire() {
 
 #[test]
 fn bad_inputs_send_nothing() {
+    let _alone = alone();
     let _w = feth_tests::world();
     let _p = up_pair("tc", &[]);
     let tx = || port(&show_json(), "feth0")["counters"]["tx"]["packets"].as_u64().unwrap();
@@ -189,6 +203,7 @@ fn bad_inputs_send_nothing() {
 #[test]
 fn a_pcap_is_replayed_byte_for_byte_in_order() {
     use pcap_file::pcap::{PcapPacket, PcapWriter};
+    let _alone = alone();
     let _w = feth_tests::world();
     let p = up_pair("tc", &[]);
     let src = feth_tests::bench::mac(&p.a, "feth0");
@@ -262,6 +277,7 @@ fn checksums_hold(f: &[u8]) -> bool {
 
 #[test]
 fn flows_vary_ports_and_addresses_with_correct_checksums() {
+    let _alone = alone();
     let _w = feth_tests::world();
     let p = up_pair("xdp", &[]);
     let rx = p.b.run(|| PacketSocket::open_all("feth1"));
