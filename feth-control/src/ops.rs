@@ -16,6 +16,7 @@ use crate::{
     pair,
     pair::{MTU_MAX, MTU_MIN},
     record::{Record, Recorded},
+    remote::{Endpoint, Remote},
     repair::{self, Run},
     shaper,
     state::{Port, State},
@@ -303,7 +304,7 @@ pub fn check_peer(state: &State, a: &str, b: &str) -> Result<bool> {
 fn check_free_for(state: &State, name: &str, other: &str) -> Result<()> {
     let Some(port) = state.find(name)? else { return Ok(()) };
     if let Some(remote) = &port.record.remote {
-        return Err(FethError::Busy { name: name.to_owned(), peer: remote.label() });
+        return Err(FethError::Busy { name: name.to_owned(), peer: remote.at.label() });
     }
     match state.peer_of(port) {
         Some(peer) if peer.user.as_ref().is_none_or(|u| u.name != other) => {
@@ -350,55 +351,29 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
     repair::converge(state, &mut Run::ports(&[pa.slot, pb.slot]))
 }
 
-/// What `peer NAME --remote` asks for.
-#[derive(Clone, Debug)]
-pub struct RemoteSpec {
-    pub addr: std::net::IpAddr,
-    pub vni: u32,
-    pub port: u16,
-    pub local: Option<std::net::IpAddr>,
-    pub dev: Option<String>,
-}
-
-impl RemoteSpec {
-    /// Whether a port's recorded remote peer is this one.
-    pub fn matches(&self, r: &crate::remote::Remote) -> bool {
-        r.addr == self.addr && r.vni == self.vni && r.port == self.port && r.local == self.local && r.dev == self.dev
-    }
-}
-
 /// Crosses `name` over to a feth interface on another host through a VXLAN device
 /// (crate::remote). Everything is checked first; the record is written, then the data path
 /// follows; if the kernel refuses the VXLAN device the record is put back.
-pub fn peer_remote(state: &mut State, name: &str, spec: RemoteSpec) -> Result<()> {
+pub fn peer_remote(state: &mut State, name: &str, at: Endpoint) -> Result<()> {
     let p = port(state, name)?.clone();
     if let Some(peer) = state.peer_of(&p) {
         return Err(FethError::Busy { name: name.to_owned(), peer: peer.name() });
     }
     if let Some(r) = &p.record.remote {
-        if spec.matches(r) {
+        if r.at == at {
             return Ok(());
         }
-        return Err(FethError::Busy { name: name.to_owned(), peer: r.label() });
+        return Err(FethError::Busy { name: name.to_owned(), peer: r.at.label() });
     }
     let slot = state.free_slot().ok_or(FethError::NoFreeSlot(feth_common::MAX_PORTS))?;
-    let remote = crate::remote::Remote {
-        addr: spec.addr,
-        vni: spec.vni,
-        port: spec.port,
-        local: spec.local,
-        dev: spec.dev,
-        slot,
-        lowered_mtu: None,
-    };
-    remote.check(name, &state.rtnl)?;
-    if let Some(other) = state.ports.iter().find(|o| o.record.remote.as_ref().is_some_and(|r| r.clashes_with(&remote)))
-    {
+    at.check(name, &state.rtnl)?;
+    if let Some(other) = state.ports.iter().find(|o| o.record.remote.as_ref().is_some_and(|r| r.at.clashes_with(&at))) {
         return Err(FethError::Refused {
             name: name.to_owned(),
-            reason: format!("VNI {} on port {} is already in use by {}", remote.vni, remote.port, other.name()),
+            reason: format!("VNI {} on port {} is already in use by {}", at.vni, at.port, other.name()),
         });
     }
+    let remote = Remote { at, slot, lowered_mtu: None };
     p.record.impair.check(name, Mode::Tc)?;
     let before = p.record.clone();
     state.write_record(p.slot, Record { remote: Some(remote), ..p.record.clone() })?;
@@ -416,8 +391,7 @@ pub fn peer_remote(state: &mut State, name: &str, spec: RemoteSpec) -> Result<()
     if user.mtu > tunnel.mtu {
         pair::set_user_mtu(&user.name, &p.netns, tunnel.mtu)?;
         let record = port(state, name)?.record.clone();
-        let remote =
-            record.remote.clone().map(|r| crate::remote::Remote { lowered_mtu: Some((user.mtu, tunnel.mtu)), ..r });
+        let remote = record.remote.clone().map(|r| Remote { lowered_mtu: Some((user.mtu, tunnel.mtu)), ..r });
         state.write_record(p.slot, Record { remote, ..record })?;
     }
     Ok(())

@@ -27,9 +27,9 @@ pub const DEFAULT_VNI: u32 = 1;
 /// VNIs are 24 bits.
 pub const VNI_MAX: u32 = (1 << 24) - 1;
 
-/// What `peer --remote` records.
+/// Where a remote peer is: what `peer --remote` and a topology file's `remote` ask for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Remote {
+pub struct Endpoint {
     /// The other host's underlay address.
     pub addr: IpAddr,
     pub vni: u32,
@@ -39,6 +39,12 @@ pub struct Remote {
     pub local: Option<IpAddr>,
     /// Underlay interface (in the loader's namespace), if chosen.
     pub dev: Option<String>,
+}
+
+/// What `peer --remote` records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote {
+    pub at: Endpoint,
     /// Slot of the tunnel end (its ifindex is `WIRE_IFINDEX_BASE + slot`).
     pub slot: u32,
     /// The user end's MTU before feth lowered it to what the tunnel carries, and the MTU it
@@ -47,22 +53,17 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// Bytes VXLAN adds outside the frame: outer IP, UDP and VXLAN headers plus the frame's
-    /// own Ethernet header, which the underlay's MTU does not count.
-    pub fn overhead(&self) -> u32 {
-        if self.addr.is_ipv6() { 70 } else { 50 }
-    }
-
-    /// The record's field value: `addr,vni,port,local|-,dev|-,slot`.
+    /// The record's field value: `addr,vni,port,local|-,dev|-,slot,before:set|-`.
     pub fn encode(&self) -> String {
         let opt = |o: Option<String>| o.unwrap_or_else(|| "-".into());
+        let at = &self.at;
         format!(
             "{},{},{},{},{},{},{}",
-            self.addr,
-            self.vni,
-            self.port,
-            opt(self.local.map(|a| a.to_string())),
-            opt(self.dev.clone()),
+            at.addr,
+            at.vni,
+            at.port,
+            opt(at.local.map(|a| a.to_string())),
+            opt(at.dev.clone()),
             self.slot,
             opt(self.lowered_mtu.map(|(before, set)| format!("{before}:{set}")))
         )
@@ -90,7 +91,15 @@ impl Remote {
                 Some((before.parse().ok()?, set.parse().ok()?))
             }
         };
-        Some(Remote { addr, vni, port, local, dev, slot, lowered_mtu })
+        Some(Remote { at: Endpoint { addr, vni, port, local, dev }, slot, lowered_mtu })
+    }
+}
+
+impl Endpoint {
+    /// Bytes VXLAN adds outside the frame: outer IP, UDP and VXLAN headers plus the frame's
+    /// own Ethernet header, which the underlay's MTU does not count.
+    pub fn overhead(&self) -> u32 {
+        if self.addr.is_ipv6() { 70 } else { 50 }
     }
 
     /// How a "busy" refusal names it: `remote 198.18.9.2 vni 100`.
@@ -113,7 +122,7 @@ impl Remote {
 
     /// Whether `other` would take the same VXLAN packets (the kernel keys a VXLAN device on
     /// VNI, port and local address).
-    pub fn clashes_with(&self, other: &Remote) -> bool {
+    pub fn clashes_with(&self, other: &Endpoint) -> bool {
         self.vni == other.vni && self.port == other.port && self.local == other.local
     }
 
@@ -184,33 +193,31 @@ pub fn tunnel_owner(name: &str) -> Option<u32> {
 /// no address learning: every frame goes to the one remote.
 pub fn create(rtnl: &Rtnl, port_slot: u32, remote: &Remote) -> Result<LinkView> {
     let name = tunnel_name(port_slot);
-    let mut link = LinkVxlan::new(&name, remote.vni).port(remote.port).learning(false);
-    link = match remote.addr {
+    let at = &remote.at;
+    let mut link = LinkVxlan::new(&name, at.vni).port(at.port).learning(false);
+    link = match at.addr {
         IpAddr::V4(a) => link.remote(a),
         IpAddr::V6(a) => link.remote6(a),
     };
-    link = match remote.local {
+    link = match at.local {
         Some(IpAddr::V4(a)) => link.local(a),
         Some(IpAddr::V6(a)) => link.local6(a),
         None => link,
     };
-    if let Some(dev) = &remote.dev {
+    if let Some(dev) = &at.dev {
         // The kernel sizes the device's MTU to the underlay's minus the overhead.
         let index = rtnl.require(dev)?.index;
         link = link.dev(index);
     } else {
         // Without an underlay named, assume Ethernet's 1500 bytes (kernels differ here).
-        link = link.mtu(ETHERNET_MTU - remote.overhead());
+        link = link.mtu(ETHERNET_MTU - at.overhead());
     }
     let msg = link.index(WIRE_IFINDEX_BASE + remote.slot).build();
     match rtnl.add(msg, &format!("{name}: create the VXLAN device")) {
         Err(FethError::Netlink { cause, .. }) if crate::rtnl::errno(&cause) == Some(libc::EEXIST) => {
             return Err(FethError::Refused {
                 name: name.clone(),
-                reason: format!(
-                    "a VXLAN device for VNI {} on port {} already exists on this host",
-                    remote.vni, remote.port
-                ),
+                reason: format!("a VXLAN device for VNI {} on port {} already exists on this host", at.vni, at.port),
             });
         }
         other => other?,
@@ -230,19 +237,23 @@ mod tests {
     #[test]
     fn record_round_trip() {
         let r = Remote {
-            addr: "2001:db8::2".parse().unwrap(),
-            vni: VNI_MAX,
-            port: 4789,
-            local: Some("2001:db8::1".parse().unwrap()),
-            dev: Some("eth-underlay0".into()),
+            at: Endpoint {
+                addr: "2001:db8::2".parse().unwrap(),
+                vni: VNI_MAX,
+                port: 4789,
+                local: Some("2001:db8::1".parse().unwrap()),
+                dev: Some("eth-underlay0".into()),
+            },
             slot: 4095,
             lowered_mtu: Some((9000, 8930)),
         };
         assert_eq!(Remote::decode(&r.encode()), Some(r.clone()));
-        let bare = Remote { local: None, dev: None, addr: "198.18.0.2".parse().unwrap(), lowered_mtu: None, ..r };
+        let at = Endpoint { local: None, dev: None, addr: "198.18.0.2".parse().unwrap(), ..r.at.clone() };
+        let bare = Remote { at, lowered_mtu: None, ..r };
         assert_eq!(Remote::decode(&bare.encode()), Some(bare.clone()));
         assert_eq!(Remote::decode("198.18.0.2,1"), None);
         // A record written before the lowered MTU was remembered: six fields.
-        assert_eq!(Remote::decode("198.18.0.2,1,4789,-,-,3"), Some(Remote { vni: 1, slot: 3, ..bare }));
+        let at = Endpoint { vni: 1, ..bare.at.clone() };
+        assert_eq!(Remote::decode("198.18.0.2,1,4789,-,-,3"), Some(Remote { at, slot: 3, ..bare }));
     }
 }

@@ -126,7 +126,7 @@ fn sync_tunnels(state: &mut State, run: &mut Run) -> Result<()> {
         let tunnel_name = crate::remote::tunnel_name(slot);
         let index = feth_common::WIRE_IFINDEX_BASE + remote.slot;
         if !state.tunnels.get(&slot).is_some_and(|t| t.index == index) {
-            note(run, format!("{name}: create {tunnel_name}, VXLAN to {}", remote.describe(&tunnel_name)));
+            note(run, format!("{name}: create {tunnel_name}, VXLAN to {}", remote.at.describe(&tunnel_name)));
             if !run.apply {
                 continue;
             }

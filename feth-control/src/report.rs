@@ -94,15 +94,15 @@ pub fn remote_report(state: &State, port: &Port) -> Result<Option<RemoteReport>>
     let sent =
         tunnel.map_or_else(Default::default, |t| counters::Direction { packets: t.tx_packets, bytes: t.tx_bytes });
     Ok(Some(RemoteReport {
-        addr: remote.addr.to_string(),
-        vni: remote.vni,
-        port: remote.port,
-        local: remote.local.map(|a| a.to_string()),
-        dev: remote.dev.clone(),
+        addr: remote.at.addr.to_string(),
+        vni: remote.at.vni,
+        port: remote.at.port,
+        local: remote.at.local.map(|a| a.to_string()),
+        dev: remote.at.dev.clone(),
         tunnel: name.clone(),
         tunnel_ifindex: tunnel.map(|t| t.index),
         tunnel_mtu: tunnel.map(|t| t.mtu),
-        text: remote.describe(&name),
+        text: remote.at.describe(&name),
         refused: handed.packets.saturating_sub(sent.packets),
         handed,
         sent,
@@ -215,7 +215,7 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
                         changed.push(format!(
                             "mtu at most {mtu}: {} carries the frames over the underlay, {} bytes of VXLAN around each",
                             r.tunnel,
-                            port.record.remote.as_ref().map_or(0, crate::remote::Remote::overhead)
+                            port.record.remote.as_ref().map_or(0, |r| r.at.overhead())
                         ));
                     }
                 }

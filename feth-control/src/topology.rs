@@ -33,8 +33,9 @@ use crate::{
     media::{self, PortMedia},
     names,
     netns::Netns,
-    ops::{self, PeerOptions, PortSpec, RemoteSpec},
+    ops::{self, PeerOptions, PortSpec},
     pair::MTU_DEFAULT,
+    remote::Endpoint,
     state::State,
 };
 
@@ -89,7 +90,7 @@ fn default_port() -> u16 {
 }
 
 impl RemoteFile {
-    fn check(&self, name: &str) -> Result<RemoteSpec> {
+    fn check(&self, name: &str) -> Result<Endpoint> {
         let addr = |flag: &str, text: &str| {
             text.parse().map_err(|_| {
                 FethError::Invalid(format!("{name}: remote {flag} {text:?} is not an IPv4 or IPv6 address"))
@@ -102,7 +103,7 @@ impl RemoteFile {
                 crate::remote::VNI_MAX
             )));
         }
-        Ok(RemoteSpec {
+        Ok(Endpoint {
             addr: addr("addr", &self.addr)?,
             vni: self.vni,
             port: self.port,
@@ -111,7 +112,7 @@ impl RemoteFile {
         })
     }
 
-    fn of(r: &crate::remote::Remote) -> RemoteFile {
+    fn of(r: &Endpoint) -> RemoteFile {
         RemoteFile {
             addr: r.addr.to_string(),
             vni: r.vni,
@@ -144,7 +145,7 @@ struct Wanted {
     /// Peer, mode, hwcsum (`None`: as the record has it; the file said nothing).
     peer: Option<(String, Mode, Option<bool>)>,
     /// A peer on another host instead.
-    remote: Option<RemoteSpec>,
+    remote: Option<Endpoint>,
 }
 
 /// A checked topology file.
@@ -258,7 +259,7 @@ impl Topology {
         for port in &state.ports {
             let Some(remote) = &port.record.remote else { continue };
             let name = port.name();
-            if listed(&name) && !wanted_remote(&name).is_some_and(|w| w.matches(remote)) {
+            if listed(&name) && !wanted_remote(&name).is_some_and(|w| *w == remote.at) {
                 changes.push(Change::Unpeer(name));
             }
         }
@@ -290,7 +291,7 @@ impl Topology {
                     }
                     // A remote peer's tunnel bounds the MTU (`peer --remote` lowered it).
                     let keeps_tunnel =
-                        port.record.remote.as_ref().zip(w.remote.as_ref()).is_some_and(|(r, w)| w.matches(r));
+                        port.record.remote.as_ref().zip(w.remote.as_ref()).is_some_and(|(r, w)| *w == r.at);
                     let tunnel_mtu = state.tunnels.get(&port.slot).filter(|_| keeps_tunnel).map(|t| t.mtu);
                     let mtu = tunnel_mtu.map_or(w.mtu, |t| w.mtu.min(t));
                     if port.user.as_ref().is_some_and(|u| u.mtu != mtu) {
@@ -330,7 +331,7 @@ impl Topology {
         for w in &self.wanted {
             let Some(remote) = &w.remote else { continue };
             let now = state.find(&w.name)?.and_then(|p| p.record.remote.as_ref());
-            if !now.is_some_and(|r| remote.matches(r)) {
+            if !now.is_some_and(|r| r.at == *remote) {
                 changes.push(Change::PeerRemote(w.name.clone(), remote.clone()));
             }
         }
@@ -349,7 +350,7 @@ pub enum Change {
     Media(String, PortMedia),
     Impair(String, Impairment),
     Peer(String, String, Mode, Option<bool>),
-    PeerRemote(String, RemoteSpec),
+    PeerRemote(String, Endpoint),
 }
 
 impl std::fmt::Display for Change {
@@ -442,7 +443,7 @@ pub fn export(state: &State) -> Result<String> {
                 media_list: (i.media.list != default_media.list)
                     .then(|| i.media.list.iter().map(|w| media::format_word(*w)).collect()),
                 impair: (!i.impair.is_none()).then(|| impair::Spec::of(&i.impair)),
-                remote: i.remote.as_ref().map(RemoteFile::of),
+                remote: i.remote.as_ref().map(|r| RemoteFile::of(&r.at)),
             },
         );
         if let Some(peer) = state.peer_of(port)

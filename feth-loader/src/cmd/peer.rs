@@ -1,6 +1,6 @@
 use feth_control::{
-    ops::{self, RemoteSpec},
-    remote::{DEFAULT_PORT, DEFAULT_VNI, VNI_MAX},
+    ops,
+    remote::{DEFAULT_PORT, DEFAULT_VNI, Endpoint, VNI_MAX},
     with_state,
 };
 
@@ -60,7 +60,7 @@ pub fn run_peer(args: PeerArgs) -> anyhow::Result<()> {
     if args.remote.vni > VNI_MAX {
         anyhow::bail!("--vni {}: out of range (0..={VNI_MAX})", args.remote.vni);
     }
-    let spec = RemoteSpec {
+    let spec = Endpoint {
         addr: address("--remote", remote)?,
         vni: args.remote.vni,
         port: args.remote.port,
