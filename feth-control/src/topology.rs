@@ -294,7 +294,9 @@ impl Topology {
                         port.record.remote.as_ref().zip(w.remote.as_ref()).is_some_and(|(r, w)| *w == r.at);
                     let tunnel_mtu = state.tunnels.get(&port.slot).filter(|_| keeps_tunnel).map(|t| t.mtu);
                     let mtu = tunnel_mtu.map_or(w.mtu, |t| w.mtu.min(t));
-                    if port.user.as_ref().is_some_and(|u| u.mtu != mtu) {
+                    if let Some(user) = &port.user
+                        && mtu_after_unpeer(port, user.mtu, keeps_tunnel) != mtu
+                    {
                         changes.push(Change::Mtu(w.name.clone(), mtu));
                     }
                 }
@@ -337,6 +339,17 @@ impl Topology {
         }
         changes.extend(after_peering);
         Ok(changes)
+    }
+}
+
+/// The user end's MTU once the planned changes have unpeered `port` from a remote peer it
+/// does not keep: unpeer puts back an MTU `peer --remote` lowered (ops::unpeer), so the MTU
+/// to compare with the file is that one.
+fn mtu_after_unpeer(port: &crate::state::Port, now: u32, keeps_tunnel: bool) -> u32 {
+    let lowered = port.record.remote.as_ref().filter(|_| !keeps_tunnel).and_then(|r| r.lowered_mtu);
+    match lowered {
+        Some((before, set)) if set == now => before,
+        _ => now,
     }
 }
 

@@ -156,9 +156,12 @@ fn remote_peers_in_a_file() {
     assert_eq!(ok(&["apply", exported.path()]).trim(), "nothing to change");
     // A file that lists feth0 without it unpeers it (and its VXLAN device goes).
     let plain = TopologyFile::new("remote-gone", &format!("[interface.feth0]\nnetns = \"{}\"\nmtu = 1450\n", a.name));
-    assert_eq!(ok(&["apply", plain.path()]).trim(), "unpeer feth0");
+    // unpeer puts back the 1500 bytes `peer --remote` lowered, and the file asks 1450.
+    assert_eq!(ok(&["apply", plain.path()]).trim(), "unpeer feth0\nset feth0 mtu 1450");
     assert!(port(&show_json(), "feth0")["remote"].is_null());
+    assert_eq!(port(&show_json(), "feth0")["mtu"], 1450);
     assert!(net.link("fvx0").is_none(), "the VXLAN device is gone");
+    assert_eq!(ok(&["apply", plain.path()]).trim(), "nothing to change");
     // Errors name their line and change nothing.
     let before = show_state();
     for (tag, bad) in [
