@@ -126,24 +126,33 @@ impl Endpoint {
         self.vni == other.vni && self.port == other.port && self.local == other.local
     }
 
-    /// Checks what can be checked before anything changes: a VNI of 24 bits, a port, both
-    /// addresses of one family, an underlay that exists, a local address this host has, and
-    /// a route to the remote address.
-    pub fn check(&self, name: &str, rtnl: &Rtnl) -> Result<()> {
-        let refuse = |reason: String| Err(FethError::Refused { name: name.to_owned(), reason });
+    /// What can be told from the endpoint alone (the command line and topology files check
+    /// it before taking the lock): a VNI of 24 bits, a port, both addresses of one family.
+    /// `Err` is the reason.
+    pub fn check_form(&self) -> std::result::Result<(), String> {
         if self.vni > VNI_MAX {
-            return refuse(format!("VNI {} is out of range (0..={VNI_MAX})", self.vni));
+            return Err(format!("VNI {} is out of range (0..={VNI_MAX})", self.vni));
         }
         if self.port == 0 {
-            return refuse("UDP port 0 cannot carry VXLAN".into());
+            return Err("UDP port 0 cannot carry VXLAN".into());
         }
         if self.addr.is_unspecified() || self.addr.is_multicast() {
-            return refuse(format!("{} is not a remote host's address", self.addr));
+            return Err(format!("{} is not a remote host's address", self.addr));
         }
         if let Some(local) = self.local
             && local.is_ipv6() != self.addr.is_ipv6()
         {
-            return refuse(format!("local address {local} and remote address {} are of different families", self.addr));
+            return Err(format!("local address {local} and remote address {} are of different families", self.addr));
+        }
+        Ok(())
+    }
+
+    /// Checks what can be checked before anything changes: the form, an underlay that exists,
+    /// a local address this host has, and a route to the remote address.
+    pub fn check(&self, name: &str, rtnl: &Rtnl) -> Result<()> {
+        let refuse = |reason: String| Err(FethError::Refused { name: name.to_owned(), reason });
+        if let Err(reason) = self.check_form() {
+            return refuse(reason);
         }
         if let Some(dev) = &self.dev
             && rtnl.link_by_name(dev)?.is_none()

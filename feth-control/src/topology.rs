@@ -96,20 +96,15 @@ impl RemoteFile {
                 FethError::Invalid(format!("{name}: remote {flag} {text:?} is not an IPv4 or IPv6 address"))
             })
         };
-        if self.vni > crate::remote::VNI_MAX {
-            return Err(FethError::Invalid(format!(
-                "{name}: VNI {} is out of range (0..={})",
-                self.vni,
-                crate::remote::VNI_MAX
-            )));
-        }
-        Ok(Endpoint {
+        let at = Endpoint {
             addr: addr("addr", &self.addr)?,
             vni: self.vni,
             port: self.port,
             local: self.local.as_deref().map(|l| addr("local", l)).transpose()?,
             dev: self.dev.clone(),
-        })
+        };
+        at.check_form().map_err(|reason| FethError::Invalid(format!("{name}: {reason}")))?;
+        Ok(at)
     }
 
     fn of(r: &Endpoint) -> RemoteFile {

@@ -1,6 +1,6 @@
 use feth_control::{
     ops,
-    remote::{DEFAULT_PORT, DEFAULT_VNI, Endpoint, VNI_MAX},
+    remote::{DEFAULT_PORT, DEFAULT_VNI, Endpoint},
     with_state,
 };
 
@@ -57,17 +57,15 @@ pub fn run_peer(args: PeerArgs) -> anyhow::Result<()> {
     if args.crossing.given() {
         anyhow::bail!("--mode and --hwcsum choose how a local pair crosses; a remote peer always uses the TC path");
     }
-    if args.remote.vni > VNI_MAX {
-        anyhow::bail!("--vni {}: out of range (0..={VNI_MAX})", args.remote.vni);
-    }
-    let spec = Endpoint {
+    let at = Endpoint {
         addr: address("--remote", remote)?,
         vni: args.remote.vni,
         port: args.remote.port,
         local: args.remote.local.as_deref().map(|l| address("--local", l)).transpose()?,
         dev: args.remote.dev.clone(),
     };
-    with_state(|state| ops::peer_remote(state, &args.a, spec))?;
+    at.check_form().map_err(|reason| anyhow::anyhow!("{}: {reason}", args.a))?;
+    with_state(|state| ops::peer_remote(state, &args.a, at))?;
     Ok(())
 }
 
