@@ -116,10 +116,10 @@ impl Capture {
                 _ => None,
             };
             let crossover = state.crossover.as_mut().ok_or(FethError::NoPorts)?;
-            let mut settings = crossover.settings()?;
-            settings.capture = (slot + 1) | if drops_only { DROPS_ONLY } else { 0 };
-            settings.capture_mtu = mtu;
-            crossover.set_settings(&settings)?;
+            crossover.update_settings(|s| {
+                s.capture = (slot + 1) | if drops_only { DROPS_ONLY } else { 0 };
+                s.capture_mtu = mtu;
+            })?;
             Ok(Capture {
                 buffers,
                 _array: array,
@@ -144,14 +144,7 @@ impl Capture {
         if mtu == self.peer_mtu {
             return Ok(());
         }
-        with_state(|state| {
-            if let Some(crossover) = state.crossover.as_mut() {
-                let mut settings = crossover.settings()?;
-                settings.capture_mtu = mtu;
-                crossover.set_settings(&settings)?;
-            }
-            Ok(())
-        })?;
+        update_settings(|s| s.capture_mtu = mtu)?;
         self.peer_mtu = mtu;
         Ok(())
     }
@@ -202,16 +195,19 @@ impl Drop for Capture {
     fn drop(&mut self) {
         // Best effort (the process may be ending on a signal); a switch left on is cleared by
         // the next repair once this process no longer holds the layout directory.
-        let _ = with_state(|state| {
-            if let Some(crossover) = state.crossover.as_mut() {
-                let mut settings = crossover.settings()?;
-                settings.capture = 0;
-                settings.capture_mtu = 0;
-                crossover.set_settings(&settings)?;
-            }
-            Ok(())
-        });
+        let _ = update_settings(switch_off);
     }
+}
+
+/// Changes the data path's settings under the state lock (nothing when nothing is loaded).
+fn update_settings(f: impl FnOnce(&mut Settings)) -> Result<()> {
+    with_state(|state| state.crossover.as_mut().map_or(Ok(()), |c| c.update_settings(f)))
+}
+
+/// The capture switch off, and what it told the data path with it.
+fn switch_off(settings: &mut Settings) {
+    settings.capture = 0;
+    settings.capture_mtu = 0;
 }
 
 /// Repair step: the capture switch is on but no capture holds the layout directory (one was
@@ -223,7 +219,6 @@ pub fn clear_if_stale(settings: &mut Settings) -> Result<bool> {
     if try_hold()?.is_none() {
         return Ok(false);
     }
-    settings.capture = 0;
-    settings.capture_mtu = 0;
+    switch_off(settings);
     Ok(true)
 }

@@ -285,6 +285,13 @@ impl Crossover {
         self.settings.set(0, settings, 0).context("write FETH_SETTINGS")
     }
 
+    /// Reads the settings, lets `f` change them, and writes them back.
+    pub fn update_settings(&mut self, f: impl FnOnce(&mut Settings)) -> Result<()> {
+        let mut settings = self.settings()?;
+        f(&mut settings);
+        self.set_settings(&settings)
+    }
+
     /// Attaches `mode`'s program to a wire end (pinning the link, or leaving a netlink filter
     /// on the device). Idempotent.
     pub fn attach(&self, wire: &str, wire_ifindex: u32, mode: Mode) -> Result<()> {

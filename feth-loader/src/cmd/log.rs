@@ -37,9 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let on = matches!(args.action, Action::On);
             with_state(|state| {
                 let crossover = state.crossover.as_mut().ok_or(feth_control::FethError::NoPorts)?;
-                let mut settings = crossover.settings()?;
-                settings.log = u32::from(on);
-                crossover.set_settings(&settings)
+                crossover.update_settings(|s| s.log = u32::from(on))
             })?;
             Ok(())
         }

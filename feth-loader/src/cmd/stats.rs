@@ -134,7 +134,7 @@ fn print_totals(ports: &[PortSnapshot]) {
         println!("{}: peer {peer} mode {} link {}", p.name, p.mode, if p.link_up { "up" } else { "down" });
         if let Some(r) = &p.remote {
             println!(
-                "	remote handed {} sent {} refused {} received {}",
+                "\tremote handed {} sent {} refused {} received {}",
                 r.handed.packets, r.sent.packets, r.refused, r.received.packets
             );
         }
