@@ -36,10 +36,12 @@ impl Running {
 
     /// `feth-loader ARGS` (a capture), once `FETH_SETTINGS` shows `field` (a `bpftool map
     /// dump` line such as `"capture": [1-9]`): frames sent from then on are captured.
+    fn start(args: &[&str]) -> Running {
+        Running(loader::command().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start"))
+    }
+
     fn capture(args: &[&str], field: &str) -> Running {
-        let running = Running(
-            loader::command().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start capture"),
-        );
+        let running = Running::start(args);
         let settings = format!("bpftool map dump pinned {}/FETH_SETTINGS", feth_tests::LAYOUT);
         assert!(
             wait_until(WAIT, || feth_tests::world::sh(&format!("{settings} | grep -q '{field}'"))),
@@ -195,14 +197,7 @@ fn frames_sent_while_the_link_is_down_are_captured() {
     let path = std::env::temp_dir().join(format!("feth-capture-{}-linkdown.pcapng", std::process::id()));
     let path = path.to_str().unwrap().to_owned();
     let mut capture = Running::capture(&["capture", "feth0", "-w", &path], r#""capture": [1-9]"#);
-    let mut flap = Running(
-        loader::command()
-            .args(["flap", "feth0", "--down", "30s", "--up", "1s"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start flap"),
-    );
+    let mut flap = Running::start(&["flap", "feth0", "--down", "30s", "--up", "1s"]);
     assert!(wait_until(WAIT, || !feth_tests::bench::carrier(&p.a, "feth0")), "link down");
     let tx = p.a.run(|| PacketSocket::open("feth0"));
     let src = mac(&p.a, "feth0");

@@ -20,6 +20,11 @@ fn alone() -> std::sync::MutexGuard<'static, ()> {
     ONE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What feth0 has sent into the crossover so far.
+fn feth0_tx() -> u64 {
+    port(&show_json(), "feth0")["counters"]["tx"]["packets"].as_u64().unwrap()
+}
+
 fn report(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("gen --json: {e}: {out}"))
 }
@@ -134,10 +139,9 @@ fn ctrl_c_ends_gen_with_its_report() {
     let _alone = alone();
     let _w = feth_tests::world();
     let _p = up_pair("xdp", &[]);
-    let tx = || port(&show_json(), "feth0")["counters"]["tx"]["packets"].as_u64().unwrap();
-    let before = tx();
+    let before = feth0_tx();
     let sending = Running::start(&["gen", "feth0", "--rate", "2kpps", "--cpus", "0"]);
-    assert!(wait_until(WAIT, || tx() > before + 1000), "gen is sending");
+    assert!(wait_until(WAIT, || feth0_tx() > before + 1000), "gen is sending");
     let out = sending.stop();
     assert!(n(&out, "sent") > 1000, "{out}");
     // Delivered, or refused by feth0's queue under a slow receiver (tx_refused), and so on.
@@ -182,8 +186,7 @@ fn bad_inputs_send_nothing() {
     let _alone = alone();
     let _w = feth_tests::world();
     let _p = up_pair("tc", &[]);
-    let tx = || port(&show_json(), "feth0")["counters"]["tx"]["packets"].as_u64().unwrap();
-    let before = tx();
+    let before = feth0_tx();
     for args in [
         vec!["gen", "feth0", "--size", "9000", "--count", "10"],
         vec!["gen", "feth0", "--size", "20", "--count", "10"],
@@ -197,7 +200,7 @@ fn bad_inputs_send_nothing() {
         let err = fails(&args);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
-    assert_eq!(tx(), before, "nothing was sent");
+    assert_eq!(feth0_tx(), before, "nothing was sent");
 }
 
 #[test]
@@ -223,8 +226,7 @@ fn a_pcap_is_replayed_byte_for_byte_in_order() {
     rx.set_recv_buffer(64 << 20);
     // A rate replay cannot reach (one call per frame: tens of thousands a second) is refused
     // before any frame leaves.
-    let tx = || port(&show_json(), "feth0")["counters"]["tx"]["packets"].as_u64().unwrap();
-    let before = tx();
+    let before = feth0_tx();
     let err = fails(&["gen", "feth0", "--pcap", path.to_str().unwrap(), "--rate", "5mpps"]);
     assert!(err.contains("cannot be met") && err.contains("one frame per BPF_PROG_RUN call"), "{err}");
     // So is a capture whose own timing asks for that: 1000 frames 1 us apart.
@@ -233,7 +235,7 @@ fn a_pcap_is_replayed_byte_for_byte_in_order() {
     let err = fails(&["gen", "feth0", "--pcap", fast.to_str().unwrap()]);
     let _ = std::fs::remove_file(&fast);
     assert!(err.contains("cannot be met") && err.contains("the capture's own"), "{err}");
-    assert_eq!(tx(), before, "nothing was sent");
+    assert_eq!(feth0_tx(), before, "nothing was sent");
     let out = report(&ok(&["gen", "feth0", "--pcap", path.to_str().unwrap(), "--rate", "500pps", "--json"]));
     let _ = std::fs::remove_file(&path);
     assert_eq!(n(&out, "sent"), 1000, "{out}");
