@@ -2,7 +2,7 @@
 //! feth modes, plain veth and a Linux bridge, in interleaved rounds.
 use std::{
     io::{BufRead as _, BufReader},
-    process::{Command, Stdio},
+    process::Stdio,
 };
 
 use feth_common::Mode;
@@ -71,7 +71,7 @@ fn protocol(tcp: bool) -> &'static str {
 
 /// `None` when sockperf is not installed (`cargo xtask bench` installs it).
 pub fn latency(seconds: u32, progress: &Progress) -> Result<Option<Vec<LatencyResult>>> {
-    if Command::new("sockperf").arg("--version").output().is_err() {
+    if feth_control::helper::find("sockperf").is_none() {
         return Ok(None);
     }
     let setups = [Setup::PlainVeth, Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::Bridge];

@@ -39,10 +39,15 @@ pub struct TcpResult {
 /// from run to run, the median of interleaved rounds does not.
 const ROUNDS: usize = 3;
 
-/// A command run inside a named namespace (setns before exec; no `ip netns exec` needed).
+/// A command run inside a named namespace (setns before exec; no `ip netns exec` needed):
+/// `program` is a path, or the name of a helper found as `feth_control::helper` finds them.
 pub(super) fn in_netns(ns: &str, program: &str) -> Result<Command> {
     let file = netns::open(ns)?;
-    let mut cmd = Command::new(program);
+    let mut cmd = if program.contains('/') {
+        Command::new(program)
+    } else {
+        feth_control::helper::require(program, "the benchmark")?
+    };
     // SAFETY: setns is async-signal-safe; the fd stays open in the closure until exec.
     unsafe {
         cmd.pre_exec(move || netns::enter(&file));
@@ -257,7 +262,7 @@ fn vxlan_pair_down() {
 
 /// `None` when iperf3 is not installed (`cargo xtask bench` installs it).
 pub fn tcp_throughput(seconds: u32, progress: &Progress) -> Result<Option<Vec<TcpResult>>> {
-    if Command::new("iperf3").arg("--version").output().is_err() {
+    if feth_control::helper::find("iperf3").is_none() {
         return Ok(None);
     }
     let runs = [Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::FethVxlan, Setup::PlainVeth];

@@ -478,7 +478,8 @@ pub fn read_capture(path: &std::path::Path) -> Result<Vec<(Duration, Vec<u8>)>> 
     };
     let shown = path.display().to_string();
     let bad = |why: String| FethError::Invalid(format!("{shown}: {why}"));
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    // With the caller's own permissions (feth_control::caller).
+    let bytes = feth_control::caller::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
     let mut frames: Vec<(Duration, Vec<u8>)> = Vec::new();
     if bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
         let mut reader = PcapNgReader::new(&bytes[..]).map_err(|e| bad(format!("not a pcapng file: {e}")))?;

@@ -81,6 +81,49 @@ pub struct Lock {
     _dir: File,
 }
 
+/// Without root (a binary with file capabilities, `crate::caller`), the state directory decides
+/// who is an operator and who a reader, so it must be one root made for the caller (README
+/// "Without root"): owned by root and not writable by everyone, or owned by the caller inside
+/// a directory only root writes to. A directory the caller made itself where bpffs lets users
+/// write (a fresh bpffs is mode 1777) would make any reader an operator of a bench of its own.
+fn check_made_by_root(dir: &Path) -> Result<()> {
+    if !crate::caller::untrusted() {
+        return Ok(());
+    }
+    let refuse = |why: String| {
+        Err(FethError::NotPermitted(format!(
+            "{}: {why}; without root, feth-loader uses only a state directory root made for this user (see \"Without root\" in the README)",
+            dir.display()
+        )))
+    };
+    let Ok(meta) = std::fs::metadata(dir) else { return refuse("it does not exist".into()) };
+    if !meta.is_dir() {
+        return refuse("it is not a directory".into());
+    }
+    let uid = nix::unistd::getuid().as_raw();
+    match meta.uid() {
+        0 if meta.mode() & 0o002 != 0 => refuse("it is writable by everyone".into()),
+        0 => Ok(()),
+        owner if owner == uid => {
+            let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            let parent = real.parent().unwrap_or(Path::new("/"));
+            let parent_meta = std::fs::metadata(parent).context(format!("stat {}", parent.display()))?;
+            let caller_writes =
+                crate::caller::as_caller(|| Ok(nix::unistd::access(parent, nix::unistd::AccessFlags::W_OK).is_ok()))
+                    .unwrap_or(true);
+            if parent_meta.uid() != 0 || caller_writes {
+                return refuse(format!(
+                    "it is this user's own, inside {}, which this user may write to, so root did not make it (ask root for one: install -d -o root -g GROUP -m 0770 {})",
+                    parent.display(),
+                    dir.display()
+                ));
+            }
+            Ok(())
+        }
+        owner => refuse(format!("it belongs to uid {owner}, neither root nor this user")),
+    }
+}
+
 /// Shared lock for commands that only read. `None` when the directory does not exist: there
 /// is then no pinned state to protect, and reading must not create it.
 pub fn lock_shared() -> Result<Option<Lock>> {
@@ -95,6 +138,7 @@ pub fn lock_shared() -> Result<Option<Lock>> {
             }
             Err(_) => return Ok(None),
         };
+        check_made_by_root(dir())?;
         file.lock_shared().context(format!("lock {}", dir().display()))?;
         if still_current(&file) {
             return Ok(Some(Lock { _dir: file }));
@@ -105,7 +149,8 @@ pub fn lock_shared() -> Result<Option<Lock>> {
 /// Exclusive lock for commands that change state; creates the directory (on bpffs) first.
 pub fn lock_exclusive() -> Result<Lock> {
     loop {
-        if !dir().exists() {
+        // A caller without root never makes a state directory (check_made_by_root).
+        if !dir().exists() && !crate::caller::untrusted() {
             ensure_mounted()?;
             // Owner only: opening it to a group is the administrator's choice (crate::privilege).
             std::fs::DirBuilder::new()
@@ -114,6 +159,7 @@ pub fn lock_exclusive() -> Result<Lock> {
                 .create(dir())
                 .context(format!("create {}", dir().display()))?;
         }
+        check_made_by_root(dir())?;
         let file = File::open(dir()).context(format!("open {}", dir().display()))?;
         file.lock().context(format!("lock {}", dir().display()))?;
         if still_current(&file) {
@@ -140,10 +186,14 @@ pub fn remove_layout_if_empty() {
 /// Removes the state directory when it is empty, at the end of the last command of a bench
 /// (with the exclusive lock held; a waiter then starts again, see `still_current`). Never in
 /// the middle of a command: one arriving after a re-creation would lock the new directory
-/// while this one still runs. A directory someone gave a group of its own (crate::privilege:
+/// while this one still runs. A directory root made for a caller without root, or someone gave a group of its own (crate::privilege:
 /// not the group feth runs with) is theirs and stays.
 pub fn remove_if_empty() {
     remove_layout_if_empty();
+    // Root made it for a caller without root, and it stays for the next command.
+    if crate::caller::untrusted() {
+        return;
+    }
     let egid = nix::unistd::getegid().as_raw();
     if std::fs::metadata(dir()).is_ok_and(|m| m.gid() == egid) {
         let _ = std::fs::remove_dir(dir());

@@ -1,6 +1,7 @@
 //! feth control plane: creates veth pairs, records each port's configuration on its wire end,
 //! and keeps the pinned maps, programs and links (a cache of those records) in step.
 pub mod bpffs;
+pub mod caller;
 pub mod capture;
 pub mod counters;
 pub mod crossover;
@@ -8,6 +9,7 @@ pub mod error;
 pub mod ethtool;
 pub mod fault;
 pub mod features;
+pub mod helper;
 pub mod impair;
 pub mod media;
 pub mod monitor;

@@ -60,11 +60,20 @@ impl Netns {
                 return Ok(Netns::Named(arg.to_owned()));
             }
         };
+        // What the caller names is opened with the caller's own permissions (crate::caller):
+        // a namespace of a process it does not own is not its to place interfaces in.
         let path = ns.path().expect("a pid or a file");
-        if !statfs(&path).is_ok_and(|st| st.filesystem_type() == NSFS_MAGIC) || File::open(&path).is_err() {
-            return Err(FethError::NoSuchNetns(arg.to_owned()));
+        match crate::caller::open(&path) {
+            Ok(file) if statfs(&path).is_ok_and(|st| st.filesystem_type() == NSFS_MAGIC) => {
+                drop(file);
+                Ok(ns)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(FethError::NotPermitted(format!(
+                "{arg}: this user may not open that network namespace ({}), so feth will not place interfaces in it",
+                path.display()
+            ))),
+            _ => Err(FethError::NoSuchNetns(arg.to_owned())),
         }
-        Ok(ns)
     }
 
     /// Whether two handles lead to the same namespace (a pid and a name may).
@@ -173,13 +182,20 @@ pub fn run_in<T: Send>(name: Option<&str>, f: impl FnOnce() -> Result<T> + Send)
     Netns::from_arg(name)?.run(f)
 }
 
-/// The process holding a container's network namespace, from its engine's CLI.
+/// The process holding a container's network namespace, from its engine's CLI (run as
+/// `crate::helper` runs programs: from a system directory, clean, without capabilities).
 fn container_pid(engine: &str, container: &str) -> Result<u32> {
     let refuse = |why: String| FethError::Invalid(format!("{engine}:{container}: {why}"));
-    let out = std::process::Command::new(engine)
+    let Some(mut cmd) = crate::helper::command(engine) else {
+        return Err(refuse(format!(
+            "{engine} is not installed (feth runs it only from {})",
+            crate::helper::DIRS.join(", ")
+        )));
+    };
+    let out = cmd
         .args(["inspect", "--format", "{{.State.Pid}}", container])
         .output()
-        .map_err(|e| refuse(format!("the {engine} command did not run ({e}); is {engine} installed?")))?;
+        .map_err(|e| refuse(format!("the {engine} command did not run ({e})")))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(refuse(format!("{engine} inspect failed: {}", err.lines().next().unwrap_or("").trim())));

@@ -2,8 +2,9 @@
 //! touched, so a missing capability is one sentence and not a failure midway.
 //!
 //! Root has everything. Without root (README, "Without root"), the binary carries file
-//! capabilities and the state directory's permissions decide who may change and who may only
-//! read: pins get the state directory's group, readable by it, writable by the owner only.
+//! capabilities and the state directory, which root made (`bpffs`), decides who may change and
+//! who may only read: pins get the directory's group and its group permissions. No capability
+//! is ever raised into the inheritable or ambient set: nothing feth runs inherits one.
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 
 use caps::{CapSet, Capability};
@@ -52,16 +53,15 @@ pub fn require(caps: &[Cap]) -> Result<()> {
     )))
 }
 
-/// Lets the helpers feth runs (iproute2's `tc`) inherit CAP_NET_ADMIN when this process has it
-/// from file capabilities rather than from root: raised into the inheritable and ambient sets,
-/// which survive exec of a program without capabilities of its own.
-pub fn pass_net_admin_to_helpers() {
-    if nix::unistd::geteuid().is_root() || !has(Capability::CAP_NET_ADMIN) {
-        return;
+/// Refuses `what` to a caller without root: commands that make machine-wide objects of their
+/// own (the benchmark's named namespaces and benches) are root's.
+pub fn require_root(what: &str) -> Result<()> {
+    if crate::caller::untrusted() {
+        return Err(FethError::NotPermitted(format!(
+            "{what} needs root: it creates network namespaces and feth benches of its own"
+        )));
     }
-    // Best effort: without it `tc` says "Operation not permitted", which is reported as such.
-    let _ = caps::raise(None, CapSet::Inheritable, Capability::CAP_NET_ADMIN)
-        .and_then(|()| caps::raise(None, CapSet::Ambient, Capability::CAP_NET_ADMIN));
+    Ok(())
 }
 
 /// A changing command needs to write the state directory; a user who may only read it is told
@@ -84,14 +84,16 @@ pub fn may_write(dir: &std::path::Path) -> bool {
         .is_ok()
 }
 
-/// Gives everything below the state directory the directory's group, readable (and, for
-/// directories, searchable) by that group, writable by the owner only, hidden from others:
-/// `chgrp feth /sys/fs/bpf/feth; chmod 0750 /sys/fs/bpf/feth` lets group feth run `show`
-/// and `stats`. bpffs creates pins 0600 with the creator's group, so each is set after.
+/// Gives everything below the state directory the directory's group and the directory's
+/// group permissions, hidden from others: `install -d -o root -g feth -m 0750` lets group feth
+/// run `show` and `stats` (pins 0640), `-m 0770` lets group feth-ops change too (pins 0660,
+/// so one operator's pins are the next one's). bpffs creates pins 0600 with the creator's
+/// group, so each is set after.
 pub fn share_state_with_group() -> Result<()> {
     let dir = bpffs::dir();
     let Ok(meta) = std::fs::metadata(dir) else { return Ok(()) };
     let group_reads = meta.mode() & 0o040 != 0;
+    let group_writes = group_reads && meta.mode() & 0o020 != 0;
     // feth's own directory (its group is the one pins are made with, not readable by it): no
     // one else can reach the pins, so there is nothing to set, and no walk over every pin
     // (tens of thousands on a large bench) in each command.
@@ -100,11 +102,13 @@ pub fn share_state_with_group() -> Result<()> {
     }
     walk(dir, &mut |path, is_dir| {
         let m = std::fs::symlink_metadata(path).context(format!("stat {}", path.display()))?;
-        let mode = match (is_dir, group_reads) {
-            (true, true) => 0o750,
-            (false, true) => 0o640,
-            (true, false) => 0o700,
-            (false, false) => 0o600,
+        let mode = match (is_dir, group_reads, group_writes) {
+            (true, _, true) => 0o770,
+            (false, _, true) => 0o660,
+            (true, true, false) => 0o750,
+            (false, true, false) => 0o640,
+            (true, false, _) => 0o700,
+            (false, false, _) => 0o600,
         };
         if m.gid() != meta.gid() {
             std::os::unix::fs::lchown(path, None, Some(meta.gid())).context(format!("chgrp {}", path.display()))?;

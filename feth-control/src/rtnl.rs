@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use futures::{StreamExt as _, TryStreamExt as _};
 use rtnetlink::{
     Handle,
-    packet_core::{NLM_F_REQUEST, NetlinkMessage, NetlinkPayload},
+    packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload},
     packet_route::{
         RouteNetlinkMessage,
         link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkXdp, State},
@@ -149,6 +149,24 @@ impl Rtnl {
                 }
             }
             Ok(None)
+        })
+    }
+
+    /// Sends one request that the kernel answers with an acknowledgement (or an error), for
+    /// messages rtnetlink's builders cannot make (qdisc options it does not encode).
+    pub fn request_ack(&self, message: RouteNetlinkMessage, flags: u16) -> std::result::Result<(), rtnetlink::Error> {
+        let mut req = NetlinkMessage::from(message);
+        req.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        let mut replies = self.handle.clone().request(req)?;
+        self.block_on(async {
+            while let Some(reply) = replies.next().await {
+                if let NetlinkPayload::Error(e) = reply.payload
+                    && e.code.is_some()
+                {
+                    return Err(rtnetlink::Error::NetlinkError(e));
+                }
+            }
+            Ok(())
         })
     }
 

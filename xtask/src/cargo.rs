@@ -23,9 +23,24 @@ pub fn nightly_cargo() -> Command {
     cmd
 }
 
+/// The binary users get (`run`, `install`, `dist`): without test hooks.
 pub fn build_loader() -> Result<PathBuf, String> {
     status(nightly_cargo().args(["build", "--release", "--package", "feth-loader"]))?;
     Ok(workspace_root().join("target/release/feth-loader"))
+}
+
+/// The feature the test builds add: the failure matrix's FETH_FAULT points (feth-control's
+/// fault.rs), which the binary users get does not carry.
+pub const TEST_FEATURES: &str = "feth-control/fault-points";
+
+/// The binary the kernel tests run: `build_loader` with the test hooks, copied to a path of
+/// its own so that a later build of the users' binary cannot replace it under the suite.
+pub fn build_test_loader() -> Result<PathBuf, String> {
+    status(nightly_cargo().args(["build", "--release", "--package", "feth-loader", "--features", TEST_FEATURES]))?;
+    let built = workspace_root().join("target/release/feth-loader");
+    let bin = workspace_root().join("target/release/feth-loader-test");
+    std::fs::copy(&built, &bin).map_err(|e| format!("copy {} to {}: {e}", built.display(), bin.display()))?;
+    Ok(bin)
 }
 
 fn is_root() -> bool {
@@ -107,7 +122,7 @@ pub fn lint() -> Result<(), String> {
 /// Unit tests of every crate, then the kernel end-to-end suite, as root, around a feth pair in
 /// the machine's own state that the suite must leave untouched.
 pub fn test(extra: &[String]) -> Result<(), String> {
-    let bin = build_loader()?;
+    let bin = build_test_loader()?;
     if !is_root() {
         return Err("the kernel tests create interfaces and namespaces: run `cargo xtask test` as root".into());
     }
@@ -139,6 +154,7 @@ fn run_suite(bin: &Path, extra: &[String], tc_attach: Option<&str>) -> Result<()
         // No doc tests and not xtask itself (neither has tests): the last runner line is then a
         // suite that ran.
         .args(["test", "--release", "--workspace", "--exclude", "xtask", "--no-fail-fast", "--lib", "--tests"])
+        .args(["--features", TEST_FEATURES])
         .env("FETH_LOADER", bin)
         // Each kernel test owns a world (namespaces, bpffs, lock): they run in parallel. The
         // host pair's own check is ignored here and run after the suite, see `test`.

@@ -8,7 +8,7 @@ use std::{
 };
 
 use crate::{
-    cargo::{build_loader, nightly_cargo, summarize, workspace_root},
+    cargo::{TEST_FEATURES, build_test_loader, nightly_cargo, summarize, workspace_root},
     setup::apt_install,
 };
 
@@ -46,6 +46,7 @@ fn kernel_release(kernel: &str) -> Result<String, String> {
 fn test_binaries() -> Result<Vec<String>, String> {
     let out = nightly_cargo()
         .args(["test", "--release", "--workspace", "--exclude", "xtask", "--lib", "--tests", "--no-run"])
+        .args(["--features", TEST_FEATURES])
         .args(["--message-format", "json-render-diagnostics"])
         .stderr(Stdio::inherit())
         .output()
@@ -64,7 +65,7 @@ fn test_binaries() -> Result<Vec<String>, String> {
 
 pub fn test(kernel: &str, extra: &[String]) -> Result<(), String> {
     let release = kernel_release(kernel)?;
-    let bin = build_loader()?;
+    let bin = build_test_loader()?;
     let exes = test_binaries()?;
     let mut script = String::from("set -u; rc=0\n");
     for exe in &exes {

@@ -52,7 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 Box::new(std::io::stdout())
             } else {
                 Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(path).with_context(|| format!("cannot create {path}"))?,
+                    // With the caller's own permissions: `-w` never writes where the caller may not.
+                    feth_control::caller::create(std::path::Path::new(path))
+                        .with_context(|| format!("cannot create {path}"))?,
                 ))
             };
             let mut writer = PcapNgWriter::new(out).context("write the pcapng header")?;
