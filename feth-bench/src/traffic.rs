@@ -471,18 +471,25 @@ fn account(
 
 /// The frames of a pcap or pcapng file (Ethernet only), with their times from the first.
 pub fn read_capture(path: &std::path::Path) -> Result<Vec<(Duration, Vec<u8>)>> {
+    let shown = path.display().to_string();
+    // With the caller's own permissions (feth_control::caller).
+    let bytes =
+        feth_control::caller::read(path).map_err(|e| FethError::Invalid(format!("{shown}: cannot read it: {e}")))?;
+    parse_capture(&shown, &bytes)
+}
+
+/// The frames of pcap or pcapng `bytes` (see `read_capture`); `shown` names them in errors.
+/// Anything may be in them: it refuses, never panics (fuzz target `capture`).
+pub fn parse_capture(shown: &str, bytes: &[u8]) -> Result<Vec<(Duration, Vec<u8>)>> {
     use pcap_file::{
         DataLink,
         pcap::PcapReader,
         pcapng::{Block, PcapNgReader, blocks::interface_description::InterfaceDescriptionOption},
     };
-    let shown = path.display().to_string();
     let bad = |why: String| FethError::Invalid(format!("{shown}: {why}"));
-    // With the caller's own permissions (feth_control::caller).
-    let bytes = feth_control::caller::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
     let mut frames: Vec<(Duration, Vec<u8>)> = Vec::new();
     if bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
-        let mut reader = PcapNgReader::new(&bytes[..]).map_err(|e| bad(format!("not a pcapng file: {e}")))?;
+        let mut reader = PcapNgReader::new(bytes).map_err(|e| bad(format!("not a pcapng file: {e}")))?;
         // Each interface's time unit (if_tsresol: 10^-N seconds, microseconds by default).
         let mut units: Vec<u64> = Vec::new();
         while let Some(block) = reader.next_block() {
@@ -515,7 +522,7 @@ pub fn read_capture(path: &std::path::Path) -> Result<Vec<(Duration, Vec<u8>)>> 
             }
         }
     } else {
-        let mut reader = PcapReader::new(&bytes[..]).map_err(|e| bad(format!("not a pcap or pcapng file: {e}")))?;
+        let mut reader = PcapReader::new(bytes).map_err(|e| bad(format!("not a pcap or pcapng file: {e}")))?;
         if reader.header().datalink != DataLink::ETHERNET {
             return Err(bad(format!("link type {:?}: only Ethernet frames can be sent", reader.header().datalink)));
         }

@@ -35,9 +35,11 @@ pub fn as_caller<T: Send>(f: impl FnOnce() -> std::io::Result<T> + Send) -> std:
     })
 }
 
-/// Opens `path` for reading with the caller's own permissions.
+/// Opens `path` for reading with the caller's own permissions, without waiting: a FIFO
+/// named where a namespace file was expected must not hang the command.
 pub fn open(path: &Path) -> std::io::Result<File> {
-    as_caller(|| File::open(path))
+    use std::os::unix::fs::OpenOptionsExt as _;
+    as_caller(|| std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path))
 }
 
 /// Creates (or truncates) `path` for writing with the caller's own permissions.

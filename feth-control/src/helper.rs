@@ -35,12 +35,26 @@ pub fn find(program: &str) -> Option<PathBuf> {
         .find(|path| std::fs::metadata(path).is_ok_and(|m| m.is_file() && root_only(&m) && m.mode() & 0o111 != 0))
 }
 
-/// A command for `program` found by `find`, with a clean environment and no ambient
-/// capabilities; `None` when it is not installed there.
+/// A command for `program` found by `find`, with no ambient capabilities and the fixed PATH;
+/// `None` when it is not installed there. For an untrusted caller (crate::caller) the
+/// environment is clean but for what a login of the caller's uid would have (HOME, USER,
+/// XDG_RUNTIME_DIR, where rootless Podman finds its containers), taken from the system, not
+/// from the caller; root's own environment (DOCKER_HOST, CONTAINERS_STORAGE_CONF) is kept.
 pub fn command(program: &str) -> Option<Command> {
     let path = find(program)?;
     let mut cmd = Command::new(path);
-    cmd.env_clear().env("PATH", PATH);
+    if crate::caller::untrusted() {
+        cmd.env_clear();
+        let uid = nix::unistd::getuid();
+        if let Ok(Some(user)) = nix::unistd::User::from_uid(uid) {
+            cmd.env("HOME", &user.dir).env("USER", &user.name).env("LOGNAME", &user.name);
+        }
+        let runtime = format!("/run/user/{uid}");
+        if std::fs::metadata(&runtime).is_ok_and(|m| m.uid() == uid.as_raw()) {
+            cmd.env("XDG_RUNTIME_DIR", runtime);
+        }
+    }
+    cmd.env("PATH", PATH);
     // SAFETY: prctl is async-signal-safe; between fork and exec nothing else runs.
     unsafe {
         cmd.pre_exec(|| {
@@ -77,11 +91,14 @@ mod tests {
     }
 
     #[test]
-    fn helpers_get_a_clean_environment() {
-        // SAFETY: set before the command is made, read back by its child only.
-        unsafe { std::env::set_var("FETH_HELPER_TEST", "leaked") };
+    fn helpers_get_the_fixed_path() {
+        // Whatever the tests' own PATH (cargo's holds ~/.cargo/bin), the helper sees the fixed one.
         let out = command("env").expect("env is installed").output().expect("run env");
         let env = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(env.trim(), format!("PATH={PATH}"), "{env}");
+        assert_eq!(
+            env.lines().filter(|l| l.starts_with("PATH=")).collect::<Vec<_>>(),
+            [format!("PATH={PATH}")],
+            "{env}"
+        );
     }
 }

@@ -143,8 +143,8 @@ impl Collector for Ports {
             let mut metric = encoder.encode_descriptor(family.name, family.help, None, family.kind)?;
             for port in &self.0 {
                 for (extra, value) in (family.samples)(port) {
-                    let mut labels = vec![("device", port.name.as_str())];
-                    labels.extend(extra);
+                    let mut labels = vec![("device", label_value(&port.name))];
+                    labels.extend(extra.map(|(k, v)| (k, v.to_owned())));
                     let sample = metric.encode_family(&labels)?;
                     match family.kind {
                         MetricType::Counter => ConstCounter::new(value).encode(sample)?,
@@ -162,7 +162,11 @@ impl Collector for Ports {
         )?;
         for port in self.0.iter().filter(|p| p.peer.is_some()) {
             let peer = port.peer.as_deref().unwrap_or_default();
-            info.encode_info(&[("device", port.name.as_str()), ("peer", peer), ("mode", port.mode)])?;
+            info.encode_info(&[
+                ("device", label_value(&port.name)),
+                ("peer", label_value(peer)),
+                ("mode", port.mode.to_owned()),
+            ])?;
         }
         let mut info = encoder.encode_descriptor(
             "feth_remote",
@@ -174,14 +178,30 @@ impl Collector for Ports {
             let Some(r) = &port.remote else { continue };
             let vni = r.vni.to_string();
             info.encode_info(&[
-                ("device", port.name.as_str()),
-                ("remote", r.addr.as_str()),
-                ("vni", vni.as_str()),
-                ("tunnel", r.tunnel.as_str()),
+                ("device", label_value(&port.name)),
+                ("remote", label_value(&r.addr)),
+                ("vni", vni),
+                ("tunnel", label_value(&r.tunnel)),
             ])?;
         }
         Ok(())
     }
+}
+
+/// A label value as the exposition format spells it: prometheus-client writes values as they
+/// are, and an interface name may hold a quote or a backslash (the kernel allows both), which would end
+/// the value early and break the whole scrape.
+pub fn label_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Every port's metrics as one exposition (ending with `# EOF`).
@@ -195,3 +215,27 @@ pub fn render(ports: &[PortSnapshot]) -> String {
 
 /// The content type of `render`'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `prometheus` fuzz target: prometheus-client wrote `device="a"b"`, which
+    /// no scraper reads, for an interface named with a quote (the kernel allows one).
+    #[test]
+    fn names_with_quotes_and_backslashes_stay_inside_their_label() {
+        let port = PortSnapshot {
+            name: r#"a"b\c"#.into(),
+            peer: Some("p\"".into()),
+            mode: "tc",
+            link_up: true,
+            admin_up: true,
+            carrier: true,
+            counters: Default::default(),
+            remote: None,
+        };
+        let text = render(&[port]);
+        assert!(text.contains(r#"feth_transmit_packets_total{device="a\"b\\c"} 0"#), "{text}");
+        assert!(text.contains(r#"feth_peer_info{device="a\"b\\c",peer="p\"",mode="tc"} 1"#), "{text}");
+    }
+}

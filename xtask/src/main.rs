@@ -5,6 +5,7 @@
 use std::{env, process::ExitCode};
 
 mod cargo;
+mod fuzz;
 mod host;
 mod package;
 mod setup;
@@ -15,7 +16,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   build              setup, then build feth-loader (release)
   run -- ARGS...     build, then run feth-loader ARGS as root
   test [-- ARGS...]  build, then every test (unit + kernel end-to-end, as root) on this kernel,
-                     then (without ARGS) test-package
+                     then (without ARGS) fuzz and test-package
   test --kernel K [-- ARGS...]
                      the same inside QEMU on kernel K: debian-6.1 (installed from Debian's
                      archive) or a Debian kernel release in /boot
@@ -24,8 +25,12 @@ const USAGE: &str = "usage: cargo xtask <command>
                      pages, completions, README
   test-package       dist, then install it into a clean Debian 12 root (debootstrap) and use it
                      there: --version, man, completion, up + ping + down
+  fuzz [SECONDS]     run every fuzz target (fuzz/) from its seeds for SECONDS (default 30)
   lint               rustfmt check, then clippy -D warnings on user space and on the eBPF crate
   bench [-- ARGS...] build, then feth-loader bench ARGS";
+
+/// How long `test` fuzzes each target.
+const FUZZ_SECONDS: u32 = 30;
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -45,8 +50,13 @@ fn main() -> ExitCode {
                 vm::test(kernel, rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest))
             }
             // The whole suite also tests the package as users get it; a filtered run does not.
-            [] => cargo::test(rest).and_then(|()| package::test()),
+            [] => cargo::test(rest).and_then(|()| fuzz::run(FUZZ_SECONDS)).and_then(|()| package::test()),
             _ => cargo::test(rest),
+        }),
+        "fuzz" => setup::run().and_then(|()| match rest {
+            [] => fuzz::run(FUZZ_SECONDS),
+            [s] => s.parse().map_err(|_| format!("fuzz takes seconds, not {s:?}")).and_then(fuzz::run),
+            _ => Err(format!("fuzz takes at most one argument\n{USAGE}")),
         }),
         "lint" => setup::run().and_then(|()| setup::lint_toolchain()).and_then(|()| cargo::lint()),
         "dist" => setup::run().and_then(|()| package::dist()).map(drop),

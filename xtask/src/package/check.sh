@@ -55,4 +55,16 @@ if ip -n pkg-a link show feth0 2>/dev/null; then
     echo "feth0 is still there after down" >&2
     exit 1
 fi
+step "the shipped binary has no test hooks: FETH_FAULT is ignored"
+# In the test build, create:veth-made kills the command after it made the veth pair.
+FETH_FAULT=create:veth-made feth-loader create fault0 --netns pkg-f
+feth-loader show fault0 | grep -q 'fault0'
+feth-loader destroy fault0
+
+step "impair --rate without iproute2's tc in PATH (the qdisc is made over netlink)"
+feth-loader up rate0 rate1 --netns-a pkg-r --netns-b pkg-s
+PATH=/nonexistent /usr/bin/feth-loader impair rate0 --rate 100mbit
+ip -n pkg-r -d qdisc show dev rate0 | grep -q 'tbf fe7f: root'
+feth-loader show rate0 | grep -q 'rate 100mbit'
+feth-loader down rate0 rate1
 step "all passed"
