@@ -3,6 +3,9 @@
 # namespace, a mount namespace and a bpffs of its own: what a user does first with the package.
 set -euo pipefail
 step() { echo "package test: $*" >&2; }
+# PATTERN COMMAND...: COMMAND's whole output matches PATTERN (grep -q reading a pipe would stop
+# early and, under pipefail, fail the command with SIGPIPE).
+has() { local out; out=$("${@:2}"); grep -q -- "$1" <<<"$out"; }
 
 step "feth-loader --version"
 feth-loader --version | grep -E '^feth-loader [0-9.]+ \(commit [0-9a-f]+.*, eBPF object [0-9a-f]{16}\)$'
@@ -36,9 +39,9 @@ start=$(sed -n 's/^ExecStart=//p' "$unit")
 mkdir -p /etc/feth
 printf '[interface.unit0]\nnetns = "pkg-u"\n[interface.unit1]\nnetns = "pkg-u"\n[[peer]]\na = "unit0"\nb = "unit1"\n' \
     > /etc/feth/topology.toml
-$start | grep -q 'peer unit0 unit1'
-$start | grep -qx 'nothing to change'
-ip -n pkg-u link show unit0 | grep -q LOWER_UP
+has 'peer unit0 unit1' $start
+has '^nothing to change$' $start
+has LOWER_UP ip -n pkg-u link show unit0
 feth-loader down unit0 unit1
 
 step "up, ping across, down"
@@ -49,7 +52,7 @@ ip -n pkg-a link set feth0 up
 ip -n pkg-b link set feth1 up
 # -w: keep trying until a reply or 10 s (a bounded wait for carrier and neighbour discovery).
 ip netns exec pkg-a ping -c 1 -w 10 -q 198.18.0.2
-feth-loader show feth0 | grep -q 'peer feth1'
+has 'peer feth1' feth-loader show feth0
 feth-loader down feth0 feth1
 if ip -n pkg-a link show feth0 2>/dev/null; then
     echo "feth0 is still there after down" >&2
@@ -58,13 +61,19 @@ fi
 step "the shipped binary has no test hooks: FETH_FAULT is ignored"
 # In the test build, create:veth-made kills the command after it made the veth pair.
 FETH_FAULT=create:veth-made feth-loader create fault0 --netns pkg-f
-feth-loader show fault0 | grep -q 'fault0'
+has fault0 feth-loader show fault0
 feth-loader destroy fault0
 
-step "impair --rate without iproute2's tc in PATH (the qdisc is made over netlink)"
+step "the package asks for nothing but libc6"
+dpkg-query -W -f='${Depends} ${Recommends}\n' feth-loader | grep -Eqx 'libc6 \(>= [0-9.]+\) *'
+
+step "impair --rate without iproute2's tc (the qdisc is made over netlink)"
 feth-loader up rate0 rate1 --netns-a pkg-r --netns-b pkg-s
+mv /usr/sbin/tc /usr/sbin/tc.away
 PATH=/nonexistent /usr/bin/feth-loader impair rate0 --rate 100mbit
-ip -n pkg-r -d qdisc show dev rate0 | grep -q 'tbf fe7f: root'
-feth-loader show rate0 | grep -q 'rate 100mbit'
+feth-loader stats rate0 > /dev/null
+mv /usr/sbin/tc.away /usr/sbin/tc
+has 'tbf fe7f: root' tc -n pkg-r qdisc show dev rate0
+has 'rate 100mbit' feth-loader show rate0
 feth-loader down rate0 rate1
 step "all passed"

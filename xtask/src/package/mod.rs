@@ -75,7 +75,7 @@ fn cargo_deb() -> Result<(), String> {
 }
 
 /// The package in a clean Debian 12 root: installed with apt-get (so its declared dependencies
-/// are what is installed), then `check.sh` there with a network namespace, a mount namespace
+/// are what is installed; iproute2 is the check's own tool, feth needs none), then `check.sh` there with a network namespace, a mount namespace
 /// and a bpffs of its own, so it touches nothing of the machine (someone's feth0 included).
 pub fn test() -> Result<(), String> {
     let deb = dist()?;
@@ -88,7 +88,7 @@ pub fn test() -> Result<(), String> {
     eprintln!("xtask: debootstrap {SUITE} into {} (a few minutes the first time)", root.display());
     status(
         Command::new("debootstrap")
-            .args(["--variant=minbase", "--include=man-db,bash-completion,iputils-ping"])
+            .args(["--variant=minbase", "--include=man-db,bash-completion,iputils-ping,iproute2"])
             .arg(format!("--cache-dir={}", cache.display()))
             .args([SUITE])
             .arg(&root)
