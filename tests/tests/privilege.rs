@@ -199,6 +199,19 @@ fn an_operator_runs_feth_with_file_capabilities_and_no_helper_from_path() {
     }
     succeeded(&op(&["peer", "feth0", "feth1", "--mode", "xdp"]), "mode switch");
     assert_crosses(&pair.a, "feth0", &pair.b, "feth1", 100);
+    // Interfaces that are not feth's: refused in one sentence, left as they are.
+    let lo_before = world::sh_out("ip -d link show lo; tc qdisc show dev lo");
+    for args in [
+        &["impair", "lo", "--rate", "10mbit"][..],
+        &["destroy", "lo"],
+        &["media", "lo", "--current", "autoselect"],
+        &["unpeer", "lo"],
+    ] {
+        let out = op(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.trim_end().lines().count() == 1, "{args:?}: {err}");
+    }
+    assert_eq!(world::sh_out("ip -d link show lo; tc qdisc show dev lo"), lo_before, "lo untouched");
     // A namespace it would have to create: refused with what to do instead.
     not_permitted(&op(&["up", "feth2", "feth3", "--netns-a", "feth-priv-nosuch"]), "ip netns add feth-priv-nosuch");
     // Root's own commands: refused in one sentence.
