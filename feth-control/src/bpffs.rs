@@ -186,8 +186,8 @@ pub fn remove_layout_if_empty() {
 /// Removes the state directory when it is empty, at the end of the last command of a bench
 /// (with the exclusive lock held; a waiter then starts again, see `still_current`). Never in
 /// the middle of a command: one arriving after a re-creation would lock the new directory
-/// while this one still runs. A directory root made for a caller without root, or someone gave a group of its own (crate::privilege:
-/// not the group feth runs with) is theirs and stays.
+/// while this one still runs. A directory root made for a caller without root, or one someone
+/// gave a group of its own (crate::privilege: not the group feth runs with), is theirs and stays.
 pub fn remove_if_empty() {
     remove_layout_if_empty();
     // Root made it for a caller without root, and it stays for the next command.
