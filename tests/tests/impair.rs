@@ -221,13 +221,17 @@ fn rate_shapes_tcp_and_counts_what_overflows(mode: &str) {
     addresses(&p);
     let mbit = tcp_goodput_mbit(&p, 3.0);
     eprintln!("{mode}: TCP through a 100mbit shaper: {mbit:.1} Mbit/s, {dropped} of a 3000-frame flood dropped");
-    assert!((80.0..=105.0).contains(&mbit), "TCP through a 100mbit shaper: {mbit:.1} Mbit/s");
+    // The rate is a ceiling however fast or slow the machine (a 20 ms bucket adds well under
+    // 1 Mbit/s over 3 s); how close TCP gets to it depends on the machine, so it is not asserted.
+    assert!(mbit > 0.0 && mbit <= 105.0, "TCP through a 100mbit shaper: {mbit:.1} Mbit/s");
+    let qdisc = || p.a.run(|| feth_tests::world::sh_out("tc qdisc show dev feth0"));
+    assert!(qdisc().contains("tbf fe7f: root") && qdisc().contains("rate 100Mbit"), "the kernel's view: {}", qdisc());
     ok(&["impair", "feth0", "--clear"]);
     assert!(!ok(&["show", "feth0"]).contains("qdisc tbf"), "--clear removes the shaper");
-    // Full speed again: a veth pair carries several Gbit/s; anything far above the old rate
-    // shows the shaper is gone.
+    assert!(!qdisc().contains("fe7f:"), "and the kernel no longer has it: {}", qdisc());
+    // TCP still crosses once the shaper is gone.
     let mbit = tcp_goodput_mbit(&p, 1.0);
-    assert!(mbit > 150.0, "after --clear TCP runs unshaped: {mbit:.1} Mbit/s");
+    assert!(mbit > 0.0, "after --clear TCP crosses: {mbit:.1} Mbit/s");
     settled();
 }
 

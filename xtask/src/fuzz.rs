@@ -3,11 +3,9 @@
 //! and must find no panic, hang (an input slower than TIMEOUT_S) or unbounded allocation
 //! (RSS_LIMIT_MB). What libFuzzer finds is written to target/fuzz/TARGET; the seeds stay as
 //! they are.
-use std::process::Command;
-
 use crate::{
     cargo::{nightly_cargo, workspace_root},
-    setup::{cargo_bin, output, status},
+    setup::status,
 };
 
 /// The targets of fuzz/Cargo.toml.
@@ -20,22 +18,9 @@ const RSS_LIMIT_MB: u32 = 1024;
 /// The longest input tried: larger than any alias, topology file or test capture needs.
 const MAX_LEN: u32 = 65536;
 
-fn cargo_fuzz() -> Result<(), String> {
-    let current = output(Command::new(cargo_bin("cargo-fuzz")).arg("--version"));
-    if current.is_some_and(|v| v.contains(CARGO_FUZZ_VERSION)) {
-        return Ok(());
-    }
-    eprintln!("xtask: installing cargo-fuzz {CARGO_FUZZ_VERSION}");
-    status(
-        Command::new("cargo")
-            .args(["install", "cargo-fuzz", "--version", CARGO_FUZZ_VERSION, "--locked"])
-            .env_remove("RUSTUP_TOOLCHAIN"),
-    )
-}
-
 /// Builds every target, then runs each for `seconds`.
 pub fn run(seconds: u32) -> Result<(), String> {
-    cargo_fuzz()?;
+    crate::setup::cargo_tool("cargo-fuzz", CARGO_FUZZ_VERSION)?;
     let root = workspace_root();
     status(nightly_cargo().args(["fuzz", "build", "--release"]))?;
     for target in TARGETS {

@@ -82,6 +82,18 @@ pub fn apt_install(packages: &[&str]) -> Result<(), String> {
     )
 }
 
+/// `cargo install TOOL --version VERSION --locked` unless `cargo-TOOL --version` says it is
+/// there already (cargo-deb for the package, cargo-fuzz for the fuzz targets).
+pub fn cargo_tool(tool: &str, version: &str) -> Result<(), String> {
+    if output(Command::new(cargo_bin(tool)).arg("--version")).is_some_and(|v| v.contains(version)) {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {tool} {version} (about a minute)");
+    status(
+        Command::new("cargo").args(["install", tool, "--version", version, "--locked"]).env_remove("RUSTUP_TOOLCHAIN"),
+    )
+}
+
 /// bpf-linker built against the same LLVM major as the pinned rustc.
 fn bpf_linker() -> Result<(), String> {
     let current = output(Command::new(cargo_bin("bpf-linker")).arg("--version"));

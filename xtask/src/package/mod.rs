@@ -8,7 +8,7 @@ use std::{
 
 use crate::{
     cargo::{build_loader, workspace_root},
-    setup::{apt_install, cargo_bin, output, status},
+    setup::{apt_install, cargo_bin, status},
 };
 
 const CARGO_DEB_VERSION: &str = "3.8.0";
@@ -63,19 +63,12 @@ pub fn dist() -> Result<PathBuf, String> {
 }
 
 fn cargo_deb() -> Result<(), String> {
-    if output(Command::new(cargo_bin("cargo-deb")).arg("--version")).is_some_and(|v| v.contains(CARGO_DEB_VERSION)) {
-        return Ok(());
-    }
-    eprintln!("xtask: installing cargo-deb {CARGO_DEB_VERSION} (about a minute)");
-    status(
-        Command::new("cargo")
-            .args(["install", "cargo-deb", "--version", CARGO_DEB_VERSION, "--locked"])
-            .env_remove("RUSTUP_TOOLCHAIN"),
-    )
+    crate::setup::cargo_tool("cargo-deb", CARGO_DEB_VERSION)
 }
 
 /// The package in a clean Debian 12 root: installed with apt-get (so its declared dependencies
-/// are what is installed; iproute2 is the check's own tool, feth needs none), then `check.sh` there with a network namespace, a mount namespace
+/// are what is installed; iproute2 is the check's own tool, feth needs none), then `check.sh`
+/// there with a network namespace, a mount namespace
 /// and a bpffs of its own, so it touches nothing of the machine (someone's feth0 included).
 pub fn test() -> Result<(), String> {
     let deb = dist()?;
