@@ -19,10 +19,10 @@ use aya::{
 
 use crate::{Accounting, RateOptions, Row, Sample, topology::Topology};
 use feth_control::{
-    counters::PortCounters,
     error::{Context as _, FethError, Result},
-    netns,
-    rtnl::Rtnl,
+    kernel::netns,
+    kernel::rtnl::Rtnl,
+    observe::counters::PortCounters,
 };
 
 static BENCH_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/feth-bench"));
@@ -213,8 +213,8 @@ pub fn pin_to_cpu(cpu: usize) {
 fn feth_counters(row: Row) -> Result<Option<(PortCounters, PortCounters)>> {
     let Some((a, b)) = super::topology::feth_names(row) else { return Ok(None) };
     feth_control::read_state(|state| {
-        let a = feth_control::counters::read(state, feth_control::ops::port(state, a)?)?;
-        let b = feth_control::counters::read(state, feth_control::ops::port(state, b)?)?;
+        let a = feth_control::observe::counters::read(state, state.port(a)?)?;
+        let b = feth_control::observe::counters::read(state, state.port(b)?)?;
         Ok(Some((a, b)))
     })
 }

@@ -71,7 +71,7 @@ fn protocol(tcp: bool) -> &'static str {
 
 /// `None` when sockperf is not installed (`cargo xtask bench` installs it).
 pub fn latency(seconds: u32, progress: &Progress) -> Result<Option<Vec<LatencyResult>>> {
-    if feth_control::helper::find("sockperf").is_none() {
+    if feth_control::kernel::helper::find("sockperf").is_none() {
         return Ok(None);
     }
     let setups = [Setup::PlainVeth, Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::Bridge];

@@ -15,9 +15,9 @@ use std::{
 use feth_common::Mode;
 use feth_control::{
     error::Result,
-    ethtool::{self, Feature},
-    netns,
-    rtnl::Rtnl,
+    kernel::ethtool::{self, Feature},
+    kernel::netns,
+    kernel::rtnl::Rtnl,
 };
 
 use crate::{

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use feth_control::{
     error::{Context as _, Result},
-    netns,
+    kernel::netns,
     ops::{self, PeerOptions, PortSpec},
     with_state,
 };

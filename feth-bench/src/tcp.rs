@@ -16,9 +16,9 @@ use crate::{
 };
 use feth_control::{
     error::{Context as _, FethError, Result},
-    netns, ops,
-    rtnl::Rtnl,
-    with_state,
+    kernel::netns,
+    kernel::rtnl::Rtnl,
+    ops, with_state,
 };
 
 pub(super) const NS_CLIENT: &str = "fbench-tcp-a";
@@ -40,13 +40,13 @@ pub struct TcpResult {
 const ROUNDS: usize = 3;
 
 /// A command run inside a named namespace (setns before exec; no `ip netns exec` needed):
-/// `program` is a path, or the name of a helper found as `feth_control::helper` finds them.
+/// `program` is a path, or the name of a helper found as `feth_control::kernel::helper` finds them.
 pub(super) fn in_netns(ns: &str, program: &str) -> Result<Command> {
     let file = netns::open(ns)?;
     let mut cmd = if program.contains('/') {
         Command::new(program)
     } else {
-        feth_control::helper::require(program, "the benchmark")?
+        feth_control::kernel::helper::require(program, "the benchmark")?
     };
     // SAFETY: setns is async-signal-safe; the fd stays open in the closure until exec.
     unsafe {
@@ -262,7 +262,7 @@ fn vxlan_pair_down() {
 
 /// `None` when iperf3 is not installed (`cargo xtask bench` installs it).
 pub fn tcp_throughput(seconds: u32, progress: &Progress) -> Result<Option<Vec<TcpResult>>> {
-    if feth_control::helper::find("iperf3").is_none() {
+    if feth_control::kernel::helper::find("iperf3").is_none() {
         return Ok(None);
     }
     let runs = [Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::FethVxlan, Setup::PlainVeth];

@@ -6,11 +6,11 @@ use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth};
 use crate::{Row, generator::BenchObject};
 use feth_control::{
     error::{Context as _, Result},
-    ethtool::{self, Feature},
-    impair::Impairment,
-    netns,
+    kernel::ethtool::{self, Feature},
+    kernel::netns,
+    kernel::rtnl::Rtnl,
     ops::{self, PeerOptions, PortSpec},
-    rtnl::Rtnl,
+    port::impair::Impairment,
     with_state,
 };
 
@@ -67,7 +67,7 @@ pub fn up(rtnl: &Rtnl, name: &str) -> Result<u32> {
 
 /// A veth pair with a queue per CPU, like feth's own.
 pub fn veth(rtnl: &Rtnl, a: &str, b: &str) -> Result<()> {
-    let q = feth_control::pair::queues();
+    let q = feth_control::datapath::pair::queues();
     let msg = LinkVeth::new(a, b)
         .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::NumTxQueues(q))
         .append_extra_attribute(rtnetlink::packet_route::link::LinkAttribute::NumRxQueues(q))

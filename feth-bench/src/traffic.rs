@@ -10,10 +10,10 @@ use std::{
 
 use feth_common::Mode;
 use feth_control::{
-    counters::{self, PortCounters},
     error::{FethError, Result},
-    netns::Netns,
-    ops, read_state,
+    kernel::netns::Netns,
+    observe::counters::{self, PortCounters},
+    read_state,
 };
 use serde::Serialize;
 
@@ -125,7 +125,7 @@ struct Target {
 
 fn target(name: &str) -> Result<Target> {
     read_state(|state| {
-        let port = ops::port(state, name)?;
+        let port = state.port(name)?;
         let user = port.user.as_ref().ok_or_else(|| FethError::Refused {
             name: name.to_owned(),
             reason: "its user end cannot be reached (its namespace has no name or process)".into(),
@@ -149,9 +149,9 @@ fn target(name: &str) -> Result<Target> {
 
 fn counters_of(name: &str, peer: Option<&str>) -> Result<(PortCounters, Option<PortCounters>)> {
     read_state(|state| {
-        let me = counters::read(state, ops::port(state, name)?)?;
+        let me = counters::read(state, state.port(name)?)?;
         let other = match peer {
-            Some(p) => Some(counters::read(state, ops::port(state, p)?)?),
+            Some(p) => Some(counters::read(state, state.port(p)?)?),
             None => None,
         };
         Ok((me, other))
@@ -472,9 +472,9 @@ fn account(
 /// The frames of a pcap or pcapng file (Ethernet only), with their times from the first.
 pub fn read_capture(path: &std::path::Path) -> Result<Vec<(Duration, Vec<u8>)>> {
     let shown = path.display().to_string();
-    // With the caller's own permissions (feth_control::caller).
-    let bytes =
-        feth_control::caller::read(path).map_err(|e| FethError::Invalid(format!("{shown}: cannot read it: {e}")))?;
+    // With the caller's own permissions (feth_control::kernel::caller).
+    let bytes = feth_control::kernel::caller::read(path)
+        .map_err(|e| FethError::Invalid(format!("{shown}: cannot read it: {e}")))?;
     parse_capture(&shown, &bytes)
 }
 

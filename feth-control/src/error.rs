@@ -92,7 +92,7 @@ impl FethError {
         match self {
             FethError::NotPermitted(_) => Class::NotPermitted,
             FethError::KernelFeature(_) => Class::KernelFeature,
-            FethError::Netlink { cause, .. } if permission(crate::rtnl::errno(cause)) => Class::NotPermitted,
+            FethError::Netlink { cause, .. } if permission(errno(cause)) => Class::NotPermitted,
             FethError::Io { cause, .. } if permission(cause.raw_os_error()) => Class::NotPermitted,
             FethError::Bpf { errno, .. } if permission(*errno) => Class::NotPermitted,
             FethError::Netlink { .. } | FethError::Io { .. } | FethError::Bpf { .. } => Class::Failed,
@@ -115,6 +115,14 @@ impl<T> Context<T> for std::result::Result<T, std::io::Error> {
 impl<T> Context<T> for std::result::Result<T, rtnetlink::Error> {
     fn context(self, context: impl Into<String>) -> Result<T> {
         self.map_err(|source| FethError::Netlink { context: context.into(), cause: source })
+    }
+}
+
+/// The errno carried by a netlink error reply, if any.
+pub fn errno(err: &rtnetlink::Error) -> Option<i32> {
+    match err {
+        rtnetlink::Error::NetlinkError(msg) => msg.code.map(|c| -c.get()),
+        _ => None,
     }
 }
 

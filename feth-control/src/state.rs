@@ -10,11 +10,11 @@ use std::collections::HashMap;
 use feth_common::{Mode, PortConfig, wire_slot_of};
 
 use crate::{
-    crossover::Crossover,
+    datapath::crossover::Crossover,
     error::{FethError, Result},
-    netns::{self, Netns},
-    record::{Record, Recorded},
-    rtnl::{LinkView, Rtnl},
+    kernel::netns::{self, Netns},
+    kernel::rtnl::{LinkView, Rtnl},
+    port::record::{Record, Recorded},
 };
 
 /// A feth interface.
@@ -37,7 +37,7 @@ impl Port {
     }
 
     /// The data path this port uses: the recorded one, except that a remote port always uses
-    /// TC (a VXLAN device takes no XDP redirect; crate::remote).
+    /// TC (a VXLAN device takes no XDP redirect; crate::port::remote).
     pub fn mode(&self) -> Mode {
         if self.record.remote.is_some() { Mode::Tc } else { self.record.mode }
     }
@@ -66,7 +66,7 @@ pub struct State {
     /// Every port, by slot. Changed only through `add_port` and `remove_ports`, which keep the
     /// indexes below in step (a command may bring up thousands of ports).
     pub ports: Vec<Port>,
-    /// The VXLAN devices of remote peers (crate::remote), by the slot of the port they belong to.
+    /// The VXLAN devices of remote peers (crate::port::remote), by the slot of the port they belong to.
     pub tunnels: HashMap<u32, LinkView>,
     /// Position in `ports` of each slot.
     index: HashMap<u32, usize>,
@@ -83,7 +83,7 @@ impl State {
         let tunnels = links
             .iter()
             .filter(|l| l.is_vxlan && wire_slot_of(l.index).is_some())
-            .filter_map(|l| Some((crate::remote::tunnel_owner(&l.name)?, l.clone())))
+            .filter_map(|l| Some((crate::datapath::tunnel::owner(&l.name)?, l.clone())))
             .collect();
         let ports = read_ports(&rtnl, &links)?;
         let mut state = State { rtnl, crossover, ports, tunnels, index: HashMap::new(), names: HashMap::new() };
@@ -133,6 +133,27 @@ impl State {
             return Err(FethError::Ambiguous { name: name.to_owned(), a: a.netns.to_string(), b: b.netns.to_string() });
         }
         Ok(first)
+    }
+
+    /// The port whose user end is now called `name`, or the error for a name that is not a
+    /// feth interface.
+    pub fn port(&self, name: &str) -> Result<&Port> {
+        crate::port::names::validate(name).map_err(|_| self.not_a_port(name))?;
+        self.find(name)?.ok_or_else(|| self.not_a_port(name))
+    }
+
+    /// "invalid" when something else has the name in the loader's namespace, "no such
+    /// interface" otherwise.
+    pub fn not_a_port(&self, name: &str) -> FethError {
+        match self.rtnl.link_by_name(name) {
+            Ok(Some(_)) => FethError::NotFeth(name.to_owned()),
+            _ => FethError::NoSuchInterface(name.to_owned()),
+        }
+    }
+
+    /// Whether the port has a link: a local peer, or the tunnel end of a remote one.
+    pub fn is_linked(&self, port: &Port) -> bool {
+        self.peer_of(port).is_some() || self.tunnels.contains_key(&port.slot)
     }
 
     pub fn by_slot(&self, slot: u32) -> Option<&Port> {
@@ -199,7 +220,7 @@ impl State {
     /// Opens the pinned state, loading and pinning it first when it is missing or partial.
     pub fn crossover(&mut self) -> Result<&mut Crossover> {
         if self.crossover.is_none() {
-            let capacity = crate::crossover::capacity_for(self.slots_needed());
+            let capacity = crate::datapath::crossover::capacity_for(self.slots_needed());
             self.crossover = Some(Crossover::open_or_load(capacity)?);
         }
         Ok(self.crossover.as_mut().expect("just loaded"))
@@ -213,7 +234,7 @@ impl State {
                 name: port.name(),
                 reason: format!(
                     "its media list, impairments and remote peer would not fit the {} bytes of its record; set fewer media words",
-                    crate::record::ALIAS_MAX
+                    crate::port::record::ALIAS_MAX
                 ),
             });
         }

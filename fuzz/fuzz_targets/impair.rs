@@ -1,7 +1,7 @@
 //! Impairment settings as users spell them (probabilities, rates, sizes, durations, a
 //! topology file's table) and as the record stores them.
 #![no_main]
-use feth_control::impair::{self, Impairment, Spec};
+use feth_control::port::impair::{self, Impairment, Spec};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {

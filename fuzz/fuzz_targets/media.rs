@@ -1,6 +1,6 @@
 //! Media words (`media NAME WORD`, `--media-list A,B`, topology files).
 #![no_main]
-use feth_control::media;
+use feth_control::port::media;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {

@@ -2,7 +2,7 @@
 //! its peer or its tunnel is called, every sample line lexes as the exposition format says
 //! and its `device` label reads back as the name.
 #![no_main]
-use feth_control::{counters::PortSnapshot, prometheus, report::RemoteReport};
+use feth_control::{observe::counters::{PortSnapshot, RemoteReport}, observe::prometheus};
 use libfuzzer_sys::{
     arbitrary::{self, Arbitrary},
     fuzz_target,

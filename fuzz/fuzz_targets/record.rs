@@ -2,7 +2,7 @@
 //! command reads it. Parsing refuses or succeeds, never panics; what it accepts encodes back
 //! to a record that parses to the same.
 #![no_main]
-use feth_control::record::{Record, Recorded};
+use feth_control::port::record::{Record, Recorded};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|alias: &str| {

@@ -55,7 +55,7 @@ impl NetNs {
         let file = File::open(format!("{NETNS_DIR}/{}", self.name)).expect("open namespace");
         std::thread::scope(|s| {
             s.spawn(|| {
-                feth_control::netns::enter(&file).expect("enter the test namespace");
+                feth_control::kernel::netns::enter(&file).expect("enter the test namespace");
                 f()
             })
             .join()

@@ -143,7 +143,7 @@ fn enter(cmd: &mut Command, handles: &Handles) {
     unsafe {
         cmd.pre_exec(move || {
             setns(handles.mnt.as_fd(), CloneFlags::CLONE_NEWNS)?;
-            feth_control::netns::enter(&handles.net)
+            feth_control::kernel::netns::enter(&handles.net)
         });
     }
 }

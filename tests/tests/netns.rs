@@ -46,7 +46,7 @@ impl Holder {
         let file = File::open(format!("/proc/{}/ns/net", self.pid())).expect("open the holder's namespace");
         std::thread::scope(|s| {
             s.spawn(|| {
-                feth_control::netns::enter(&file).expect("enter the holder's namespace");
+                feth_control::kernel::netns::enter(&file).expect("enter the holder's namespace");
                 f()
             })
             .join()

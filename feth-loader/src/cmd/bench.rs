@@ -37,8 +37,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    feth_control::privilege::require(&feth_control::privilege::CHANGE)?;
-    feth_control::privilege::require_root("bench")?;
+    feth_control::kernel::privilege::require(&feth_control::kernel::privilege::CHANGE)?;
+    feth_control::kernel::privilege::require_root("bench")?;
     let all: Vec<usize> = (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
     let opts = Options {
         rates: RateOptions {

@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::Context as _;
 use feth_common::capture::{SNAPLEN, reason};
-use feth_control::capture::{Capture, Frame};
+use feth_control::observe::capture::{Capture, Frame};
 use pcap_file::{
     DataLink,
     pcapng::{
@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             } else {
                 Box::new(std::io::BufWriter::new(
                     // With the caller's own permissions: `-w` never writes where the caller may not.
-                    feth_control::caller::create(std::path::Path::new(path))
+                    feth_control::kernel::caller::create(std::path::Path::new(path))
                         .with_context(|| format!("cannot create {path}"))?,
                 ))
             };

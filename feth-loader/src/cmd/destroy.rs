@@ -16,7 +16,7 @@ pub struct DownArgs {
 pub fn run(args: Args) -> anyhow::Result<()> {
     with_state(|state| {
         for name in &args.names {
-            ops::port(state, name)?;
+            state.port(name)?;
         }
         let names: Vec<&str> = args.names.iter().map(String::as_str).collect();
         ops::destroy_many(state, &names)

@@ -37,7 +37,7 @@ pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
 }
 
 pub fn man(args: ManArgs) -> anyhow::Result<()> {
-    feth_control::caller::as_caller(|| std::fs::create_dir_all(&args.dir))
+    feth_control::kernel::caller::as_caller(|| std::fs::create_dir_all(&args.dir))
         .with_context(|| format!("create {}", args.dir.display()))?;
     let mut cmd = super::command();
     cmd.build();
@@ -75,7 +75,7 @@ fn write_pages(cmd: &clap::Command, name: &str, bin: &str, dir: &Path) -> anyhow
         man.render_version_section(&mut out)?;
     }
     let path = dir.join(format!("{name}.1"));
-    feth_control::caller::as_caller(|| std::fs::write(&path, &out))
+    feth_control::kernel::caller::as_caller(|| std::fs::write(&path, &out))
         .with_context(|| format!("write {}", path.display()))?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
         let sub_name = sub.get_name();

@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use feth_control::{counters, privilege, prometheus, read_state};
+use feth_control::{kernel::privilege, observe::counters, observe::prometheus, read_state};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -2,7 +2,7 @@
 //! on a schedule, in the foreground. Interrupted, it leaves the link up as it found it.
 use std::{io::Write as _, time::Instant};
 
-use feth_control::{impair::parse_duration, ops, with_state};
+use feth_control::{ops, port::impair::parse_duration, with_state};
 use nix::sys::signal::{SigSet, Signal};
 
 #[derive(clap::Args)]

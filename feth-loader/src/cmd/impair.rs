@@ -1,7 +1,8 @@
 //! `feth-loader impair`: cable faults on what an interface transmits.
 use feth_control::{
-    impair::{self, Impairment},
-    ops, read_state, with_state,
+    ops,
+    port::impair::{self, Impairment},
+    read_state, with_state,
 };
 
 #[derive(clap::Args)]
@@ -78,13 +79,13 @@ impl Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let now = if args.changes() {
         with_state(|state| {
-            let port = ops::port(state, &args.name)?;
+            let port = state.port(&args.name)?;
             let next = args.apply(port.record.impair)?;
             ops::set_impair(state, &args.name, next)?;
             Ok(next)
         })?
     } else {
-        read_state(|state| Ok(ops::port(state, &args.name)?.record.impair))?
+        read_state(|state| Ok(state.port(&args.name)?.record.impair))?
     };
     let text = now.describe();
     println!("{}: impair {}", args.name, if text.is_empty() { "none".to_owned() } else { text.join(", ") });

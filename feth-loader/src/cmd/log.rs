@@ -1,6 +1,6 @@
 use std::os::fd::AsRawFd as _;
 
-use feth_control::{crossover::Crossover, read_state, with_state};
+use feth_control::{datapath::crossover::Crossover, read_state, with_state};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Action {

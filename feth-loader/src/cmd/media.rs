@@ -1,4 +1,4 @@
-use feth_control::{media, ops, read_state, with_state};
+use feth_control::{ops, port::media, read_state, with_state};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -16,7 +16,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let changing = args.list.is_some() || args.current.is_some();
     let read = |state: &feth_control::State| {
-        let port = ops::port(state, &args.name)?;
+        let port = state.port(&args.name)?;
         Ok((port.record.media.clone(), state.peer_of(port).is_some()))
     };
     let (m, active) = if changing {

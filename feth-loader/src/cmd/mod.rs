@@ -132,9 +132,9 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    feth_control::bpffs::choose(cli.bpffs);
+    feth_control::kernel::bpffs::choose(cli.bpffs);
     if cli.no_create_netns {
-        feth_control::netns::refuse_missing();
+        feth_control::kernel::netns::refuse_missing();
     }
     match cli.command {
         Command::Repair(args) => repair::run(args),

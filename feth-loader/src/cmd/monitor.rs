@@ -11,9 +11,9 @@ pub struct Args {
 /// until stopped. "monitoring" on stderr says the subscription is live.
 pub fn run(args: Args) -> anyhow::Result<()> {
     // It repairs what a deletion behind feth's back leaves, live: a changing command.
-    feth_control::privilege::require(&feth_control::privilege::CHANGE)?;
+    feth_control::kernel::privilege::require(&feth_control::kernel::privilege::CHANGE)?;
     let mut out = std::io::stdout().lock();
-    feth_control::monitor::run(
+    feth_control::observe::monitor::run(
         || eprintln!("feth-loader: monitoring link events"),
         |event| {
             let line =

@@ -1,6 +1,6 @@
 use feth_control::{
     ops,
-    remote::{DEFAULT_PORT, DEFAULT_VNI, Endpoint},
+    port::remote::{DEFAULT_PORT, DEFAULT_VNI, Endpoint},
     with_state,
 };
 

@@ -11,8 +11,8 @@ pub struct Args {
 /// one line per change (every changing command does the same silently first).
 pub fn run(args: Args) -> anyhow::Result<()> {
     let changes = if args.dry_run {
-        feth_control::privilege::require(&feth_control::privilege::READ)?;
-        let _lock = feth_control::bpffs::lock_shared()?;
+        feth_control::kernel::privilege::require(&feth_control::kernel::privilege::READ)?;
+        let _lock = feth_control::kernel::bpffs::lock_shared()?;
         pending_repairs()?
     } else {
         repair_now()?

@@ -1,4 +1,4 @@
-use feth_control::{ops, read_state, report};
+use feth_control::{observe::show, read_state};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,10 +12,10 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let reports = read_state(|state| {
         let ports = match &args.name {
-            Some(name) => vec![ops::port(state, name)?.clone()],
+            Some(name) => vec![state.port(name)?.clone()],
             None => state.ports.clone(),
         };
-        ports.iter().map(|p| report::port_report(state, p)).collect::<Result<Vec<_>, _>>()
+        ports.iter().map(|p| show::port_report(state, p)).collect::<Result<Vec<_>, _>>()
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);

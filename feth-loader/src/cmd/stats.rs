@@ -4,8 +4,9 @@ use std::{
 };
 
 use feth_control::{
-    counters::{PortSnapshot, snapshot},
-    prometheus, read_state,
+    observe::counters::{PortSnapshot, snapshot},
+    observe::prometheus,
+    read_state,
 };
 use serde::Serialize;
 

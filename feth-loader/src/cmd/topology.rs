@@ -16,9 +16,9 @@ pub struct ApplyArgs {
 
 /// Prints each change as it is made (or, with --dry-run, would be).
 pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
-    // Read with the caller's own permissions (feth_control::caller).
-    let bytes =
-        feth_control::caller::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    // Read with the caller's own permissions (feth_control::kernel::caller).
+    let bytes = feth_control::kernel::caller::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     let text = String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", args.file.display()))?;
     // The whole file is checked before anything is touched.
     let wanted = topology::Topology::parse(&args.file.display().to_string(), &text)?;

@@ -2,7 +2,7 @@
 use std::io::IsTerminal as _;
 
 use feth_bench::traffic::{self, GenOptions, IMIX};
-use feth_control::{FethError, impair};
+use feth_control::{FethError, port::impair};
 
 #[derive(clap::Args)]
 pub struct GenArgs {

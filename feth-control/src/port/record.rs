@@ -15,9 +15,9 @@ use feth_common::{
 };
 
 use crate::{
-    impair::Impairment,
-    media::{PortMedia, default_media},
-    remote::Remote,
+    port::impair::Impairment,
+    port::media::{PortMedia, default_media},
+    port::remote::Remote,
 };
 
 /// `IFALIASZ` minus the terminating NUL.
@@ -128,7 +128,7 @@ fn parse_fields(text: &str) -> Option<Record> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::{MEDIA_MAX, parse_word};
+    use crate::port::media::{MEDIA_MAX, parse_word};
 
     #[test]
     fn round_trip() {
@@ -162,7 +162,7 @@ mod tests {
                 loss_every: u32::MAX,
                 corrupt_ppm: 999_999,
                 duplicate_ppm: 999_999,
-                rate_bytes: crate::impair::RATE_MAX_BYTES,
+                rate_bytes: crate::port::impair::RATE_MAX_BYTES,
                 burst_bytes: 1 << 30,
                 delay_us: 86_400_000_000,
                 jitter_us: 86_400_000_000,

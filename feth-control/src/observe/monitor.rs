@@ -12,9 +12,9 @@ use rtnetlink::{
 use serde::Serialize;
 
 use crate::{
-    crossover::Crossover,
+    datapath::crossover::Crossover,
     error::{Context as _, Result},
-    rtnl::{LinkView, runtime},
+    kernel::rtnl::{LinkView, runtime},
     state::State,
 };
 
@@ -141,7 +141,7 @@ pub fn run(mut ready: impl FnMut(), mut emit: impl FnMut(&Event)) -> Result<()> 
                 emit(&Event::Destroyed { interface: gone.interface });
                 // Deleted behind our back or by a command: either way the repair (unpeering the
                 // former peer, carrier down) is what every command does first.
-                crate::with_state(|_| Ok(()))?;
+                crate::session::repair_now()?;
             }
             _ => {}
         }

@@ -36,14 +36,14 @@ pub fn find(program: &str) -> Option<PathBuf> {
 }
 
 /// A command for `program` found by `find`, with no ambient capabilities and the fixed PATH;
-/// `None` when it is not installed there. For an untrusted caller (crate::caller) the
+/// `None` when it is not installed there. For an untrusted caller (crate::kernel::caller) the
 /// environment is clean but for what a login of the caller's uid would have (HOME, USER,
 /// XDG_RUNTIME_DIR, where rootless Podman finds its containers), taken from the system, not
 /// from the caller; root's own environment (DOCKER_HOST, CONTAINERS_STORAGE_CONF) is kept.
 pub fn command(program: &str) -> Option<Command> {
     let path = find(program)?;
     let mut cmd = Command::new(path);
-    if crate::caller::untrusted() {
+    if crate::kernel::caller::untrusted() {
         cmd.env_clear();
         let uid = nix::unistd::getuid();
         if let Ok(Some(user)) = nix::unistd::User::from_uid(uid) {

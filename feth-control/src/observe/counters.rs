@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::{
     error::Result,
-    rtnl::LinkView,
+    kernel::rtnl::LinkView,
     state::{Port, State},
 };
 
@@ -140,9 +140,62 @@ pub fn read(state: &State, port: &Port) -> Result<PortCounters> {
     if port.record.impair.queue().is_some()
         && let Some(user) = &port.user
     {
-        counters.drops.tx_rate = crate::shaper::drops(&user.name, &port.netns);
+        counters.drops.tx_rate = crate::datapath::shaper::drops(&user.name, &port.netns);
     }
     Ok(counters)
+}
+
+/// A remote peer and what its VXLAN device (the tunnel end) did. For what this port sends:
+/// `tx + duplicated = handed + drops`, and `handed = sent + refused`. `received` is what
+/// arrived from the remote and crossed to this port (its `rx` plus `rx_refused`).
+#[derive(Clone, Debug, Serialize)]
+pub struct RemoteReport {
+    pub addr: String,
+    pub vni: u32,
+    pub port: u16,
+    pub local: Option<String>,
+    pub dev: Option<String>,
+    /// The VXLAN device feth made for it (absent until a repair makes it again).
+    pub tunnel: String,
+    pub tunnel_ifindex: Option<u32>,
+    pub tunnel_mtu: Option<u32>,
+    pub text: String,
+    /// Frames the crossover handed to the tunnel end.
+    pub handed: Direction,
+    /// Frames the tunnel end encapsulated and sent (the kernel's count).
+    pub sent: Direction,
+    /// Handed but not sent: refused by the VXLAN device or its underlay. Packets only.
+    pub refused: u64,
+    /// Frames that arrived from the remote on the VNI.
+    pub received: Direction,
+}
+
+/// The remote peer of `port` and its tunnel end's counters, if it has one.
+pub fn remote_report(state: &State, port: &Port) -> Result<Option<RemoteReport>> {
+    let Some(remote) = &port.record.remote else { return Ok(None) };
+    let name = crate::datapath::tunnel::name(port.slot);
+    let tunnel = state.tunnels.get(&port.slot);
+    let stats = match &state.crossover {
+        Some(c) => c.stats(remote.slot)?,
+        None => Default::default(),
+    };
+    let handed = Direction { packets: stats.rx_crossed_packets, bytes: stats.rx_crossed_bytes };
+    let sent = tunnel.map_or_else(Default::default, |t| Direction { packets: t.tx_packets, bytes: t.tx_bytes });
+    Ok(Some(RemoteReport {
+        addr: remote.at.addr.to_string(),
+        vni: remote.at.vni,
+        port: remote.at.port,
+        local: remote.at.local.map(|a| a.to_string()),
+        dev: remote.at.dev.clone(),
+        tunnel: name.clone(),
+        tunnel_ifindex: tunnel.map(|t| t.index),
+        tunnel_mtu: tunnel.map(|t| t.mtu),
+        text: remote.at.describe(&name),
+        refused: handed.packets.saturating_sub(sent.packets),
+        handed,
+        sent,
+        received: Direction { packets: stats.tx_packets, bytes: stats.tx_bytes },
+    }))
 }
 
 /// One port's counters with what identifies it, as `stats` prints them.
@@ -158,19 +211,19 @@ pub struct PortSnapshot {
     pub carrier: bool,
     pub counters: PortCounters,
     /// The peer on another host and its VXLAN device's counters, if any.
-    pub remote: Option<crate::report::RemoteReport>,
+    pub remote: Option<RemoteReport>,
 }
 
 /// Counters of every port, or of `only`.
 pub fn snapshot(state: &State, only: Option<&str>) -> Result<Vec<PortSnapshot>> {
     let ports: Vec<&Port> = match only {
-        Some(name) => vec![crate::ops::port(state, name)?],
+        Some(name) => vec![state.port(name)?],
         None => state.ports.iter().collect(),
     };
     ports
         .into_iter()
         .map(|p| {
-            let remote = crate::report::remote_report(state, p)?;
+            let remote = remote_report(state, p)?;
             Ok(PortSnapshot {
                 name: p.name(),
                 peer: state.peer_of(p).map(Port::name),

@@ -31,8 +31,8 @@ use futures::TryStreamExt as _;
 use rtnetlink::packet_route::tc::TcAttribute;
 
 use crate::{
-    bpffs::{self, link_dir, pin_path},
     error::{Context as _, FethError, Result},
+    kernel::bpffs::{self, link_dir, pin_path},
 };
 
 /// The eBPF object built by build.rs with aya-build.
@@ -65,7 +65,7 @@ pub enum TcPath {
 pub fn tc_path() -> TcPath {
     static PATH: std::sync::OnceLock<TcPath> = std::sync::OnceLock::new();
     *PATH.get_or_init(|| match std::env::var("FETH_TC_ATTACH").as_deref() {
-        Ok("tcx") if crate::features::get().tcx => TcPath::Tcx,
+        Ok("tcx") if crate::kernel::features::get().tcx => TcPath::Tcx,
         _ => TcPath::Netlink,
     })
 }
@@ -75,12 +75,12 @@ fn netlink_filter_attached(wire_ifindex: u32) -> bool {
     // One connection per thread (wire ends live in the loader's namespace, where the calling
     // thread is): bringing up many pairs asks this for each.
     thread_local! {
-        static RTNL: Option<crate::rtnl::Rtnl> = crate::rtnl::Rtnl::open().ok();
+        static RTNL: Option<crate::kernel::rtnl::Rtnl> = crate::kernel::rtnl::Rtnl::open().ok();
     }
     RTNL.with(|rtnl| rtnl.as_ref().is_some_and(|rtnl| filter_attached(rtnl, wire_ifindex)))
 }
 
-fn filter_attached(rtnl: &crate::rtnl::Rtnl, wire_ifindex: u32) -> bool {
+fn filter_attached(rtnl: &crate::kernel::rtnl::Rtnl, wire_ifindex: u32) -> bool {
     rtnl.block_on(async {
         let mut filters = rtnl.handle().clone().traffic_filter(wire_ifindex as i32).get().ingress().execute();
         while let Ok(Some(filter)) = filters.try_next().await {
@@ -198,7 +198,7 @@ impl Crossover {
         fn pinned(name: &str) -> Result<Map> {
             let path = pin_path(name);
             let data = match MapData::from_pin(&path) {
-                // A reader the state directory's group lets in (crate::privilege) may only
+                // A reader the state directory's group lets in (crate::kernel::privilege) may only
                 // read the pins: open them read-only.
                 Err(aya::maps::MapError::SyscallError(e))
                     if e.io_error.kind() == std::io::ErrorKind::PermissionDenied =>
@@ -341,12 +341,15 @@ impl Crossover {
     /// Detaches `mode`'s program from a wire end: unpins its link (the kernel detaches it once
     /// no fd holds it) and, for TC, removes a netlink filter.
     pub fn detach(wire: &str, wire_ifindex: u32, mode: Mode) -> Result<()> {
-        if mode == Mode::Xdp && !crate::features::get().xdp_detach_under_gro && link_pin_path(wire, mode).exists() {
+        if mode == Mode::Xdp
+            && !crate::kernel::features::get().xdp_detach_under_gro
+            && link_pin_path(wire, mode).exists()
+        {
             // Without GRO the kernel deletes the wire's NAPI (waiting for its poll) before it
             // unregisters the XDP queue info, instead of racing it (features.rs).
-            crate::ethtool::set(wire, crate::ethtool::Feature::Gro, false)?;
+            crate::kernel::ethtool::set(wire, crate::kernel::ethtool::Feature::Gro, false)?;
             let detached = unpin_link(&link_pin_path(wire, mode));
-            crate::ethtool::set(wire, crate::ethtool::Feature::Gro, true)?;
+            crate::kernel::ethtool::set(wire, crate::kernel::ethtool::Feature::Gro, true)?;
             return detached;
         }
         unpin_link(&link_pin_path(wire, mode))?;

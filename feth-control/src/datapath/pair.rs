@@ -9,24 +9,19 @@ use rtnetlink::{
 
 use crate::{
     error::{Context as _, Result},
-    ethtool::{self, Feature},
-    names::wire_name,
-    netns::Netns,
-    record::Record,
-    rtnl::{LinkView, Rtnl},
+    kernel::ethtool::{self, Feature},
+    kernel::netns::Netns,
+    kernel::rtnl::{LinkView, Rtnl},
+    port::record::Record,
+    port::{mtu, names::wire_name},
 };
 
 /// Interface group wire ends join just before a batched deletion ("feth" in ASCII). Only
 /// ever set under the lock; the repair takes leftovers back to group 0.
 pub const DOOMED_GROUP: u32 = 0x6665_7468;
 
-/// feth's MTU range (if_fake.c: FETH_MTU_MIN .. FETH_MTU_MAX).
-pub const MTU_MIN: u32 = 72;
-pub const MTU_MAX: u32 = 16370;
-pub const MTU_DEFAULT: u32 = 1500;
-
 /// The wire end never limits a frame: the user ends' MTUs are what count.
-const WIRE_MTU: u32 = MTU_MAX;
+const WIRE_MTU: u32 = mtu::MAX;
 
 /// One queue per CPU on both ends, so traffic from several cores does not share one ring
 /// (and veth XDP needs rx queues >= the peer's tx queues).
@@ -109,7 +104,7 @@ pub fn set_user_mtu(name: &str, ns: &Netns, mtu: u32) -> Result<()> {
 /// A link by name in a named namespace (`None` when either does not exist).
 pub fn link_in(name: &str, ns: &Netns) -> Result<Option<LinkView>> {
     if let Netns::Named(n) = ns
-        && !crate::netns::exists(n)
+        && !crate::kernel::netns::exists(n)
     {
         return Ok(None);
     }

@@ -11,7 +11,7 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::counters::PortSnapshot;
+use crate::observe::counters::PortSnapshot;
 
 /// What one scrape shows: the ports as read at that moment.
 #[derive(Debug)]

@@ -29,13 +29,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{FethError, Result},
-    impair::{self, Impairment},
-    media::{self, PortMedia},
-    names,
-    netns::Netns,
+    kernel::netns::Netns,
     ops::{self, PeerOptions, PortSpec},
-    pair::MTU_DEFAULT,
-    remote::Endpoint,
+    port::impair::{self, Impairment},
+    port::media::{self, PortMedia},
+    port::mtu,
+    port::names,
+    port::remote::Endpoint,
     state::State,
 };
 
@@ -82,11 +82,11 @@ struct RemoteFile {
 }
 
 fn default_vni() -> u32 {
-    crate::remote::DEFAULT_VNI
+    crate::port::remote::DEFAULT_VNI
 }
 
 fn default_port() -> u16 {
-    crate::remote::DEFAULT_PORT
+    crate::port::remote::DEFAULT_PORT
 }
 
 impl RemoteFile {
@@ -173,8 +173,8 @@ impl Topology {
                 if let Some(ns) = &i.netns {
                     Netns::from_arg(Some(ns))?;
                 }
-                let mtu = i.mtu.unwrap_or(MTU_DEFAULT);
-                ops::check_mtu(name, mtu)?;
+                let mtu = i.mtu.unwrap_or(mtu::DEFAULT);
+                mtu::check(name, mtu)?;
                 let media = media::apply(name, &media::default_media(), i.media_list.as_deref(), i.media.as_deref())?;
                 let impair = match &i.impair {
                     Some(spec) => spec.apply(name, Impairment::default())?,
@@ -209,7 +209,7 @@ impl Topology {
                 let w = wanted.entry(me.clone()).or_insert_with(|| Wanted {
                     name: me.clone(),
                     netns: None,
-                    mtu: MTU_DEFAULT,
+                    mtu: mtu::DEFAULT,
                     media: media::default_media(),
                     impair: Impairment::default(),
                     peer: None,
@@ -225,7 +225,7 @@ impl Topology {
                 }
                 w.peer = Some((other.clone(), mode, hwcsum));
                 w.impair.check(me, mode).map_err(|e| refuse(e.to_string()))?;
-                ops::check_xdp_mtu(me, mode, w.mtu).map_err(|e| refuse(e.to_string()))?;
+                mtu::check_xdp(me, mode, w.mtu, &crate::kernel::features::get()).map_err(|e| refuse(e.to_string()))?;
             }
         }
         Ok(Topology { wanted: wanted.into_values().collect() })
@@ -371,7 +371,7 @@ impl std::fmt::Display for Change {
                 if let Some(ns) = &s.netns {
                     write!(f, " --netns {ns}")?;
                 }
-                write!(f, " --mtu {}", s.mtu.unwrap_or(MTU_DEFAULT))
+                write!(f, " --mtu {}", s.mtu.unwrap_or(mtu::DEFAULT))
             }
             Change::Mtu(n, mtu) => write!(f, "set {n} mtu {mtu}"),
             Change::Media(n, m) => write!(
@@ -421,14 +421,14 @@ pub fn apply(state: &mut State, changes: &[Change]) -> Result<()> {
                 ops::peer(state, a, b, PeerOptions { mode: Some(*mode), hwcsum: *hwcsum })?;
                 // As `up` does: a peered pair is ready for traffic.
                 for name in [a, b] {
-                    let p = ops::port(state, name)?;
-                    crate::pair::set_user_up(name, &p.netns)?;
+                    let p = state.port(name)?;
+                    crate::datapath::pair::set_user_up(name, &p.netns)?;
                 }
             }
             Change::PeerRemote(n, r) => {
                 ops::peer_remote(state, n, r.clone())?;
-                let p = ops::port(state, n)?;
-                crate::pair::set_user_up(n, &p.netns)?;
+                let p = state.port(n)?;
+                crate::datapath::pair::set_user_up(n, &p.netns)?;
             }
         }
     }
@@ -446,7 +446,7 @@ pub fn export(state: &State) -> Result<String> {
             name.clone(),
             Interface {
                 netns: port.netns.label(),
-                mtu: port.user.as_ref().map(|u| u.mtu).filter(|m| *m != MTU_DEFAULT),
+                mtu: port.user.as_ref().map(|u| u.mtu).filter(|m| *m != mtu::DEFAULT),
                 media: (i.media != default_media).then(|| media::format_word(i.media.current)),
                 media_list: (i.media.list != default_media.list)
                     .then(|| i.media.list.iter().map(|w| media::format_word(*w)).collect()),

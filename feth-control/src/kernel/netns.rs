@@ -15,7 +15,7 @@ use nix::{
 
 use crate::{
     error::{FethError, Result},
-    rtnl::{Rtnl, runtime},
+    kernel::rtnl::{Rtnl, runtime},
 };
 
 pub const NETNS_DIR: &str = "/run/netns";
@@ -60,10 +60,10 @@ impl Netns {
                 return Ok(Netns::Named(arg.to_owned()));
             }
         };
-        // What the caller names is opened with the caller's own permissions (crate::caller):
+        // What the caller names is opened with the caller's own permissions (crate::kernel::caller):
         // a namespace of a process it does not own is not its to place interfaces in.
         let path = ns.path().expect("a pid or a file");
-        match crate::caller::open(&path) {
+        match crate::kernel::caller::open(&path) {
             Ok(file) if statfs(&path).is_ok_and(|st| st.filesystem_type() == NSFS_MAGIC) => {
                 drop(file);
                 Ok(ns)
@@ -183,13 +183,13 @@ pub fn run_in<T: Send>(name: Option<&str>, f: impl FnOnce() -> Result<T> + Send)
 }
 
 /// The process holding a container's network namespace, from its engine's CLI (run as
-/// `crate::helper` runs programs: from a system directory, clean, without capabilities).
+/// `crate::kernel::helper` runs programs: from a system directory, clean, without capabilities).
 fn container_pid(engine: &str, container: &str) -> Result<u32> {
     let refuse = |why: String| FethError::Invalid(format!("{engine}:{container}: {why}"));
-    let Some(mut cmd) = crate::helper::command(engine) else {
+    let Some(mut cmd) = crate::kernel::helper::command(engine) else {
         return Err(refuse(format!(
             "{engine} is not installed (feth runs it only from {})",
-            crate::helper::DIRS.join(", ")
+            crate::kernel::helper::DIRS.join(", ")
         )));
     };
     let out = cmd
@@ -240,7 +240,7 @@ pub fn ensure(name: &str) -> Result<bool> {
     // Named namespaces are files in /run/netns, which belongs to root.
     let dir = Path::new(NETNS_DIR);
     let parent = if dir.exists() { dir } else { dir.parent().unwrap_or(dir) };
-    if !crate::privilege::may_write(parent) {
+    if !crate::kernel::privilege::may_write(parent) {
         return Err(FethError::NotPermitted(format!(
             "creating network namespace {name} needs write access to {} (CAP_DAC_OVERRIDE); create it first with `ip netns add {name}`",
             parent.display()

@@ -6,19 +6,21 @@ use std::collections::HashSet;
 use feth_common::{DEFAULT_MODE, Mode};
 
 use crate::{
-    crossover::Crossover,
+    datapath::crossover::Crossover,
+    datapath::pair,
+    datapath::{shaper, tunnel},
     error::{FethError, Result},
-    fault, features,
-    impair::Impairment,
-    media::PortMedia,
-    names, netns,
-    netns::Netns,
-    pair,
-    pair::{MTU_MAX, MTU_MIN},
-    record::{Record, Recorded},
-    remote::{Endpoint, Remote},
+    fault,
+    kernel::features,
+    kernel::netns,
+    kernel::netns::Netns,
+    port::impair::Impairment,
+    port::media::PortMedia,
+    port::mtu,
+    port::names,
+    port::record::{Record, Recorded},
+    port::remote::{Endpoint, Remote},
     repair::{self, Run},
-    shaper,
     state::{Port, State},
 };
 
@@ -53,43 +55,11 @@ pub struct PortSpec {
     pub mtu: Option<u32>,
 }
 
-pub fn check_mtu(name: &str, mtu: u32) -> Result<()> {
-    if (MTU_MIN..=MTU_MAX).contains(&mtu) {
-        Ok(())
-    } else {
-        Err(FethError::MtuOutOfRange { name: name.to_owned(), mtu, min: MTU_MIN, max: MTU_MAX })
-    }
-}
-
-/// XDP mode crosses frames up to `features::xdp_mtu_max()` on this kernel.
-pub fn check_xdp_mtu(name: &str, mode: Mode, mtu: u32) -> Result<()> {
-    let max = features::xdp_mtu_max();
-    if mode == Mode::Xdp && mtu > max {
-        return Err(FethError::XdpMtu { name: name.to_owned(), mtu, max });
-    }
-    Ok(())
-}
-
-/// The error for a name that is not a feth interface: "invalid" when something else has the
-/// name in the loader's namespace, "no such interface" otherwise.
-pub fn not_a_port(state: &State, name: &str) -> FethError {
-    match state.rtnl.link_by_name(name) {
-        Ok(Some(_)) => FethError::NotFeth(name.to_owned()),
-        _ => FethError::NoSuchInterface(name.to_owned()),
-    }
-}
-
-/// The port whose user end is now called `name`.
-pub fn port<'a>(state: &'a State, name: &str) -> Result<&'a Port> {
-    names::validate(name).map_err(|_| not_a_port(state, name))?;
-    state.find(name)?.ok_or_else(|| not_a_port(state, name))
-}
-
 /// Checks a creation without doing it. `Ok(true)` when the port already exists as asked.
 pub fn check_create(state: &State, spec: &PortSpec) -> Result<bool> {
     names::validate(&spec.name)?;
     if let Some(mtu) = spec.mtu {
-        check_mtu(&spec.name, mtu)?;
+        mtu::check(&spec.name, mtu)?;
     }
     let wanted = Netns::from_arg(spec.netns.as_deref())?;
     if let Some(existing) = state.find(&spec.name)? {
@@ -122,7 +92,7 @@ pub fn create(state: &mut State, spec: &PortSpec, slot: u32, taken: &HashSet<Vec
         eprintln!("feth-loader: created network namespace {name}");
     }
     let mac = names::mac_address(&spec.name, slot, |m| taken.contains(&m[..]));
-    let mtu = spec.mtu.unwrap_or(pair::MTU_DEFAULT);
+    let mtu = spec.mtu.unwrap_or(mtu::DEFAULT);
     let made = pair::create(&state.rtnl, slot, &spec.name, &ns, mtu, mac).and_then(|wire| {
         let user = pair::link_in(&spec.name, &ns)?;
         state.add_port(Port { slot, wire, record: Record::default(), recorded: Recorded::Current, netns: ns, user });
@@ -154,7 +124,7 @@ pub fn create_many(state: &mut State, specs: &[PortSpec]) -> Result<Vec<String>>
         if state.crossover.is_some() {
             repair::grow(state, slots)?;
         } else {
-            state.crossover = Some(Crossover::open_or_load(crate::crossover::capacity_for(slots))?);
+            state.crossover = Some(Crossover::open_or_load(crate::datapath::crossover::capacity_for(slots))?);
         }
     }
     let slots = state.free_slots(todo.len());
@@ -181,7 +151,7 @@ pub fn create_many(state: &mut State, specs: &[PortSpec]) -> Result<Vec<String>>
 /// Destroys ports (each unpeered first). Their veth pairs are deleted in one batch, which
 /// is what makes tearing down a large bench fast.
 pub fn destroy_many(state: &mut State, names: &[&str]) -> Result<()> {
-    let doomed: Vec<Port> = names.iter().map(|n| port(state, n).cloned()).collect::<Result<_>>()?;
+    let doomed: Vec<Port> = names.iter().map(|n| state.port(n).cloned()).collect::<Result<_>>()?;
     // Peers that stay are unpeered first (their records, carrier off); ports that go need
     // nothing written: the deletion takes their records along.
     let staying: Vec<u32> = doomed
@@ -221,7 +191,7 @@ pub fn destroy_many(state: &mut State, names: &[&str]) -> Result<()> {
 pub fn down(state: &mut State, names: &[&str]) -> Result<()> {
     let mut present = Vec::new();
     for &name in names {
-        match port(state, name) {
+        match state.port(name) {
             Ok(_) if !present.contains(&name) => present.push(name),
             Ok(_) | Err(FethError::NoSuchInterface(_)) => {}
             Err(e) => return Err(e),
@@ -256,7 +226,7 @@ pub fn up_many(state: &mut State, pairs: &[(PortSpec, PortSpec)], opts: PeerOpti
         opts.check(&a.name, mode)?;
         for spec in [a, b] {
             if let Some(mtu) = spec.mtu {
-                check_xdp_mtu(&spec.name, mode, mtu)?;
+                mtu::check_xdp(&spec.name, mode, mtu, &features::get())?;
             }
         }
     }
@@ -271,7 +241,7 @@ pub fn up_many(state: &mut State, pairs: &[(PortSpec, PortSpec)], opts: PeerOpti
         for (a, b) in pairs {
             peer(state, &a.name, &b.name, opts)?;
             for name in [&a.name, &b.name] {
-                let p = port(state, name)?;
+                let p = state.port(name)?;
                 pair::set_user_up(name, &p.netns)?;
             }
         }
@@ -288,7 +258,7 @@ pub fn check_peer(state: &State, a: &str, b: &str) -> Result<bool> {
     if a == b {
         return Err(FethError::SelfPeer(a.to_owned()));
     }
-    let (pa, pb) = (port(state, a)?, port(state, b)?);
+    let (pa, pb) = (state.port(a)?, state.port(b)?);
     if pa.slot == pb.slot {
         return Err(FethError::SelfPeer(a.to_owned()));
     }
@@ -319,7 +289,7 @@ fn check_free_for(state: &State, name: &str, other: &str) -> Result<()> {
 /// data path follows.
 pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()> {
     check_peer(state, a, b)?;
-    let (pa, pb) = (port(state, a)?.clone(), port(state, b)?.clone());
+    let (pa, pb) = (state.port(a)?.clone(), state.port(b)?.clone());
     opts.check(a, pa.mode())?;
     // Both sides of a pair share one mode: the asked one, else the one A has (a new port
     // starts in DEFAULT_MODE, an unpeered one keeps its last). hwcsum is kept per port unless
@@ -327,7 +297,7 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
     let mode = opts.mode.unwrap_or(pa.mode());
     for p in [&pa, &pb] {
         if let Some(user) = &p.user {
-            check_xdp_mtu(&user.name, mode, user.mtu)?;
+            mtu::check_xdp(&user.name, mode, user.mtu, &features::get())?;
         }
     }
     let records: Vec<(&Port, Record)> = [(&pa, &pb), (&pb, &pa)]
@@ -352,10 +322,10 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
 }
 
 /// Crosses `name` over to a feth interface on another host through a VXLAN device
-/// (crate::remote). Everything is checked first; the record is written, then the data path
+/// (crate::port::remote). Everything is checked first; the record is written, then the data path
 /// follows; if the kernel refuses the VXLAN device the record is put back.
 pub fn peer_remote(state: &mut State, name: &str, at: Endpoint) -> Result<()> {
-    let p = port(state, name)?.clone();
+    let p = state.port(name)?.clone();
     if let Some(peer) = state.peer_of(&p) {
         return Err(FethError::Busy { name: name.to_owned(), peer: peer.name() });
     }
@@ -366,7 +336,7 @@ pub fn peer_remote(state: &mut State, name: &str, at: Endpoint) -> Result<()> {
         return Err(FethError::Busy { name: name.to_owned(), peer: r.at.label() });
     }
     let slot = state.free_slot().ok_or(FethError::NoFreeSlot(feth_common::MAX_PORTS))?;
-    at.check(name, &state.rtnl)?;
+    tunnel::check(&at, name, &state.rtnl)?;
     if let Some(other) = state.ports.iter().find(|o| o.record.remote.as_ref().is_some_and(|r| r.at.clashes_with(&at))) {
         return Err(FethError::Refused {
             name: name.to_owned(),
@@ -390,7 +360,7 @@ pub fn peer_remote(state: &mut State, name: &str, at: Endpoint) -> Result<()> {
     let (Some(tunnel), Some(user)) = (state.tunnels.get(&p.slot), &p.user) else { return Ok(()) };
     if user.mtu > tunnel.mtu {
         pair::set_user_mtu(&user.name, &p.netns, tunnel.mtu)?;
-        let record = port(state, name)?.record.clone();
+        let record = state.port(name)?.record.clone();
         let remote = record.remote.clone().map(|r| Remote { lowered_mtu: Some((user.mtu, tunnel.mtu)), ..r });
         state.write_record(p.slot, Record { remote, ..record })?;
     }
@@ -399,9 +369,9 @@ pub fn peer_remote(state: &mut State, name: &str, at: Endpoint) -> Result<()> {
 
 /// Sets the MTU of a port's user end, within feth's range.
 pub fn set_mtu(state: &State, name: &str, mtu: u32) -> Result<()> {
-    check_mtu(name, mtu)?;
-    let p = port(state, name)?;
-    check_xdp_mtu(name, p.mode(), mtu)?;
+    mtu::check(name, mtu)?;
+    let p = state.port(name)?;
+    mtu::check_xdp(name, p.mode(), mtu, &features::get())?;
     if let Some(tunnel) = state.tunnels.get(&p.slot).filter(|_| p.record.remote.is_some())
         && mtu > tunnel.mtu
     {
@@ -418,7 +388,7 @@ pub fn set_mtu(state: &State, name: &str, mtu: u32) -> Result<()> {
 
 /// Disconnects `name` and its peer (both sides), links go down. No-op when not peered.
 pub fn unpeer(state: &mut State, name: &str) -> Result<()> {
-    let slot = port(state, name)?.slot;
+    let slot = state.port(name)?.slot;
     unpeer_slot(state, slot)
 }
 
@@ -449,7 +419,7 @@ fn unpeer_slot(state: &mut State, slot: u32) -> Result<()> {
 
 /// Replaces a port's media (already checked by `media::apply`).
 pub fn set_media(state: &mut State, name: &str, media: PortMedia) -> Result<()> {
-    let port = port(state, name)?;
+    let port = state.port(name)?;
     let record = Record { media, ..port.record.clone() };
     state.write_record(port.slot, record)
 }
@@ -457,7 +427,7 @@ pub fn set_media(state: &mut State, name: &str, media: PortMedia) -> Result<()> 
 /// Replaces the impairments of what `name` transmits (all zero clears them). They are kept in
 /// its record, so they survive unpeer, peer and mode switches.
 pub fn set_impair(state: &mut State, name: &str, impair: Impairment) -> Result<()> {
-    let p = port(state, name)?.clone();
+    let p = state.port(name)?.clone();
     impair.check(name, p.mode())?;
     let record = Record { impair, ..p.record.clone() };
     if record == p.record {
@@ -490,14 +460,14 @@ pub fn set_impair(state: &mut State, name: &str, impair: Impairment) -> Result<(
 /// down, and at the end the difference (counters::read adds that of a period still open).
 pub struct Cable {
     ends: [CableEnd; 2],
-    rtnl: crate::rtnl::Rtnl,
+    rtnl: crate::kernel::rtnl::Rtnl,
 }
 
 struct CableEnd {
     name: String,
     slot: u32,
     wire: u32,
-    netns: crate::netns::Netns,
+    netns: crate::kernel::netns::Netns,
     user: Option<u32>,
 }
 
@@ -515,14 +485,14 @@ impl CableEnd {
     /// What the user end has refused to send so far (0 when it cannot be read).
     fn tx_dropped(&self) -> u64 {
         let Some(index) = self.user else { return 0 };
-        let read = self.netns.run(|| crate::rtnl::Rtnl::open()?.link_by_index(index));
+        let read = self.netns.run(|| crate::kernel::rtnl::Rtnl::open()?.link_by_index(index));
         read.ok().flatten().map_or(0, |l| l.tx_dropped)
     }
 }
 
 impl Cable {
     pub fn of(state: &State, name: &str) -> Result<Cable> {
-        let p = port(state, name)?;
+        let p = state.port(name)?;
         let Some(peer) = state.peer_of(p) else {
             let reason = if p.record.remote.is_some() {
                 "its peer is remote: flap needs a local peer (the underlay is the remote link)"
@@ -531,12 +501,12 @@ impl Cable {
             };
             return Err(FethError::Refused { name: name.to_owned(), reason: reason.into() });
         };
-        Ok(Cable { ends: [CableEnd::of(p), CableEnd::of(peer)], rtnl: crate::rtnl::Rtnl::open()? })
+        Ok(Cable { ends: [CableEnd::of(p), CableEnd::of(peer)], rtnl: crate::kernel::rtnl::Rtnl::open()? })
     }
 
     /// Under the exclusive lock, but without a state read: a flap keeps its schedule.
     pub fn set(&self, up: bool) -> Result<()> {
-        let _lock = crate::bpffs::lock_exclusive()?;
+        let _lock = crate::kernel::bpffs::lock_exclusive()?;
         let mut crossover = Crossover::open_existing()?;
         for end in &self.ends {
             // The snapshot just before the end goes down; the sum just before it comes up.

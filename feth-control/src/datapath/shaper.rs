@@ -20,10 +20,10 @@ use rtnetlink::{
 };
 
 use crate::{
-    error::{FethError, Result},
-    impair::Impairment,
-    netns::Netns,
-    rtnl::{Rtnl, errno},
+    error::{FethError, Result, errno},
+    kernel::netns::Netns,
+    kernel::rtnl::Rtnl,
+    port::impair::Impairment,
 };
 
 /// The root handle of feth's qdisc (`fe7f:`, "fe" for feth).
@@ -376,8 +376,8 @@ fn qdisc_message(index: i32, kind: &str, options: Vec<u8>) -> TcMessage {
 /// Whether the kernel makes a qdisc of `kind` with `options`: tried on the loopback device of
 /// a private network namespace, which vanishes with everything in it.
 fn kind_available(kind: &str, options: &[u8]) -> Result<bool> {
-    let ns = crate::netns::private()?;
-    crate::netns::run_in_file(&ns, || {
+    let ns = crate::kernel::netns::private()?;
+    crate::kernel::netns::run_in_file(&ns, || {
         let rtnl = Rtnl::open()?;
         let lo = rtnl.require("lo")?;
         let message = qdisc_message(lo.index as i32, kind, options.to_vec());

@@ -81,13 +81,13 @@ pub struct Lock {
     _dir: File,
 }
 
-/// Without root (a binary with file capabilities, `crate::caller`), the state directory decides
+/// Without root (a binary with file capabilities, `crate::kernel::caller`), the state directory decides
 /// who is an operator and who a reader, so it must be one root made for the caller (README
 /// "Without root"): owned by root and not writable by everyone, or owned by the caller inside
 /// a directory only root writes to. A directory the caller made itself where bpffs lets users
 /// write (a fresh bpffs is mode 1777) would make any reader an operator of a bench of its own.
 fn check_made_by_root(dir: &Path) -> Result<()> {
-    if !crate::caller::untrusted() {
+    if !crate::kernel::caller::untrusted() {
         return Ok(());
     }
     let refuse = |why: String| {
@@ -108,9 +108,10 @@ fn check_made_by_root(dir: &Path) -> Result<()> {
             let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
             let parent = real.parent().unwrap_or(Path::new("/"));
             let parent_meta = std::fs::metadata(parent).context(format!("stat {}", parent.display()))?;
-            let caller_writes =
-                crate::caller::as_caller(|| Ok(nix::unistd::access(parent, nix::unistd::AccessFlags::W_OK).is_ok()))
-                    .unwrap_or(true);
+            let caller_writes = crate::kernel::caller::as_caller(|| {
+                Ok(nix::unistd::access(parent, nix::unistd::AccessFlags::W_OK).is_ok())
+            })
+            .unwrap_or(true);
             if parent_meta.uid() != 0 || caller_writes {
                 return refuse(format!(
                     "it is this user's own, inside {}, which this user may write to, so root did not make it (ask root for one: install -d -o root -g GROUP -m 0770 {})",
@@ -150,9 +151,9 @@ pub fn lock_shared() -> Result<Option<Lock>> {
 pub fn lock_exclusive() -> Result<Lock> {
     loop {
         // A caller without root never makes a state directory (check_made_by_root).
-        if !dir().exists() && !crate::caller::untrusted() {
+        if !dir().exists() && !crate::kernel::caller::untrusted() {
             ensure_mounted()?;
-            // Owner only: opening it to a group is the administrator's choice (crate::privilege).
+            // Owner only: opening it to a group is the administrator's choice (crate::kernel::privilege).
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
@@ -187,11 +188,11 @@ pub fn remove_layout_if_empty() {
 /// (with the exclusive lock held; a waiter then starts again, see `still_current`). Never in
 /// the middle of a command: one arriving after a re-creation would lock the new directory
 /// while this one still runs. A directory root made for a caller without root, or one someone
-/// gave a group of its own (crate::privilege: not the group feth runs with), is theirs and stays.
+/// gave a group of its own (crate::kernel::privilege: not the group feth runs with), is theirs and stays.
 pub fn remove_if_empty() {
     remove_layout_if_empty();
     // Root made it for a caller without root, and it stays for the next command.
-    if crate::caller::untrusted() {
+    if crate::kernel::caller::untrusted() {
         return;
     }
     let egid = nix::unistd::getegid().as_raw();

@@ -10,8 +10,8 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use caps::{CapSet, Capability};
 
 use crate::{
-    bpffs,
     error::{Context as _, FethError, Result},
+    kernel::bpffs,
 };
 
 /// A capability feth uses, and what for (the sentence a user reads when it is missing).
@@ -56,7 +56,7 @@ pub fn require(caps: &[Cap]) -> Result<()> {
 /// Refuses `what` to a caller without root: commands that make machine-wide objects of their
 /// own (the benchmark's named namespaces and benches) are root's.
 pub fn require_root(what: &str) -> Result<()> {
-    if crate::caller::untrusted() {
+    if crate::kernel::caller::untrusted() {
         return Err(FethError::NotPermitted(format!(
             "{what} needs root: it creates network namespaces and feth benches of its own"
         )));

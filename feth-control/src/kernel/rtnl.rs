@@ -15,7 +15,7 @@ use rtnetlink::{
     },
 };
 
-use crate::error::{Context as _, FethError, Result};
+use crate::error::{Context as _, FethError, Result, errno};
 
 /// What feth reads of a link.
 #[derive(Clone, Debug, Default)]
@@ -230,14 +230,6 @@ impl Rtnl {
             Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(()),
             other => other.context(what.to_owned()),
         }
-    }
-}
-
-/// The errno carried by a netlink error reply, if any.
-pub fn errno(err: &rtnetlink::Error) -> Option<i32> {
-    match err {
-        rtnetlink::Error::NetlinkError(msg) => msg.code.map(|c| -c.get()),
-        _ => None,
     }
 }
 

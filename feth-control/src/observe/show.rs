@@ -3,12 +3,12 @@ use feth_common::Mode;
 use serde::Serialize;
 
 use crate::{
-    counters::{self, PortCounters},
+    datapath::pair,
     error::Result,
-    impair::Impairment,
-    media::format_word,
-    names::format_mac,
-    pair,
+    observe::counters::{self, PortCounters, RemoteReport, remote_report},
+    port::impair::Impairment,
+    port::media::format_word,
+    port::names::format_mac,
     state::{Port, State},
 };
 
@@ -54,60 +54,6 @@ pub struct PortReport {
     /// The peer on another host, if any (`peer NAME --remote`).
     pub remote: Option<RemoteReport>,
     pub counters: PortCounters,
-}
-
-/// A remote peer and what its VXLAN device (the tunnel end) did. For what this port sends:
-/// `tx + duplicated = handed + drops`, and `handed = sent + refused`. `received` is what
-/// arrived from the remote and crossed to this port (its `rx` plus `rx_refused`).
-#[derive(Clone, Debug, Serialize)]
-pub struct RemoteReport {
-    pub addr: String,
-    pub vni: u32,
-    pub port: u16,
-    pub local: Option<String>,
-    pub dev: Option<String>,
-    /// The VXLAN device feth made for it (absent until a repair makes it again).
-    pub tunnel: String,
-    pub tunnel_ifindex: Option<u32>,
-    pub tunnel_mtu: Option<u32>,
-    pub text: String,
-    /// Frames the crossover handed to the tunnel end.
-    pub handed: counters::Direction,
-    /// Frames the tunnel end encapsulated and sent (the kernel's count).
-    pub sent: counters::Direction,
-    /// Handed but not sent: refused by the VXLAN device or its underlay. Packets only.
-    pub refused: u64,
-    /// Frames that arrived from the remote on the VNI.
-    pub received: counters::Direction,
-}
-
-/// The remote peer of `port` and its tunnel end's counters, if it has one.
-pub fn remote_report(state: &State, port: &Port) -> Result<Option<RemoteReport>> {
-    let Some(remote) = &port.record.remote else { return Ok(None) };
-    let name = crate::remote::tunnel_name(port.slot);
-    let tunnel = state.tunnels.get(&port.slot);
-    let stats = match &state.crossover {
-        Some(c) => c.stats(remote.slot)?,
-        None => Default::default(),
-    };
-    let handed = counters::Direction { packets: stats.rx_crossed_packets, bytes: stats.rx_crossed_bytes };
-    let sent =
-        tunnel.map_or_else(Default::default, |t| counters::Direction { packets: t.tx_packets, bytes: t.tx_bytes });
-    Ok(Some(RemoteReport {
-        addr: remote.at.addr.to_string(),
-        vni: remote.at.vni,
-        port: remote.at.port,
-        local: remote.at.local.map(|a| a.to_string()),
-        dev: remote.at.dev.clone(),
-        tunnel: name.clone(),
-        tunnel_ifindex: tunnel.map(|t| t.index),
-        tunnel_mtu: tunnel.map(|t| t.mtu),
-        text: remote.at.describe(&name),
-        refused: handed.packets.saturating_sub(sent.packets),
-        handed,
-        sent,
-        received: counters::Direction { packets: stats.tx_packets, bytes: stats.tx_bytes },
-    }))
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -200,7 +146,7 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
             Some(u) => {
                 let mut changed =
                     changes(port.mode(), port.record.hwcsum, port.record.impair.corrupt_ppm != 0, tx_checksum);
-                let max = crate::features::xdp_mtu_max();
+                let max = crate::port::mtu::xdp_max(&crate::kernel::features::get());
                 if port.mode() == Mode::Xdp && u.mtu > max {
                     changed.push(format!(
                         "frames over MTU {max} are not crossed: multi-buffer XDP redirect needs Linux 6.3 (use --mode tc)"
@@ -233,7 +179,7 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
                 } else if i.rate_bytes != 0 {
                     changed.push(format!(
                         "root qdisc tbf rate {} burst {}B: the shaper of impair --rate",
-                        crate::impair::rate(i.rate_bytes),
+                        crate::port::impair::rate(i.rate_bytes),
                         i.burst_bytes
                     ));
                 }

@@ -4,15 +4,15 @@
 //!
 //! Each step is named and reports what it changes; in a dry run it changes the in-memory state
 //! only, so later steps list what they would do after the earlier ones. Nothing here deletes an
-//! interface a user made: only the VXLAN devices of remote peers (crate::remote), which the
+//! interface a user made: only the VXLAN devices of remote peers (crate::port::remote), which the
 //! loader owns, are created and deleted here.
 use feth_common::{DEFAULT_MODE, Mode, PortConfig};
 
 use crate::{
-    crossover::{Crossover, OldLayout},
+    datapath::crossover::{Crossover, OldLayout},
+    datapath::pair,
     error::Result,
-    pair,
-    record::{Record, Recorded},
+    port::record::{Record, Recorded},
     state::State,
 };
 
@@ -62,7 +62,7 @@ pub fn grow(state: &mut State, slots: u32) -> Result<()> {
     state.crossover = None;
     Crossover::unpin_programs_and_links(&wires)?;
     Crossover::unpin_slot_maps()?;
-    state.crossover = Some(Crossover::open_or_load(crate::crossover::capacity_for(slots))?);
+    state.crossover = Some(Crossover::open_or_load(crate::datapath::crossover::capacity_for(slots))?);
     converge(state, &mut Run::all(true))?;
     let crossover = state.crossover()?;
     for (slot, values, shared) in saved {
@@ -81,11 +81,11 @@ pub fn everything(state: &mut State, run: &mut Run) -> Result<()> {
 }
 
 /// A capture killed without switching the data path's capture off leaves it on; nobody holds
-/// the layout directory then (crate::capture).
+/// the layout directory then (crate::datapath::capture_switch).
 fn clear_stale_capture(state: &mut State, run: &mut Run) -> Result<()> {
     let Some(crossover) = state.crossover.as_mut() else { return Ok(()) };
     let mut settings = crossover.settings()?;
-    if crate::capture::clear_if_stale(&mut settings)? {
+    if crate::datapath::capture_switch::clear_if_stale(&mut settings)? {
         note(run, "switch off the capture of a capture that is no longer running".into());
         if run.apply {
             crossover.set_settings(&settings)?;
@@ -117,13 +117,13 @@ pub fn converge(state: &mut State, run: &mut Run) -> Result<()> {
 /// the remote cross to the port's wire end). Created before the port's own configuration
 /// points at it.
 fn sync_tunnels(state: &mut State, run: &mut Run) -> Result<()> {
-    let wanted: Vec<(u32, String, u32, crate::remote::Remote)> = run
+    let wanted: Vec<(u32, String, u32, crate::port::remote::Remote)> = run
         .touched(state)
         .into_iter()
         .filter_map(|p| Some((p.slot, p.name(), p.wire.index, p.record.remote.clone()?)))
         .collect();
     for (slot, name, wire_index, remote) in wanted {
-        let tunnel_name = crate::remote::tunnel_name(slot);
+        let tunnel_name = crate::datapath::tunnel::name(slot);
         let index = feth_common::WIRE_IFINDEX_BASE + remote.slot;
         if !state.tunnels.get(&slot).is_some_and(|t| t.index == index) {
             note(run, format!("{name}: create {tunnel_name}, VXLAN to {}", remote.at.describe(&tunnel_name)));
@@ -133,7 +133,7 @@ fn sync_tunnels(state: &mut State, run: &mut Run) -> Result<()> {
             if let Some(old) = state.tunnels.remove(&slot) {
                 state.rtnl.del(old.index, &format!("{}: delete the VXLAN device", old.name))?;
             }
-            let tunnel = crate::remote::create(&state.rtnl, slot, &remote)?;
+            let tunnel = crate::datapath::tunnel::create(&state.rtnl, slot, &remote)?;
             state.tunnels.insert(slot, tunnel);
         }
         let tunnel = state.tunnels[&slot].clone();
@@ -170,7 +170,7 @@ fn sync_tunnels(state: &mut State, run: &mut Run) -> Result<()> {
 /// Tunnel ends no port wants (unpeered, peered anew, or its port gone) are deleted, once the
 /// port's configuration no longer points at them.
 fn remove_stale_tunnels(state: &mut State, run: &mut Run) -> Result<()> {
-    let stale: Vec<(u32, crate::rtnl::LinkView)> = state
+    let stale: Vec<(u32, crate::kernel::rtnl::LinkView)> = state
         .tunnels
         .iter()
         .filter(|(owner, _)| run.only.as_ref().is_none_or(|only| only.contains(owner)))
@@ -191,7 +191,7 @@ fn remove_stale_tunnels(state: &mut State, run: &mut Run) -> Result<()> {
 }
 
 /// Deletes a tunnel end with what the data path has of it.
-pub fn delete_tunnel(state: &mut State, tunnel: &crate::rtnl::LinkView) -> Result<()> {
+pub fn delete_tunnel(state: &mut State, tunnel: &crate::kernel::rtnl::LinkView) -> Result<()> {
     Crossover::detach(&tunnel.name, tunnel.index, Mode::Tc)?;
     state.rtnl.del(tunnel.index, &format!("{}: delete the VXLAN device", tunnel.name))?;
     Crossover::unpin(&tunnel.name, Mode::Tc)?;
@@ -204,19 +204,19 @@ pub fn delete_tunnel(state: &mut State, tunnel: &crate::rtnl::LinkView) -> Resul
 /// Every port with a rate or delay has feth's qdisc at the root of its user end (a namespace
 /// move resets a device's qdiscs; a command cut short may not have installed it).
 fn sync_shapers(state: &mut State, run: &mut Run) -> Result<()> {
-    let wanted: Vec<(String, crate::netns::Netns, crate::impair::Impairment)> = run
+    let wanted: Vec<(String, crate::kernel::netns::Netns, crate::port::impair::Impairment)> = run
         .touched(state)
         .into_iter()
         .filter(|p| p.record.impair.queue().is_some())
         .filter_map(|p| Some((p.user.as_ref()?.name.clone(), p.netns.clone(), p.record.impair)))
         .collect();
     for (user, ns, impair) in wanted {
-        if crate::shaper::in_step(&crate::shaper::root(&user, &ns)?, &impair) {
+        if crate::datapath::shaper::in_step(&crate::datapath::shaper::root(&user, &ns)?, &impair) {
             continue;
         }
         note(run, format!("{user}: put back the root qdisc for {}", impair.describe().join(", ")));
         if run.apply {
-            crate::shaper::apply(&user, &ns, &impair)?;
+            crate::datapath::shaper::apply(&user, &ns, &impair)?;
         }
     }
     Ok(())
@@ -316,7 +316,7 @@ struct PortConfigV1 {
 unsafe impl aya::Pod for PortConfigV1 {}
 
 fn old_layout_configs() -> Vec<PortConfig> {
-    let path = crate::bpffs::dir().join(feth_common::names::MAP_PORTS);
+    let path = crate::kernel::bpffs::dir().join(feth_common::names::MAP_PORTS);
     let Ok(data) = aya::maps::MapData::from_pin(&path) else { return Vec::new() };
     let Ok(map) = aya::maps::Array::<_, PortConfigV1>::try_from(aya::maps::Map::Array(data)) else { return Vec::new() };
     map.iter()
@@ -360,7 +360,7 @@ fn load_pins(state: &mut State, run: &mut Run) -> Result<()> {
         return Ok(());
     }
     if !missing.is_empty() {
-        note(run, format!("load and pin {} in {}", missing.join(", "), crate::bpffs::layout_dir().display()));
+        note(run, format!("load and pin {} in {}", missing.join(", "), crate::kernel::bpffs::layout_dir().display()));
         if Crossover::any_pinned() {
             note(run, "reload the programs and re-attach every wire end to them".into());
         }
@@ -387,16 +387,16 @@ fn attach_programs(state: &mut State, run: &mut Run) -> Result<()> {
             }
         }
         let gro = port.wants_wire_gro();
-        if crate::ethtool::get(&port.wire.name, crate::ethtool::Feature::Gro)? != gro {
+        if crate::kernel::ethtool::get(&port.wire.name, crate::kernel::ethtool::Feature::Gro)? != gro {
             let why = if gro { "" } else { " while TC mode corrupts frames" };
             note(run, format!("{}: set gro {} on {}{why}", port.name(), on_off(gro), port.wire.name));
             if run.apply {
-                crate::ethtool::set(&port.wire.name, crate::ethtool::Feature::Gro, gro)?;
+                crate::kernel::ethtool::set(&port.wire.name, crate::kernel::ethtool::Feature::Gro, gro)?;
             }
         }
     }
     // Offloads are read one namespace at a time (one thread enters each).
-    let mut by_netns: std::collections::HashMap<&crate::netns::Netns, Vec<&crate::state::Port>> =
+    let mut by_netns: std::collections::HashMap<&crate::kernel::netns::Netns, Vec<&crate::state::Port>> =
         std::collections::HashMap::new();
     for port in ports.iter().filter(|p| p.user.is_some()) {
         by_netns.entry(&port.netns).or_default().push(port);
@@ -580,7 +580,7 @@ pub fn unload_if_empty(state: &mut State, run: &mut Run) -> Result<()> {
         for old in OldLayout::find() {
             old.remove()?;
         }
-        crate::bpffs::remove_layout_if_empty();
+        crate::kernel::bpffs::remove_layout_if_empty();
     }
     Ok(())
 }

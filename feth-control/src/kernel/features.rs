@@ -5,17 +5,12 @@ use std::sync::OnceLock;
 
 use aya::util::KernelVersion;
 
-/// The largest MTU a frame of which crosses in XDP mode without multi-buffer XDP: one page
-/// minus the XDP headroom and the skb's shared info, minus the Ethernet header (the limit
-/// veth itself applies to single-buffer XDP).
-pub const XDP_LINEAR_MTU: u32 = 3504;
-
 #[derive(Clone, Copy, Debug)]
 pub struct Features {
     /// TCX links (6.6): otherwise TC programs attach as cls_bpf filters through netlink.
     pub tcx: bool,
     /// XDP_REDIRECT of multi-buffer frames through a devmap (6.3): otherwise XDP mode crosses
-    /// frames up to [`XDP_LINEAR_MTU`] only.
+    /// frames up to `port::mtu::XDP_LINEAR` only.
     pub xdp_jumbo: bool,
     /// Detaching XDP from a veth that keeps NAPI through GRO is safe under traffic. Debian's 6.1
     /// was seen to crash (a NULL `rxq->dev` in the XDP program, from NAPI racing the detach);
@@ -36,9 +31,4 @@ pub fn get() -> Features {
         xdp_jumbo: at_least(6, 3),
         xdp_detach_under_gro: at_least(6, 6),
     })
-}
-
-/// The largest MTU XDP mode crosses on this kernel.
-pub fn xdp_mtu_max() -> u32 {
-    if get().xdp_jumbo { crate::pair::MTU_MAX } else { XDP_LINEAR_MTU }
 }

@@ -4,9 +4,8 @@
 //! One capture per bench at a time: the capture holds an exclusive flock on the layout
 //! directory (changing commands lock the state directory above it, so they go on meanwhile).
 //! A capture killed without cleaning up leaves the switch on; the repair finds the flock free
-//! and turns it off (`clear_if_stale`).
+//! and turns it off (`datapath::capture_switch`).
 use std::{
-    fs::File,
     os::fd::AsRawFd as _,
     time::{Duration, Instant},
 };
@@ -20,14 +19,15 @@ use aya::{
 };
 use feth_common::{
     Settings,
-    capture::{CaptureMeta, DROPS_ONLY, SLOT_MASK},
+    capture::{CaptureMeta, DROPS_ONLY},
     names::{MAP_CAPTURE, PROG_TC_USER_EGRESS},
 };
 
 use crate::{
-    bpffs,
+    datapath::capture_switch,
     error::{Context as _, FethError, Result},
-    ops, with_state,
+    kernel::bpffs,
+    session::{read_state, with_state},
 };
 
 /// Pages of each CPU's ring: 1 MiB, room for about 60 frames of 16 KiB or 7000 small ones
@@ -44,7 +44,7 @@ pub struct Frame {
 pub struct Capture {
     buffers: Vec<PerfEventArrayBuffer>,
     _array: PerfEventArray<MapData>,
-    _running: File,
+    _running: std::fs::File,
     /// Records the rings had no room for (the frames themselves were not affected).
     pub lost: u64,
     slot: u32,
@@ -59,7 +59,7 @@ pub struct Capture {
 /// Attaches the egress program to the user end (in its namespace), as a TCX link owned by the
 /// returned program: frames the user end sends while `flap` holds the link down are refused by
 /// its own veth before any crossover program sees them; at egress they are seen first.
-fn attach_user_egress(netns: &crate::netns::Netns, ifindex: u32, name: &str) -> Result<SchedClassifier> {
+fn attach_user_egress(netns: &crate::kernel::netns::Netns, ifindex: u32, name: &str) -> Result<SchedClassifier> {
     netns.run(|| {
         let mut prog = SchedClassifier::from_pin(bpffs::pin_path(PROG_TC_USER_EGRESS))
             .context(format!("open pinned program {PROG_TC_USER_EGRESS}"))?;
@@ -78,21 +78,13 @@ fn peer_mtu(state: &crate::state::State, slot: u32) -> u32 {
     peer.and_then(|p| p.user.as_ref()).map_or(0, |u| u.mtu)
 }
 
-/// Whether a capture holds the layout directory (`Err`: none can be told).
-fn try_hold() -> Result<Option<File>> {
-    let dir = bpffs::layout_dir();
-    let file = File::open(&dir).context(format!("open {}", dir.display()))?;
-    // SAFETY: flock on an fd we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 { Ok(Some(file)) } else { Ok(None) }
-}
-
 impl Capture {
     /// Starts capturing what `name` transmits into the crossover.
     pub fn start(name: &str, drops_only: bool) -> Result<Capture> {
         with_state(|state| {
-            let port = ops::port(state, name)?;
+            let port = state.port(name)?;
             let slot = port.slot;
-            let Some(running) = try_hold()? else {
+            let Some(running) = capture_switch::hold()? else {
                 return Err(FethError::Refused {
                     name: name.to_owned(),
                     reason: "another capture is running on this bench (one at a time); stop it first".into(),
@@ -112,7 +104,9 @@ impl Capture {
             }
             let mtu = peer_mtu(state, slot);
             let egress = match &port.user {
-                Some(user) if crate::features::get().tcx => Some(attach_user_egress(&port.netns, user.index, name)?),
+                Some(user) if crate::kernel::features::get().tcx => {
+                    Some(attach_user_egress(&port.netns, user.index, name)?)
+                }
                 _ => None,
             };
             let crossover = state.crossover.as_mut().ok_or(FethError::NoPorts)?;
@@ -140,7 +134,7 @@ impl Capture {
         }
         self.peer_mtu_at = Instant::now();
         let slot = self.slot;
-        let mtu = crate::read_state(|state| Ok(peer_mtu(state, slot)))?;
+        let mtu = read_state(|state| Ok(peer_mtu(state, slot)))?;
         if mtu == self.peer_mtu {
             return Ok(());
         }
@@ -195,30 +189,11 @@ impl Drop for Capture {
     fn drop(&mut self) {
         // Best effort (the process may be ending on a signal); a switch left on is cleared by
         // the next repair once this process no longer holds the layout directory.
-        let _ = update_settings(switch_off);
+        let _ = update_settings(capture_switch::switch_off);
     }
 }
 
 /// Changes the data path's settings under the state lock (nothing when nothing is loaded).
 fn update_settings(f: impl FnOnce(&mut Settings)) -> Result<()> {
     with_state(|state| state.crossover.as_mut().map_or(Ok(()), |c| c.update_settings(f)))
-}
-
-/// The capture switch off, and what it told the data path with it.
-fn switch_off(settings: &mut Settings) {
-    settings.capture = 0;
-    settings.capture_mtu = 0;
-}
-
-/// Repair step: the capture switch is on but no capture holds the layout directory (one was
-/// killed): switch it off, so frames stop paying for a capture nobody reads.
-pub fn clear_if_stale(settings: &mut Settings) -> Result<bool> {
-    if settings.capture & SLOT_MASK == 0 || !bpffs::layout_dir().exists() {
-        return Ok(false);
-    }
-    if try_hold()?.is_none() {
-        return Ok(false);
-    }
-    switch_off(settings);
-    Ok(true)
 }
