@@ -42,4 +42,5 @@ pub struct Flows {
 const _: () = assert!(core::mem::size_of::<Flows>() == 48);
 
 #[cfg(feature = "user")]
+// SAFETY: plain integers of fixed size (`repr(C)`); any bit pattern is a valid value.
 unsafe impl aya::Pod for Flows {}

@@ -2,6 +2,7 @@
 //! that both sides use lives here, once.
 #![no_std]
 
+pub mod bench;
 pub mod capture;
 pub mod flows;
 pub mod names;

@@ -32,6 +32,19 @@ impl Mode {
     }
 }
 
+/// `xdp` or `tc`, as [`Mode::name`] spells them.
+impl core::str::FromStr for Mode {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Mode, ()> {
+        match text {
+            "xdp" => Ok(Mode::Xdp),
+            "tc" => Ok(Mode::Tc),
+            _ => Err(()),
+        }
+    }
+}
+
 /// Value of `FETH_PORTS`, indexed by slot. An all-zero entry (mode 0) is an unused slot.
 ///
 /// Plain integers only (no enums or `Option` in map memory): the kernel side reads raw bytes.
@@ -101,4 +114,5 @@ impl PortConfig {
 }
 
 #[cfg(feature = "user")]
+// SAFETY: plain integers of fixed size (`repr(C)`); any bit pattern is a valid value.
 unsafe impl aya::Pod for PortConfig {}

@@ -17,4 +17,5 @@ pub struct Settings {
 const _: () = assert!(core::mem::size_of::<Settings>() == 16);
 
 #[cfg(feature = "user")]
+// SAFETY: plain integers of fixed size (`repr(C)`); any bit pattern is a valid value.
 unsafe impl aya::Pod for Settings {}

@@ -93,6 +93,8 @@ pub struct SharedCounters {
 }
 
 #[cfg(feature = "user")]
+// SAFETY: plain integers of fixed size (`repr(C)`); any bit pattern is a valid value.
 unsafe impl aya::Pod for PortStats {}
 #[cfg(feature = "user")]
+// SAFETY: plain integers of fixed size (`repr(C)`); any bit pattern is a valid value.
 unsafe impl aya::Pod for SharedCounters {}

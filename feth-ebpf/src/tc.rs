@@ -89,9 +89,6 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
         }
         return Ok(TC_ACT_SHOT);
     }
-    // To the peer wire's egress (not bpf_redirect_peer): veth then applies the receiving
-    // user end's MTU and counts what it refuses.
-    // SAFETY: plain helper call.
     if port.impair & feth_common::impair::DUPLICATE != 0
         && impair::chance(port.duplicate_ppm)
         && ctx.clone_redirect(port.peer_ifindex, 0).is_ok()
@@ -103,6 +100,9 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
             capture::frame(ctx, &settings, port.slot, reason::DUPLICATED, bytes);
         }
     }
+    // To the peer wire's egress (not bpf_redirect_peer): veth then applies the receiving
+    // user end's MTU and counts what it refuses.
+    // SAFETY: a helper call with an ifindex and no flags; it only sets the redirect target.
     let action = unsafe { bpf_redirect(port.peer_ifindex, 0) } as i32;
     if action == TC_ACT_REDIRECT {
         count_rx(port.peer_slot, 1, bytes);

@@ -10,12 +10,12 @@ use aya_ebpf::{
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
+use feth_common::bench::{COUNT_SLOTS, Count};
 use feth_common::flows::{DST_IP_AT, DST_PORT_AT, Flows, IP_CSUM_AT, SRC_IP_AT, SRC_PORT_AT, TCP_CSUM_AT, UDP_CSUM_AT};
 
-/// Frames seen by the sink: the generator's (index 0), every frame (index 2, `feth-loader
-/// sink`); by the minimal crossover (index 1).
+/// Frames seen by the sink and by the minimal crossover, one slot per `Count`.
 #[btf_map(name = "BENCH_COUNT")]
-static BENCH_COUNT: PerCpuArray<u64, 3> = PerCpuArray::new();
+static BENCH_COUNT: PerCpuArray<u64, COUNT_SLOTS> = PerCpuArray::new();
 
 /// The minimal crossover's one target.
 #[btf_map(name = "BENCH_CROSSOVER")]
@@ -26,8 +26,8 @@ static BENCH_CROSSOVER: DevMap<1> = DevMap::new();
 static BENCH_TC_TARGET: Array<u32, 1> = Array::new();
 
 #[inline(always)]
-fn bump(index: u32) {
-    if let Some(c) = BENCH_COUNT.get_ptr_mut(index) {
+fn bump(count: Count) {
+    if let Some(c) = BENCH_COUNT.get_ptr_mut(count as u32) {
         // SAFETY: per-CPU slot, only this CPU writes it now.
         unsafe { *c += 1 };
     }
@@ -123,13 +123,13 @@ const BENCH_ETHERTYPE: u16 = 0x88b5;
 /// namespaces must not spoil the accounting) and drops everything.
 #[xdp(frags)]
 pub fn feth_bench_sink(ctx: XdpContext) -> u32 {
-    bump(2);
+    bump(Count::AllAtSink);
     let at = ctx.data() + 12;
     if at + 2 <= ctx.data_end() {
         // SAFETY: bounds checked against data_end just above.
         let ethertype = u16::from_be(unsafe { core::ptr::read_unaligned(at as *const u16) });
         if ethertype == BENCH_ETHERTYPE {
-            bump(0);
+            bump(Count::GenAtSink);
         }
     }
     XDP_DROP
@@ -138,7 +138,7 @@ pub fn feth_bench_sink(ctx: XdpContext) -> u32 {
 /// A devmap redirect with one counter and no control plane: the design's limit.
 #[xdp(frags)]
 pub fn feth_bench_redirect(_ctx: XdpContext) -> u32 {
-    bump(1);
+    bump(Count::BareCrossed);
     BENCH_CROSSOVER.redirect(0, 0).unwrap_or(XDP_DROP)
 }
 
@@ -147,13 +147,13 @@ pub fn feth_bench_redirect(_ctx: XdpContext) -> u32 {
 mod tc_baseline {
     use aya_ebpf::{bindings::TC_ACT_SHOT, helpers::bpf_redirect, macros::classifier, programs::TcContext};
 
-    use super::{BENCH_TC_TARGET, bump};
+    use super::{BENCH_TC_TARGET, Count, bump};
 
     /// A TC redirect to the egress of one device with one counter and no control plane: TC
     /// mode's own baseline, as the devmap redirect is XDP mode's.
     #[classifier]
     pub fn feth_bench_tc_redirect(_ctx: TcContext) -> i32 {
-        bump(1);
+        bump(Count::BareCrossed);
         match BENCH_TC_TARGET.get(0) {
             // SAFETY: plain helper call.
             Some(&target) => unsafe { bpf_redirect(target, 0) as i32 },

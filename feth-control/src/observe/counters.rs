@@ -228,7 +228,7 @@ pub fn snapshot(state: &State, only: Option<&str>) -> Result<Vec<PortSnapshot>> 
                 name: p.name(),
                 peer: state.peer_of(p).map(Port::name),
                 mode: p.mode().name(),
-                link_up: state.peer_of(p).is_some() || remote.as_ref().is_some_and(|r| r.tunnel_ifindex.is_some()),
+                link_up: state.is_linked(p),
                 admin_up: p.user.as_ref().is_some_and(|u| u.admin_up),
                 carrier: p.user.as_ref().is_some_and(|u| u.carrier),
                 counters: read(state, p)?,

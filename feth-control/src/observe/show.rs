@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::{
     datapath::pair,
     error::Result,
+    kernel::rtnl::LinkView,
     observe::counters::{self, PortCounters, RemoteReport, remote_report},
     port::impair::Impairment,
     port::media::format_word,
@@ -121,7 +122,7 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
     let media = &port.record.media;
     let carrier = user.is_some_and(|u| u.carrier);
     let remote = remote_report(state, port)?;
-    let peered = state.peer_of(port).is_some() || remote.as_ref().is_some_and(|r| r.tunnel_ifindex.is_some());
+    let peered = state.is_linked(port);
     Ok(PortReport {
         name: port.name(),
         netns: port.netns.label(),
@@ -142,53 +143,51 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
             active: peered,
         },
         offloads: Offloads { tx_checksum, gro },
-        changed: match user {
-            Some(u) => {
-                let mut changed =
-                    changes(port.mode(), port.record.hwcsum, port.record.impair.corrupt_ppm != 0, tx_checksum);
-                let max = crate::port::mtu::xdp_max(&crate::kernel::features::get());
-                if port.mode() == Mode::Xdp && u.mtu > max {
-                    changed.push(format!(
-                        "frames over MTU {max} are not crossed: multi-buffer XDP redirect needs Linux 6.3 (use --mode tc)"
-                    ));
-                }
-                if let Some(r) = &remote {
-                    if port.record.mode == Mode::Xdp {
-                        changed
-                            .push("tc path while the peer is remote: a VXLAN device takes no XDP redirect".to_owned());
-                    }
-                    if let Some(mtu) = r.tunnel_mtu {
-                        changed.push(format!(
-                            "mtu at most {mtu}: {} carries the frames over the underlay, {} bytes of VXLAN around each",
-                            r.tunnel,
-                            port.record.remote.as_ref().map_or(0, |r| r.at.overhead())
-                        ));
-                    }
-                }
-                let i = &port.record.impair;
-                if i.delay_us != 0 {
-                    changed.push(format!(
-                        "root qdisc netem ({}): the queue of impair --delay",
-                        i.describe()
-                            .iter()
-                            .filter(|d| d.starts_with("rate") || d.starts_with("delay"))
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                } else if i.rate_bytes != 0 {
-                    changed.push(format!(
-                        "root qdisc tbf rate {} burst {}B: the shaper of impair --rate",
-                        crate::port::impair::rate(i.rate_bytes),
-                        i.burst_bytes
-                    ));
-                }
-                changed
-            }
-            None => vec![],
-        },
+        changed: user.map_or_else(Vec::new, |u| changed_by_feth(port, u, tx_checksum, remote.as_ref())),
         impair: ImpairReport::from(&port.record.impair),
         remote,
         counters,
     })
+}
+
+/// What feth set on the user end `u` of `port`, and why (show's "set by feth").
+fn changed_by_feth(port: &Port, u: &LinkView, tx_checksum: bool, remote: Option<&RemoteReport>) -> Vec<String> {
+    let mut changed = changes(port.mode(), port.record.hwcsum, port.record.impair.corrupt_ppm != 0, tx_checksum);
+    let max = crate::port::mtu::xdp_max(&crate::kernel::features::get());
+    if port.mode() == Mode::Xdp && u.mtu > max {
+        changed.push(format!(
+            "frames over MTU {max} are not crossed: multi-buffer XDP redirect needs Linux 6.3 (use --mode tc)"
+        ));
+    }
+    if let Some(r) = remote {
+        if port.record.mode == Mode::Xdp {
+            changed.push("tc path while the peer is remote: a VXLAN device takes no XDP redirect".to_owned());
+        }
+        if let Some(mtu) = r.tunnel_mtu {
+            changed.push(format!(
+                "mtu at most {mtu}: {} carries the frames over the underlay, {} bytes of VXLAN around each",
+                r.tunnel,
+                port.record.remote.as_ref().map_or(0, |r| r.at.overhead())
+            ));
+        }
+    }
+    changed.extend(queue_change(&port.record.impair));
+    changed
+}
+
+/// The root qdisc feth installed for `impair --delay` or `--rate`, if any.
+fn queue_change(i: &Impairment) -> Option<String> {
+    if i.delay_us != 0 {
+        let queue: Vec<String> =
+            i.describe().into_iter().filter(|d| d.starts_with("rate") || d.starts_with("delay")).collect();
+        Some(format!("root qdisc netem ({}): the queue of impair --delay", queue.join(", ")))
+    } else if i.rate_bytes != 0 {
+        Some(format!(
+            "root qdisc tbf rate {} burst {}B: the shaper of impair --rate",
+            crate::port::impair::rate(i.rate_bytes),
+            i.burst_bytes
+        ))
+    } else {
+        None
+    }
 }

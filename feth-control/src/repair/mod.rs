@@ -446,15 +446,7 @@ fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
     // Tunnel ends' pseudo-ports are sync_tunnels' (and remove_stale_tunnels').
     let tunnel_slots: Vec<u32> = state.tunnels.values().filter_map(|t| feth_common::wire_slot_of(t.index)).collect();
     let crossover = state.crossover()?;
-    // A command's own ports: one map read each, not the whole table (bringing up many pairs).
-    let registered: Vec<(u32, PortConfig)> = match &run.only {
-        Some(slots) => slots
-            .iter()
-            .map(|s| Ok((*s, crossover.port(*s)?)))
-            .filter(|r| r.as_ref().map_or(true, |(_, c)| c.is_registered()))
-            .collect::<Result<_>>()?,
-        None => crossover.ports()?,
-    };
+    let registered = registered_configs(crossover, run.only.as_deref())?;
     let by_slot: std::collections::HashMap<u32, PortConfig> = registered.iter().copied().collect();
     for (name, config) in &wanted {
         let (name, config) = (name.as_str(), *config);
@@ -483,14 +475,36 @@ fn sync_maps(state: &mut State, run: &mut Run) -> Result<()> {
         }
     }
     if run.only.is_none() {
-        let mut live: std::collections::HashSet<u32> = wanted.iter().map(|(_, c)| c.slot).collect();
-        live.extend(&tunnel_slots);
-        let gone: Vec<u32> = registered.iter().map(|(s, _)| *s).filter(|s| !live.contains(s)).collect();
-        for slot in &gone {
-            run.changes.push(format!("forget slot {slot}: its wire end is gone"));
-            if run.apply {
-                crossover.remove_port(*slot)?;
-            }
+        let live = wanted.iter().map(|(_, c)| c.slot).chain(tunnel_slots);
+        forget_gone_slots(crossover, run, &registered, live.collect())?;
+    }
+    Ok(())
+}
+
+/// The registered entries of `FETH_PORTS`: of `only` (a command's own ports: one map read
+/// each, not the whole table, when bringing up many pairs), or all.
+fn registered_configs(crossover: &Crossover, only: Option<&[u32]>) -> Result<Vec<(u32, PortConfig)>> {
+    match only {
+        Some(slots) => slots
+            .iter()
+            .map(|s| Ok((*s, crossover.port(*s)?)))
+            .filter(|r| r.as_ref().map_or(true, |(_, c)| c.is_registered()))
+            .collect(),
+        None => crossover.ports(),
+    }
+}
+
+/// Entries of `registered` whose slot is not `live` (its wire end is gone) are removed.
+fn forget_gone_slots(
+    crossover: &mut Crossover,
+    run: &mut Run,
+    registered: &[(u32, PortConfig)],
+    live: std::collections::HashSet<u32>,
+) -> Result<()> {
+    for slot in registered.iter().map(|(s, _)| *s).filter(|s| !live.contains(s)) {
+        run.changes.push(format!("forget slot {slot}: its wire end is gone"));
+        if run.apply {
+            crossover.remove_port(slot)?;
         }
     }
     Ok(())
@@ -538,7 +552,7 @@ fn sync_carrier(state: &mut State, run: &mut Run) -> Result<()> {
     let changes: Vec<(u32, u32, String, bool)> = run
         .touched(state)
         .into_iter()
-        .map(|p| (p.slot, p.wire.index, p.name(), state.peer_of(p).is_some() || state.tunnels.contains_key(&p.slot)))
+        .map(|p| (p.slot, p.wire.index, p.name(), state.is_linked(p)))
         .filter(|(slot, _, _, up)| state.by_slot(*slot).is_some_and(|p| p.wire.admin_up != *up))
         .collect();
     for (slot, index, name, up) in changes {

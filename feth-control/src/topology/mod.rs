@@ -164,69 +164,14 @@ impl Topology {
             at(path, text, offset, e.message())
         })?;
         let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
-        let mut spans: BTreeMap<String, usize> = BTreeMap::new();
         for (name, spanned) in &file.interfaces {
             let offset = spanned.span().start;
-            let i = spanned.get_ref();
-            let check = || -> Result<Wanted> {
-                names::validate(name)?;
-                if let Some(ns) = &i.netns {
-                    Netns::from_arg(Some(ns))?;
-                }
-                let mtu = i.mtu.unwrap_or(mtu::DEFAULT);
-                mtu::check(name, mtu)?;
-                let media = media::apply(name, &media::default_media(), i.media_list.as_deref(), i.media.as_deref())?;
-                let impair = match &i.impair {
-                    Some(spec) => spec.apply(name, Impairment::default())?,
-                    None => Impairment::default(),
-                };
-                let remote = i.remote.as_ref().map(|r| r.check(name)).transpose()?;
-                Ok(Wanted { name: name.clone(), netns: i.netns.clone(), mtu, media, impair, peer: None, remote })
-            };
-            wanted.insert(name.clone(), check().map_err(|e| at(path, text, offset, e))?);
-            spans.insert(name.clone(), offset);
+            let w = spanned.get_ref().check(name).map_err(|e| at(path, text, offset, e))?;
+            wanted.insert(name.clone(), w);
         }
         for spanned in &file.peers {
             let offset = spanned.span().start;
-            let p = spanned.get_ref();
-            let refuse = |why: String| at(path, text, offset, why);
-            let mode = match p.mode.as_deref() {
-                None => DEFAULT_MODE,
-                Some("tc") => Mode::Tc,
-                Some("xdp") => Mode::Xdp,
-                Some(other) => return Err(refuse(format!("mode {other:?}: xdp or tc"))),
-            };
-            let hwcsum = p.hwcsum;
-            if hwcsum == Some(true) && mode == Mode::Xdp {
-                return Err(refuse(format!("{}: hwcsum needs mode tc", p.a)));
-            }
-            if p.a == p.b {
-                return Err(refuse(format!("{}: an interface cannot be peered with itself", p.a)));
-            }
-            for (me, other) in [(&p.a, &p.b), (&p.b, &p.a)] {
-                names::validate(me).map_err(|e| refuse(e.to_string()))?;
-                // A peer's interface the file does not list takes every default.
-                let w = wanted.entry(me.clone()).or_insert_with(|| Wanted {
-                    name: me.clone(),
-                    netns: None,
-                    mtu: mtu::DEFAULT,
-                    media: media::default_media(),
-                    impair: Impairment::default(),
-                    peer: None,
-                    remote: None,
-                });
-                if let Some((taken, _, _)) = &w.peer {
-                    return Err(refuse(format!("{me}: already peered with {taken} earlier in the file")));
-                }
-                if w.remote.is_some() {
-                    return Err(refuse(format!(
-                        "{me}: has a remote peer in the file; it cannot also have a local one"
-                    )));
-                }
-                w.peer = Some((other.clone(), mode, hwcsum));
-                w.impair.check(me, mode).map_err(|e| refuse(e.to_string()))?;
-                mtu::check_xdp(me, mode, w.mtu, &crate::kernel::features::get()).map_err(|e| refuse(e.to_string()))?;
-            }
+            spanned.get_ref().add_to(&mut wanted).map_err(|why| at(path, text, offset, why))?;
         }
         Ok(Topology { wanted: wanted.into_values().collect() })
     }
@@ -234,15 +179,32 @@ impl Topology {
     /// What `apply` would change, one line each, in the order it changes them; refuses what
     /// feth cannot do (an interface in another namespace than the file says).
     pub fn plan(&self, state: &State, prune: bool) -> Result<Vec<Change>> {
-        let mut changes = Vec::new();
+        let mut changes = self.plan_unpeers(state);
+        if prune {
+            let named: std::collections::HashSet<&str> = self.wanted.iter().map(|w| w.name.as_str()).collect();
+            for port in state.ports.iter().filter(|p| !named.contains(p.name().as_str())) {
+                changes.push(Change::Destroy(port.name()));
+            }
+        }
         let mut after_peering = Vec::new();
-        let named: std::collections::HashSet<&str> = self.wanted.iter().map(|w| w.name.as_str()).collect();
-        // Peerings the file does not want go first, so that new ones find both ends free. A
-        // pair neither of whose ends the file lists is not the file's business (but --prune's).
-        let listed = |name: &str| named.contains(name);
+        for w in &self.wanted {
+            changes.extend(w.plan_port(state)?);
+            changes.extend(w.plan_settings(state, &mut after_peering)?);
+        }
+        changes.extend(self.plan_peers(state)?);
+        changes.extend(after_peering);
+        Ok(changes)
+    }
+
+    /// Peerings the file does not want go first, so that new ones find both ends free. A pair
+    /// neither of whose ends the file lists is not the file's business (but --prune's).
+    fn plan_unpeers(&self, state: &State) -> Vec<Change> {
+        let listed = |name: &str| self.wanted.iter().any(|w| w.name == name);
         let wants = |a: &str, b: &str| {
             self.wanted.iter().any(|w| w.name == a && w.peer.as_ref().is_some_and(|(p, _, _)| p == b))
         };
+        let wanted_remote = |name: &str| self.wanted.iter().find(|w| w.name == name).and_then(|w| w.remote.as_ref());
+        let mut changes = Vec::new();
         for port in &state.ports {
             let Some(peer) = state.peer_of(port) else { continue };
             let (name, peer_name) = (port.name(), peer.name());
@@ -250,7 +212,6 @@ impl Topology {
                 changes.push(Change::Unpeer(name));
             }
         }
-        let wanted_remote = |name: &str| self.wanted.iter().find(|w| w.name == name).and_then(|w| w.remote.as_ref());
         for port in &state.ports {
             let Some(remote) = &port.record.remote else { continue };
             let name = port.name();
@@ -258,61 +219,12 @@ impl Topology {
                 changes.push(Change::Unpeer(name));
             }
         }
-        if prune {
-            for port in &state.ports {
-                if !named.contains(port.name().as_str()) {
-                    changes.push(Change::Destroy(port.name()));
-                }
-            }
-        }
-        for w in &self.wanted {
-            match state.find(&w.name)? {
-                None => changes.push(Change::Create(PortSpec {
-                    name: w.name.clone(),
-                    netns: w.netns.clone(),
-                    mtu: Some(w.mtu),
-                })),
-                Some(port) => {
-                    if let Some(ns) = &w.netns
-                        && !port.netns.same_as(&Netns::from_arg(Some(ns))?)
-                    {
-                        return Err(FethError::Refused {
-                            name: w.name.clone(),
-                            reason: format!(
-                                "is in network namespace {}, the file says {ns}: destroy it first or change the file",
-                                port.netns
-                            ),
-                        });
-                    }
-                    // A remote peer's tunnel bounds the MTU (`peer --remote` lowered it).
-                    let keeps_tunnel =
-                        port.record.remote.as_ref().zip(w.remote.as_ref()).is_some_and(|(r, w)| *w == r.at);
-                    let tunnel_mtu = state.tunnels.get(&port.slot).filter(|_| keeps_tunnel).map(|t| t.mtu);
-                    let mtu = tunnel_mtu.map_or(w.mtu, |t| w.mtu.min(t));
-                    if let Some(user) = &port.user
-                        && mtu_after_unpeer(port, user.mtu, keeps_tunnel) != mtu
-                    {
-                        changes.push(Change::Mtu(w.name.clone(), mtu));
-                    }
-                }
-            }
-            let current = state.find(&w.name)?;
-            if current.is_none_or(|p| p.record.media != w.media)
-                && !(current.is_none() && w.media == media::default_media())
-            {
-                changes.push(Change::Media(w.name.clone(), w.media.clone()));
-            }
-            if current.map_or(!w.impair.is_none(), |p| p.record.impair != w.impair) {
-                // What the mode of now cannot do (duplication in XDP mode) waits for the peering
-                // that switches the mode.
-                let mode_now = current.map_or(DEFAULT_MODE, |p| p.mode());
-                if w.impair.check(&w.name, mode_now).is_ok() {
-                    changes.push(Change::Impair(w.name.clone(), w.impair));
-                } else {
-                    after_peering.push(Change::Impair(w.name.clone(), w.impair));
-                }
-            }
-        }
+        changes
+    }
+
+    /// Local and remote peerings the file wants and the state does not have.
+    fn plan_peers(&self, state: &State) -> Result<Vec<Change>> {
+        let mut changes = Vec::new();
         for w in &self.wanted {
             let Some((peer, mode, hwcsum)) = &w.peer else { continue };
             if w.name > *peer {
@@ -332,7 +244,122 @@ impl Topology {
                 changes.push(Change::PeerRemote(w.name.clone(), remote.clone()));
             }
         }
-        changes.extend(after_peering);
+        Ok(changes)
+    }
+}
+
+impl Interface {
+    /// What the file wants of interface `name`, checked as the commands would check it.
+    fn check(&self, name: &str) -> Result<Wanted> {
+        let i = self;
+        names::validate(name)?;
+        if let Some(ns) = &i.netns {
+            Netns::from_arg(Some(ns))?;
+        }
+        let mtu = i.mtu.unwrap_or(mtu::DEFAULT);
+        mtu::check(name, mtu)?;
+        let media = media::apply(name, &media::default_media(), i.media_list.as_deref(), i.media.as_deref())?;
+        let impair = match &i.impair {
+            Some(spec) => spec.apply(name, Impairment::default())?,
+            None => Impairment::default(),
+        };
+        let remote = i.remote.as_ref().map(|r| r.check(name)).transpose()?;
+        Ok(Wanted { name: name.to_owned(), netns: i.netns.clone(), mtu, media, impair, peer: None, remote })
+    }
+}
+
+impl Peer {
+    /// Adds this peering to both ends in `wanted` (an end the file does not list takes every
+    /// default). `Err` is the reason it cannot be.
+    fn add_to(&self, wanted: &mut BTreeMap<String, Wanted>) -> std::result::Result<(), String> {
+        let p = self;
+        let mode = match p.mode.as_deref() {
+            None => DEFAULT_MODE,
+            Some(text) => text.parse().map_err(|()| format!("mode {text:?}: xdp or tc"))?,
+        };
+        if p.hwcsum == Some(true) && mode == Mode::Xdp {
+            return Err(format!("{}: hwcsum needs mode tc", p.a));
+        }
+        if p.a == p.b {
+            return Err(format!("{}: an interface cannot be peered with itself", p.a));
+        }
+        for (me, other) in [(&p.a, &p.b), (&p.b, &p.a)] {
+            names::validate(me).map_err(|e| e.to_string())?;
+            let w = wanted.entry(me.clone()).or_insert_with(|| Wanted {
+                name: me.clone(),
+                netns: None,
+                mtu: mtu::DEFAULT,
+                media: media::default_media(),
+                impair: Impairment::default(),
+                peer: None,
+                remote: None,
+            });
+            if let Some((taken, _, _)) = &w.peer {
+                return Err(format!("{me}: already peered with {taken} earlier in the file"));
+            }
+            if w.remote.is_some() {
+                return Err(format!("{me}: has a remote peer in the file; it cannot also have a local one"));
+            }
+            w.peer = Some((other.clone(), mode, p.hwcsum));
+            w.impair.check(me, mode).map_err(|e| e.to_string())?;
+            mtu::check_xdp(me, mode, w.mtu, &crate::kernel::features::get()).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+impl Wanted {
+    /// The port created, or its MTU set; a port in another namespace than the file's is refused.
+    fn plan_port(&self, state: &State) -> Result<Option<Change>> {
+        let w = self;
+        let Some(port) = state.find(&w.name)? else {
+            return Ok(Some(Change::Create(PortSpec {
+                name: w.name.clone(),
+                netns: w.netns.clone(),
+                mtu: Some(w.mtu),
+            })));
+        };
+        if let Some(ns) = &w.netns
+            && !port.netns.same_as(&Netns::from_arg(Some(ns))?)
+        {
+            return Err(FethError::Refused {
+                name: w.name.clone(),
+                reason: format!(
+                    "is in network namespace {}, the file says {ns}: destroy it first or change the file",
+                    port.netns
+                ),
+            });
+        }
+        // A remote peer's tunnel bounds the MTU (`peer --remote` lowered it).
+        let keeps_tunnel = port.record.remote.as_ref().zip(w.remote.as_ref()).is_some_and(|(r, w)| *w == r.at);
+        let tunnel_mtu = state.tunnels.get(&port.slot).filter(|_| keeps_tunnel).map(|t| t.mtu);
+        let mtu = tunnel_mtu.map_or(w.mtu, |t| w.mtu.min(t));
+        Ok(port
+            .user
+            .as_ref()
+            .filter(|user| mtu_after_unpeer(port, user.mtu, keeps_tunnel) != mtu)
+            .map(|_| Change::Mtu(w.name.clone(), mtu)))
+    }
+
+    /// Media and impairments. What the mode of now cannot do (duplication in XDP mode) waits
+    /// in `after_peering` for the peering that switches the mode.
+    fn plan_settings(&self, state: &State, after_peering: &mut Vec<Change>) -> Result<Vec<Change>> {
+        let w = self;
+        let mut changes = Vec::new();
+        let current = state.find(&w.name)?;
+        if current.is_none_or(|p| p.record.media != w.media)
+            && !(current.is_none() && w.media == media::default_media())
+        {
+            changes.push(Change::Media(w.name.clone(), w.media.clone()));
+        }
+        if current.map_or(!w.impair.is_none(), |p| p.record.impair != w.impair) {
+            let mode_now = current.map_or(DEFAULT_MODE, |p| p.mode());
+            if w.impair.check(&w.name, mode_now).is_ok() {
+                changes.push(Change::Impair(w.name.clone(), w.impair));
+            } else {
+                after_peering.push(Change::Impair(w.name.clone(), w.impair));
+            }
+        }
         Ok(changes)
     }
 }

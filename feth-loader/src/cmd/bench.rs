@@ -1,7 +1,7 @@
 //! `feth-loader bench`: the user's entry to the benchmark, which lives in feth-bench.
 use std::path::PathBuf;
 
-use feth_bench::{Options, RateOptions, progress::Progress};
+use feth_bench::{Options, RateOptions, benchmark::progress::Progress};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let report = feth_bench::run(&opts, &Progress::new())?;
     if let Some(path) = &args.plot {
-        feth_bench::plot::plot(&report, path)?;
+        feth_bench::benchmark::plot::plot(&report, path)?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

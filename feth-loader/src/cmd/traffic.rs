@@ -1,7 +1,10 @@
 //! `gen` and `sink`: traffic for a bench (feth_bench::traffic, the benchmark's generator).
 use std::io::IsTerminal as _;
 
-use feth_bench::traffic::{self, GenOptions, IMIX};
+use feth_bench::{
+    frames::{self, IMIX},
+    traffic::{self, GenOptions},
+};
 use feth_control::{FethError, port::impair};
 
 #[derive(clap::Args)]
@@ -90,8 +93,8 @@ fn range<T: Copy + Into<u64>>(
     Ok((a, (hi - lo + 1) as u32))
 }
 
-fn flows(args: &GenArgs) -> anyhow::Result<traffic::Flows> {
-    let mut f = traffic::Flows::default();
+fn flows(args: &GenArgs) -> anyhow::Result<frames::Flows> {
+    let mut f = frames::Flows::default();
     let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().ok().map(u32::from);
     let port = |s: &str| s.parse::<u16>().ok();
     if let Some(t) = &args.src_ip {
@@ -204,9 +207,9 @@ fn generate(args: &GenArgs, progress: impl Fn(u64, f64) + Sync) -> anyhow::Resul
         rate_pps,
         cpus: args.cpus.clone().unwrap_or(all),
         proto: match args.proto {
-            ProtoArg::Udp => traffic::Proto::Udp,
-            ProtoArg::TcpSyn => traffic::Proto::TcpSyn,
-            ProtoArg::Raw => traffic::Proto::Raw,
+            ProtoArg::Udp => frames::Proto::Udp,
+            ProtoArg::TcpSyn => frames::Proto::TcpSyn,
+            ProtoArg::Raw => frames::Proto::Raw,
         },
         flows: flows(args)?,
         dst_mac: args.dst_mac.as_deref().map(|m| mac(&args.name, m)).transpose()?,

@@ -11,9 +11,9 @@ use serde::Serialize;
 use feth_control::error::{Context as _, FethError, Result};
 
 use crate::{
-    progress::Progress,
-    stats::Spread,
-    tcp::{NS_CLIENT, NS_SERVER, SERVER_IP, Setup, in_netns, with_setup},
+    benchmark::progress::Progress,
+    benchmark::stats::Spread,
+    benchmark::tcp::{NS_CLIENT, NS_SERVER, SERVER_IP, Setup, in_netns, with_setup},
 };
 
 const PORT: &str = "11111";

@@ -5,7 +5,7 @@ use std::path::Path;
 use feth_control::error::{FethError, Result};
 use plotters::prelude::*;
 
-use crate::{Report, Row};
+use crate::benchmark::{Report, rates::Row};
 
 /// One colour per row, in `Row::ALL` order: feth's two modes warm, the baselines cool.
 const COLOURS: [RGBColor; 7] = [
@@ -75,15 +75,8 @@ fn draw(report: &Report, path: &Path) -> std::result::Result<(), Box<dyn std::er
             ErrorBar::new_vertical(left + width * 0.45, s.min, s.median, s.max, BLACK.stroke_width(1), 6)
         }))?;
     }
-    // Group labels under the axis, centred on each group.
-    for (g, size) in sizes.iter().enumerate() {
-        let (x, y) = chart.backend_coord(&(g as f64 + 0.5, 0.0));
-        let style = TextStyle::from(("sans-serif", 14)).pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Top,
-        ));
-        root.draw(&Text::new(format!("{size} B"), (x, y + 6), style))?;
-    }
+    let at = (0..sizes.len()).map(|g| chart.backend_coord(&(g as f64 + 0.5, 0.0))).collect();
+    group_labels(&root, at, sizes)?;
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
@@ -94,12 +87,29 @@ fn draw(report: &Report, path: &Path) -> std::result::Result<(), Box<dyn std::er
     Ok(())
 }
 
+/// The frame size of each group under the axis, centred on the group (`at`, backend
+/// coordinates).
+fn group_labels(
+    root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    at: Vec<(i32, i32)>,
+    sizes: &[usize],
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    for ((x, y), size) in at.into_iter().zip(sizes) {
+        let style = TextStyle::from(("sans-serif", 14)).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Top,
+        ));
+        root.draw(&Text::new(format!("{size} B"), (x, y + 6), style))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{
-        report::Machine,
-        stats::{RateSummary, Spread},
+        benchmark::Machine,
+        benchmark::stats::{RateSummary, Spread},
     };
 
     #[test]

@@ -3,7 +3,7 @@
 use feth_common::Mode;
 use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth};
 
-use crate::{Row, generator::BenchObject};
+use crate::{benchmark::rates::Row, object::BenchObject};
 use feth_control::{
     error::{Context as _, Result},
     kernel::ethtool::{self, Feature},
@@ -15,7 +15,7 @@ use feth_control::{
 };
 
 /// Where frames are generated and where they are counted.
-pub struct Topology {
+pub struct Network {
     pub row: Row,
     pub gen_ns: String,
     pub gen_dev: &'static str,
@@ -101,8 +101,8 @@ pub fn bare_pairs_here(row: Row) -> Result<()> {
     Ok(())
 }
 
-impl Topology {
-    fn build(row: Row, objects: &mut BenchObject) -> Result<Topology> {
+impl Network {
+    fn build(row: Row, objects: &mut BenchObject) -> Result<Network> {
         let (gen_ns, sink_ns) = namespaces(row);
         for ns in [&gen_ns, &sink_ns] {
             netns::ensure(ns)?;
@@ -154,21 +154,41 @@ impl Topology {
                 ("a0", "b0")
             }
         };
-        let topo = Topology { row, gen_ns, gen_dev, sink_ns, sink_dev, sink_mac: vec![] };
-        objects.attach(&topo).map(|sink_mac| Topology { sink_mac, ..topo })
+        let topo = Network { row, gen_ns, gen_dev, sink_ns, sink_dev, sink_mac: vec![] };
+        topo.attach(objects).map(|sink_mac| Network { sink_mac, ..topo })
+    }
+
+    /// Attaches the sink (and the bare crossover of its row); returns the sink's MAC.
+    fn attach(&self, objects: &mut BenchObject) -> Result<Vec<u8>> {
+        let mac = netns::run_in(Some(&self.sink_ns), || {
+            objects.attach_sink_here(self.sink_dev)?;
+            Ok(Rtnl::open()?.link_by_name(self.sink_dev)?.map(|l| l.mac).unwrap_or_default())
+        })?;
+        netns::run_in(Some(&self.gen_ns), || attach_bare_here(objects, self.row))?;
+        Ok(mac)
     }
 }
 
-/// Every row's topology.
-pub struct Topologies(Vec<Topology>);
+/// What a bare row attaches between a1 and b1 (bare_pairs_here), in the calling thread's
+/// namespace: the devmap redirect or the TC redirect; nothing for the other rows.
+pub fn attach_bare_here(objects: &mut BenchObject, row: Row) -> Result<()> {
+    match row {
+        Row::MinimalTc => objects.attach_tc_redirect_here("a1", "b1"),
+        Row::MinimalDevmap => objects.attach_devmap_redirect_here("a1", "b1"),
+        _ => Ok(()),
+    }
+}
 
-impl Topologies {
-    pub fn build(objects: &mut BenchObject) -> Result<Topologies> {
+/// Every row's network.
+pub struct Networks(Vec<Network>);
+
+impl Networks {
+    pub fn build(objects: &mut BenchObject) -> Result<Networks> {
         // Leftovers of an interrupted run go first.
         Self::remove();
-        let mut built = Topologies(Vec::new());
+        let mut built = Networks(Vec::new());
         for row in Row::ALL {
-            match Topology::build(row, objects) {
+            match Network::build(row, objects) {
                 Ok(t) => built.0.push(t),
                 Err(e) => {
                     let _ = built.teardown(objects);
@@ -179,7 +199,7 @@ impl Topologies {
         Ok(built)
     }
 
-    pub fn get(&self, row: Row) -> &Topology {
+    pub fn get(&self, row: Row) -> &Network {
         self.0.iter().find(|t| t.row == row).expect("every row is built")
     }
 

@@ -11,8 +11,8 @@ use rtnetlink::LinkUnspec;
 use serde::Serialize;
 
 use crate::{
-    progress::Progress,
-    topology::{feth_pair, up, veth},
+    benchmark::networks::{feth_pair, up, veth},
+    benchmark::progress::Progress,
 };
 use feth_control::{
     error::{Context as _, FethError, Result},
@@ -137,6 +137,25 @@ fn veth_across(a: &str, b: &str, to: &str) -> Result<()> {
     })
 }
 
+/// In the bridge's namespace: the bridge br0 joining vbr1 (from the client) and vbr2, whose
+/// peer vbr3 goes to the server's namespace.
+fn bridge_to_server() -> Result<()> {
+    let server = netns::open(NS_SERVER)?;
+    netns::run_in(Some(NS_BRIDGE), || {
+        let rtnl = Rtnl::open()?;
+        veth(&rtnl, "vbr2", "vbr3")?;
+        let far = rtnl.require("vbr3")?;
+        rtnl.set(LinkUnspec::new_with_index(far.index).setns_by_fd(server.as_raw_fd()).build(), "move vbr3")?;
+        rtnl.add(rtnetlink::LinkBridge::new("br0").build(), "create br0")?;
+        let br = up(&rtnl, "br0")?;
+        for port in ["vbr1", "vbr2"] {
+            let index = up(&rtnl, port)?;
+            rtnl.set(LinkUnspec::new_with_index(index).controller(br).build(), &format!("{port}: join br0"))?;
+        }
+        Ok(())
+    })
+}
+
 /// Builds `setup` between fresh client and server namespaces, runs `f`, and takes it down.
 pub fn with_setup<T>(setup: Setup, f: impl FnOnce() -> Result<T>) -> Result<T> {
     reset_namespaces()?;
@@ -165,28 +184,7 @@ pub fn with_setup<T>(setup: Setup, f: impl FnOnce() -> Result<T>) -> Result<T> {
             // The bridge lives in a third namespace, one veth to each side.
             netns::ensure(NS_BRIDGE)?;
             let joined = veth_across("vbr0", "vbr1", NS_BRIDGE)
-                .and_then(|()| {
-                    let server = netns::open(NS_SERVER)?;
-                    netns::run_in(Some(NS_BRIDGE), || {
-                        let rtnl = Rtnl::open()?;
-                        veth(&rtnl, "vbr2", "vbr3")?;
-                        let far = rtnl.require("vbr3")?;
-                        rtnl.set(
-                            LinkUnspec::new_with_index(far.index).setns_by_fd(server.as_raw_fd()).build(),
-                            "move vbr3",
-                        )?;
-                        rtnl.add(rtnetlink::LinkBridge::new("br0").build(), "create br0")?;
-                        let br = up(&rtnl, "br0")?;
-                        for port in ["vbr1", "vbr2"] {
-                            let index = up(&rtnl, port)?;
-                            rtnl.set(
-                                LinkUnspec::new_with_index(index).controller(br).build(),
-                                &format!("{port}: join br0"),
-                            )?;
-                        }
-                        Ok(())
-                    })
-                })
+                .and_then(|()| bridge_to_server())
                 .and_then(|()| address(NS_CLIENT, "vbr0", CLIENT_IP))
                 .and_then(|()| address(NS_SERVER, "vbr3", SERVER_IP));
             let result = joined.and_then(|()| f());

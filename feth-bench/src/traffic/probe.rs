@@ -4,7 +4,7 @@
 //! benchmark's devmap or TC row) into the kind of receiver the peer has (an XDP program, or the
 //! kernel's stack), in a namespace of its own that vanishes with it. feth does all the bare
 //! path does and more (its ratio rows stay at or below 1), and a real receiver does more than
-//! drop, so a rate above this cannot be met (traffic.rs refuses beyond twice it, for the
+//! drop, so a rate above this cannot be met (crate::traffic refuses beyond twice it, for the
 //! machine's noise); a rate below that which the real path still cannot take is reported as
 //! not met.
 use std::{
@@ -21,10 +21,12 @@ use feth_control::{
 };
 
 use crate::{
-    Row,
-    generator::{BenchObject, ifindex_here, pin_to_cpu},
-    topology::bare_pairs_here,
-    traffic::send_loop,
+    benchmark::{
+        networks::{attach_bare_here, bare_pairs_here},
+        rates::Row,
+    },
+    object::{BenchObject, Count, ifindex_here, pin_to_cpu},
+    send::{SendPlan, Tally},
 };
 
 /// How long the scratch path is driven (at least one call per thread either way).
@@ -77,7 +79,7 @@ pub fn bare_rate(
             // b0 takes the frames b1 sends as XDP frames only with NAPI, which GRO gives it.
             Receiver::Stack => ethtool::set("b0", Feature::Gro, true)?,
         }
-        object.attach_bare_here(row)
+        attach_bare_here(object, row)
     });
     let result = ready.and_then(|()| drive(object, &ns, receiver, frames, sizes, chunk, cpus));
     object.detach_all();
@@ -97,19 +99,20 @@ fn drive(
 ) -> Result<(f64, f64)> {
     // The sink's count, or what the kernel says b0 received.
     let arrived = || match receiver {
-        Receiver::Xdp => object.count(2),
+        Receiver::Xdp => object.count(Count::AllAtSink),
         Receiver::Stack => netns::run_in_file(ns, || Ok(Rtnl::open()?.require("b0")?.rx_packets)),
     };
     let before = arrived()?;
     let (never, sent) = (AtomicBool::new(false), AtomicU64::new(0));
     let by_size: Vec<AtomicU64> = sizes.iter().map(|_| AtomicU64::new(0)).collect();
+    let tally = Tally { sent: &sent, by_size: &by_size };
     let start = Instant::now();
     let deadline = start + SPAN;
     std::thread::scope(|scope| {
         let threads: Vec<_> = cpus
             .iter()
             .map(|cpu| {
-                let (never, sent, by_size) = (&never, &sent, &by_size);
+                let (never, tally) = (&never, &tally);
                 scope.spawn(move || {
                     netns::run_in_file(ns, || {
                         pin_to_cpu(*cpu);
@@ -118,8 +121,9 @@ fn drive(
                         // measured too; then calls until the deadline.
                         let one_call =
                             Some(sizes.iter().enumerate().map(|(i, _)| if i == 0 { chunk } else { 0 }).collect());
-                        send_loop(object, a0, frames, sizes, one_call, None, chunk, None, never, sent, by_size)?;
-                        send_loop(object, a0, frames, sizes, None, None, chunk, Some(deadline), never, sent, by_size)
+                        let plan = |share, deadline| SendPlan { frames, sizes, share, pps: None, chunk, deadline };
+                        plan(one_call, None).send(object, a0, never, tally)?;
+                        plan(None, Some(deadline)).send(object, a0, never, tally)
                     })
                 })
             })

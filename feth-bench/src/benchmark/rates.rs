@@ -1,9 +1,5 @@
-//! The packet-rate table: its rows, their ratios, and the interleaved measurement.
+//! The packet-rate table: its rows, their ratios, and what one slice of it measured.
 use serde::Serialize;
-
-use feth_control::error::Result;
-
-use crate::{generator, progress::Progress, topology};
 
 /// The rows of the packet-rate table, in print order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -91,7 +87,7 @@ pub struct Sample {
 
 impl Sample {
     /// The slice as one progress line.
-    fn line(&self) -> String {
+    pub fn line(&self) -> String {
         let counted = self
             .accounting
             .as_ref()
@@ -108,29 +104,4 @@ pub struct RateOptions {
     pub seconds: f64,
     pub rounds: usize,
     pub cpus: Vec<usize>,
-}
-
-/// Builds every topology, then measures rows in turn (every row and size once per round) for
-/// `rounds` rounds.
-pub fn packet_rates(opts: &RateOptions, progress: &Progress) -> Result<Vec<Sample>> {
-    let section = progress.section("packet rate", Row::ALL.len() * opts.sizes.len() * opts.rounds);
-    let mut objects = generator::BenchObject::load()?;
-    let topologies = topology::Topologies::build(&mut objects)?;
-    let measured = (|| {
-        let mut samples = Vec::new();
-        for round in 0..opts.rounds {
-            for row in Row::ALL {
-                for &size in &opts.sizes {
-                    section.measuring(&format!("round {} {} {size}B", round + 1, row.label()));
-                    let sample = generator::measure(&objects, topologies.get(row), size, round, opts)?;
-                    section.done(&sample.line());
-                    samples.push(sample);
-                }
-            }
-        }
-        Ok(samples)
-    })();
-    // Torn down whether or not the measurement worked.
-    topologies.teardown(&mut objects)?;
-    measured
 }

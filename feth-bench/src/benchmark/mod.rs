@@ -1,17 +1,25 @@
 //! One benchmark run from start to end, and its report: JSON or Markdown tables for the README.
+pub mod latency;
+pub mod measure;
+pub mod networks;
+pub mod plot;
+pub mod progress;
+pub mod rates;
+pub mod scale;
+pub mod stats;
+pub mod tcp;
+
 use std::fmt::Write as _;
 
 use feth_control::error::{FethError, Result};
 use serde::Serialize;
 
-use crate::{
-    RATIOS, RateOptions, Row, Sample, latency,
+use self::{
     latency::LatencyResult,
     progress::Progress,
-    rates, scale,
+    rates::{RATIOS, RateOptions, Row, Sample},
     scale::ScaleResult,
-    stats::{self, RateSummary, RatioSummary, Spread},
-    tcp,
+    stats::{RateSummary, RatioSummary, Spread},
     tcp::TcpResult,
 };
 
@@ -75,7 +83,7 @@ pub fn run(opts: &Options, progress: &Progress) -> Result<Report> {
         "{} rounds of {} s slices of every row and size, rows in turn, generator on CPUs {:?}",
         r.rounds, r.seconds, r.cpus
     ));
-    let samples = rates::packet_rates(r, progress)?;
+    let samples = measure::packet_rates(r, progress)?;
     let tcp = optional(opts.tcp_seconds, "iperf3", "TCP", progress, tcp::tcp_throughput)?;
     let latency = optional(opts.latency_seconds, "sockperf", "latency", progress, latency::latency)?;
     let counts: Vec<usize> = opts.scale.iter().copied().filter(|&n| n > 0).collect();
@@ -132,17 +140,24 @@ impl Report {
     pub fn tables(&self) -> String {
         let mut out = String::new();
         let m = &self.machine;
-        let sizes = &self.sizes;
         let _ = writeln!(
             out,
             "Machine: {} CPUs, kernel {}, generator threads on CPUs {:?}; {} rounds of {} s slices, rows in turn.\n",
             m.cpus, m.kernel, m.generator_cpus, self.rounds, self.seconds_per_slice
         );
-        header(&mut out, "path (Mpps: median (min-max))", sizes, &["frames unaccounted"]);
+        self.rate_table(&mut out);
+        self.ratio_table(&mut out);
+        self.other_tables(&mut out);
+        out
+    }
+
+    /// Each row's packet rate by frame size, and its frames unaccounted over all sizes.
+    fn rate_table(&self, out: &mut String) {
+        header(out, "path (Mpps: median (min-max))", &self.sizes, &["frames unaccounted"]);
         for (i, row) in Row::ALL.iter().enumerate() {
             let _ = write!(out, "| {}. {} |", i + 1, row.label());
             let mut unaccounted = None;
-            for &s in sizes {
+            for &s in &self.sizes {
                 match self.packet_rates.iter().find(|x| x.row == *row && x.frame_size == s) {
                     Some(x) => {
                         unaccounted = x.unaccounted.map(|u| u + unaccounted.unwrap_or(0));
@@ -156,10 +171,14 @@ impl Report {
             let _ = writeln!(out, " {} |", unaccounted.map_or("-".to_owned(), |u| u.to_string()));
         }
         let _ = writeln!(out);
-        header(&mut out, "ratio, within each round: median (min-max)", sizes, &[]);
+    }
+
+    /// Each ratio of `RATIOS` by frame size.
+    fn ratio_table(&self, out: &mut String) {
+        header(out, "ratio, within each round: median (min-max)", &self.sizes, &[]);
         for (row, baseline) in RATIOS {
             let _ = write!(out, "| {} / {} |", row.label(), baseline.label());
-            for &s in sizes {
+            for &s in &self.sizes {
                 match self.ratios.iter().find(|x| x.row == row && x.baseline == baseline && x.frame_size == s) {
                     Some(x) => {
                         let _ = write!(out, " {} |", spread(&x.ratio));
@@ -171,6 +190,10 @@ impl Report {
             }
             let _ = writeln!(out);
         }
+    }
+
+    /// TCP throughput, latency and scale, those that were measured.
+    fn other_tables(&self, out: &mut String) {
         if let Some(tcp) = &self.tcp {
             let _ = writeln!(out, "\n| TCP (iperf3, one stream) | Gbit/s |\n|---|---|");
             for t in tcp {
@@ -183,15 +206,8 @@ impl Report {
                 "\n| round trip, sockperf ping-pong (us; median (min-max) of 3 rounds) | protocol | p50 | p99 | p99.9 |\n|---|---|---|---|---|"
             );
             for l in latency {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} |",
-                    l.setup,
-                    l.protocol,
-                    spread(&l.p50_us),
-                    spread(&l.p99_us),
-                    spread(&l.p999_us)
-                );
+                let (p50, p99, p999) = (spread(&l.p50_us), spread(&l.p99_us), spread(&l.p999_us));
+                let _ = writeln!(out, "| {} | {} | {p50} | {p99} | {p999} |", l.setup, l.protocol);
             }
         }
         if !self.scale.is_empty() {
@@ -205,6 +221,5 @@ impl Report {
                 );
             }
         }
-        out
     }
 }

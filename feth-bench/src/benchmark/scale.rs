@@ -12,7 +12,7 @@ use feth_control::{
     with_state,
 };
 
-use crate::progress::Progress;
+use crate::benchmark::progress::Progress;
 
 const NS: &str = "fbench-scale";
 

@@ -2,7 +2,7 @@
 //! round (the machine's speed moves by 2x within a minute; within a round the rows share it).
 use serde::Serialize;
 
-use crate::{RATIOS, Row, Sample};
+use crate::benchmark::rates::{RATIOS, Row, Sample};
 
 /// Median and min-max spread.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
