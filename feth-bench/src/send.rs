@@ -9,13 +9,13 @@ use feth_control::error::Result;
 
 use crate::object::BenchObject;
 
-/// Frames per BPF_PROG_RUN call when not paced: a call has a fixed cost of 10-35 ms here, so
-/// 4096 frames a call gave one CPU 0.17 Mpps and this 6 Mpps.
+/// Frames per BPF_PROG_RUN call when not paced: a call has a fixed cost of its own (tens of
+/// milliseconds, docs/traffic.md), so only large calls let that cost vanish in the rate.
 const CHUNK: u64 = 1 << 18;
 
 /// Frames per BPF_PROG_RUN call for a thread sending `pps` (as fast as it can without). Each call
-/// costs 10-35 ms of its own here, whatever its size (measured with strace): paced, a call
-/// carries 100 ms of frames (sent in a burst, the average kept); otherwise large calls.
+/// has a fixed cost whatever its size: paced, a call carries 100 ms of frames (sent in a burst,
+/// the average kept), long enough for that cost not to decide the rate; otherwise large calls.
 pub fn chunk(pps: Option<f64>) -> u64 {
     pps.map_or(CHUNK, |r| ((r / 10.0) as u64).clamp(1, CHUNK))
 }

@@ -12,6 +12,9 @@ pub const BPFFS_ENV: &str = "FETH_BPFFS";
 /// impairments (a smaller `PortConfig` and `PortStats`); layout 3 had no `FETH_SHARED` (and
 /// counted `loss_every` per CPU in `PortStats`).
 pub const LAYOUT_VERSION: u32 = 4;
+/// The layout directory's name, `v<LAYOUT_VERSION>`.
+pub const LAYOUT_DIR: &str = "v4";
+const _: () = assert!(LAYOUT_DIR.len() == 2 && LAYOUT_DIR.as_bytes()[1] == b'0' + LAYOUT_VERSION as u8);
 /// Sub-directory of the layout directory holding the pinned links, `<wire>_xdp` and `<wire>_tc`.
 pub const LINK_DIR: &str = "links";
 
@@ -48,7 +51,7 @@ pub const WIRE_PREFIX: &str = "fwire";
 /// Prefix of the VXLAN devices of remote peers (tunnel ends, `fvx<port slot>`), which live
 /// next to the wire ends; refused for user-facing names as `fwire` is.
 pub const TUNNEL_PREFIX: &str = "fvx";
-/// `ifalias` prefix of a wire end's durable record (layout 2): `feth/2 peer=.. mode=..`.
+/// `ifalias` prefix of a wire end's durable record (record format 2, whatever the layout): `feth/2 peer=.. mode=..`.
 /// The kernel keeps the alias exactly as long as the interface, so it is the configuration's
 /// source of truth; the pinned maps are rebuilt from it.
 pub const WIRE_RECORD_PREFIX: &str = "feth/2";

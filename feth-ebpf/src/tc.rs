@@ -1,4 +1,5 @@
-//! TC datapath: a TCX ingress program on the wire end redirects the skb to the egress of the
+//! TC datapath: an ingress program on the wire end (a cls_bpf filter, or a TCX link with
+//! `FETH_TC_ATTACH=tcx`) redirects the skb to the egress of the
 //! peer's wire end, whose veth delivers it to the peer's user end. The skb keeps GSO/TSO and
 //! CHECKSUM_PARTIAL, so TCP runs with offloads on (feth's hwcsum mode).
 use aya_ebpf::{

@@ -3,9 +3,19 @@
 //!
 //! Tests use `unwrap`/`expect`: a failure should point at the line.
 /// The current layout's directory under the default state directory (what tests inspect).
-pub const LAYOUT: &str = "/sys/fs/bpf/feth/v4";
+pub const LAYOUT: Layout = Layout;
 /// Its name, for tests that move pins around.
-pub const LAYOUT_NAME: &str = "v4";
+pub const LAYOUT_NAME: &str = feth_common::names::LAYOUT_DIR;
+
+/// Displays as the current layout's directory, `/sys/fs/bpf/feth/v<N>`.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout;
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{LAYOUT_NAME}", feth_common::names::DEFAULT_BPFFS_DIR)
+    }
+}
 
 pub mod bench;
 pub mod frames;

@@ -40,12 +40,26 @@ pub struct World {
 impl World {
     /// A new world, current for the calling thread until dropped.
     pub fn new() -> World {
+        World::build(false)
+    }
+
+    /// A world whose `/run/netns` is its own too: named namespaces made in it (`ip netns add`,
+    /// `--netns NAME`) are invisible outside, and names the machine already uses are free in it.
+    /// For scripts that pick their own namespace names (the docs' examples).
+    pub fn with_own_named_netns() -> World {
+        World::build(true)
+    }
+
+    fn build(own_run_netns: bool) -> World {
+        if own_run_netns {
+            std::fs::create_dir_all("/run/netns").expect("create /run/netns");
+        }
         let net = NetNs::new("w");
         let mut holder = Command::new("sleep");
         holder.arg("infinity").stdin(Stdio::null());
         // SAFETY: only async-signal-safe calls (unshare, mount) between fork and exec.
         unsafe {
-            holder.pre_exec(|| {
+            holder.pre_exec(move || {
                 // Dies with the test's thread even if the test process is killed.
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(std::io::Error::last_os_error());
@@ -55,6 +69,9 @@ impl World {
                 // here; nothing mounted here reaches the host.
                 mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)?;
                 mount(Some("bpf"), "/sys/fs/bpf", Some("bpf"), MsFlags::empty(), None::<&str>)?;
+                if own_run_netns {
+                    mount(Some("tmpfs"), "/run/netns", Some("tmpfs"), MsFlags::empty(), Some("mode=0755"))?;
+                }
                 Ok(())
             });
         }

@@ -155,5 +155,15 @@ pub fn bench_tools() -> Result<(), String> {
 /// exporter; tshark reads what `capture` writes; ping crosses remote peers; Podman, with runc
 /// and a busybox to make an image of, runs the container whose namespace `podman:` names).
 pub fn test_tools() -> Result<(), String> {
-    apt_install(&["bpftool", "busybox-static", "iproute2", "iputils-ping", "podman", "prometheus", "runc", "tshark"])
+    apt_install(&[
+        "bpftool",
+        "busybox-static",
+        "iproute2",
+        "iputils-ping",
+        "podman",
+        "prometheus",
+        "runc",
+        "tcpdump",
+        "tshark",
+    ])
 }

@@ -22,9 +22,8 @@ pub use generate::{GenOptions, GenReport, generate};
 pub use replay::{parse_capture, read_capture, replay};
 pub use sink::{SinkReport, sink};
 
-/// How far the machine's speed moves between two moments (2x within a minute on this shared
-/// machine; the probe under QEMU measured 121-166 kpps where gen then sent 98 kpps): a rate is
-/// refused only beyond this many times what the bare path carried, so that a slow moment
+/// How far a shared machine's speed moves between two moments (2x within a minute, README's
+/// benchmark): a rate is refused only beyond this many times what the bare path carried, so that a slow moment
 /// during the probe does not refuse a rate the run would keep.
 const NOISE: f64 = 2.0;
 

@@ -56,9 +56,9 @@ pub enum TcPath {
     Netlink,
 }
 
-/// Chosen once per process: netlink, on every kernel. Measured on 6.18 (README, scale), a TCX
-/// attach waits for an RCU grace period under the RTNL lock (8-21 ms), and so does its detach,
-/// while a cls_bpf filter takes well under a millisecond; both keep every guarantee feth gives
+/// Chosen once per process: netlink, on every kernel. A TCX attach waits for an RCU grace
+/// period under the RTNL lock, and so does its detach, while a cls_bpf filter does not, which
+/// is what makes many ports come up and go down fast (docs/kernels.md); both keep every guarantee feth gives
 /// (the filter stays on the device after the loader exits, and the repair finds and replaces
 /// it). `FETH_TC_ATTACH=tcx` picks TCX where the kernel has it (6.6+); the test suite runs
 /// once that way so both paths stay covered.

@@ -12,7 +12,7 @@ use std::{
     sync::OnceLock,
 };
 
-use feth_common::names::{BPFFS_ENV, DEFAULT_BPFFS_DIR, LAYOUT_VERSION, LINK_DIR};
+use feth_common::names::{BPFFS_ENV, DEFAULT_BPFFS_DIR, LAYOUT_DIR, LINK_DIR};
 use nix::sys::statfs::{BPF_FS_MAGIC, statfs};
 
 use crate::error::{Context as _, FethError, Result};
@@ -35,7 +35,7 @@ pub fn dir() -> &'static Path {
 
 /// The directory of this binary's layout, `<dir>/v<LAYOUT_VERSION>`.
 pub fn layout_dir() -> PathBuf {
-    dir().join(format!("v{LAYOUT_VERSION}"))
+    dir().join(LAYOUT_DIR)
 }
 
 pub fn pin_path(name: &str) -> PathBuf {
@@ -49,9 +49,12 @@ pub fn link_dir() -> PathBuf {
 /// Pins of layouts other than this binary's: `v<N>` directories and, for layout 1, the
 /// objects pinned directly in the state directory.
 pub fn other_layouts() -> Vec<PathBuf> {
-    let own = format!("v{LAYOUT_VERSION}");
     let Ok(entries) = std::fs::read_dir(dir()) else { return Vec::new() };
-    entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.file_name().is_some_and(|n| *n != *own)).collect()
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != LAYOUT_DIR))
+        .collect()
 }
 
 pub fn is_bpffs(path: &Path) -> bool {

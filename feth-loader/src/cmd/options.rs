@@ -6,7 +6,7 @@ use feth_control::ops::PeerOptions;
 pub enum ModeArg {
     /// Native XDP with a devmap redirect: best packet rate; checksums in software, no GSO.
     Xdp,
-    /// TCX redirect: keeps GSO/TSO and checksum offload; best for TCP.
+    /// TC redirect (cls_bpf on the wire ends): keeps GSO/TSO and checksum offload; best for TCP.
     Tc,
 }
 
