@@ -280,3 +280,36 @@ fn read_ports(rtnl: &Rtnl, links: &[LinkView]) -> Result<Vec<Port>> {
     ports.sort_by_key(|p| p.slot);
     Ok(ports)
 }
+
+/// Ports and states built in memory, for the unit tests of what plans on them (the repair).
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+
+    /// An unpeered port in slot `slot` whose user end `name` is in the loader's namespace.
+    pub fn port(slot: u32, name: &str) -> Port {
+        let wire = LinkView {
+            index: feth_common::WIRE_IFINDEX_BASE + slot,
+            name: crate::port::names::wire_name(slot),
+            is_veth: true,
+            ..Default::default()
+        };
+        let user = LinkView { index: 100 + slot, name: name.into(), mtu: 1500, is_veth: true, ..Default::default() };
+        Port { slot, wire, record: Record::default(), recorded: Recorded::Current, netns: Netns::Own, user: Some(user) }
+    }
+
+    /// A state of `ports`, with no tunnels and nothing loaded.
+    pub fn state_of(ports: Vec<Port>) -> State {
+        let rtnl = Rtnl::open().expect("a netlink socket");
+        let mut state = State {
+            rtnl,
+            crossover: None,
+            ports,
+            tunnels: HashMap::new(),
+            index: HashMap::new(),
+            names: HashMap::new(),
+        };
+        state.reindex();
+        state
+    }
+}

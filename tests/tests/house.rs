@@ -47,9 +47,13 @@ fn module_of(src: &Path, file: &Path) -> String {
     parts.join("::")
 }
 
-/// Every `crate::...` path a file names in code (uses, types, calls), outside `#[cfg(test)]`.
+/// Every path into the crate a file names in code (uses, types, calls: `crate::`, `super::`,
+/// `self::`), outside `#[cfg(test)]`, made absolute from `module`.
 #[derive(Default)]
 struct CratePaths {
+    module: Vec<String>,
+    /// The names of this module's own submodules: `child::x` is `self::child::x`.
+    children: BTreeSet<String>,
     paths: Vec<Vec<String>>,
 }
 
@@ -75,10 +79,26 @@ impl CratePaths {
     }
 
     fn push_use(&mut self, prefix: &[String], last: Option<String>) {
-        if prefix.first().is_some_and(|p| p == "crate") {
-            let mut path: Vec<String> = prefix[1..].to_vec();
-            path.extend(last.filter(|l| l != "self"));
-            self.paths.push(path);
+        let mut path = prefix.to_vec();
+        path.extend(last.filter(|l| l != "self"));
+        if let Some(absolute) = self.absolute(&path) {
+            self.paths.push(absolute);
+        }
+    }
+
+    /// `crate::a::b`, `super::b` or `self::b` as a path from the crate root; `None` for a
+    /// path that does not start in the crate.
+    fn absolute(&self, path: &[String]) -> Option<Vec<String>> {
+        match path.first().map(String::as_str) {
+            Some("crate") => Some(path[1..].to_vec()),
+            Some("self") => Some(self.module.iter().chain(&path[1..]).cloned().collect()),
+            Some("super") => {
+                let ups = path.iter().take_while(|p| *p == "super").count();
+                let base = &self.module[..self.module.len().checked_sub(ups)?];
+                Some(base.iter().chain(&path[ups..]).cloned().collect())
+            }
+            Some(first) if self.children.contains(first) => Some(self.module.iter().chain(path).cloned().collect()),
+            _ => None,
         }
     }
 }
@@ -96,8 +116,11 @@ impl<'ast> Visit<'ast> for CratePaths {
 
     fn visit_path(&mut self, p: &'ast syn::Path) {
         let segments: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
-        if segments.first().is_some_and(|s| s == "crate") {
-            self.paths.push(segments[1..].to_vec());
+        // A path of one segment is a local name (`self` the receiver), not a module.
+        if segments.len() > 1
+            && let Some(absolute) = self.absolute(&segments)
+        {
+            self.paths.push(absolute);
         }
         syn::visit::visit_path(self, p);
     }
@@ -119,7 +142,14 @@ fn imports(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
         let me = module_of(&src, file);
         let text = std::fs::read_to_string(file).expect("read source");
         let parsed = syn::parse_file(&text).unwrap_or_else(|e| panic!("parse {}: {e}", file.display()));
-        let mut found = CratePaths::default();
+        let module = me.split("::").filter(|m| !m.is_empty()).map(str::to_owned).collect();
+        let prefix = if me.is_empty() { String::new() } else { format!("{me}::") };
+        let children = modules
+            .iter()
+            .filter_map(|m| m.strip_prefix(&prefix).filter(|rest| !rest.is_empty() && !rest.contains("::")))
+            .map(str::to_owned)
+            .collect();
+        let mut found = CratePaths { module, children, paths: Vec::new() };
         found.visit_file(&parsed);
         let named: BTreeSet<String> =
             found.paths.iter().filter_map(|p| resolve(p, &modules)).filter(|m| *m != me && !m.is_empty()).collect();
@@ -328,4 +358,16 @@ fn the_safety_check_tells_both_ways() {
     assert!(safety_problems("// SAFETY: why\n// more\nlet n =\n    unsafe { f() };\n").is_empty());
     assert_eq!(safety_problems("let n = unsafe { f() };\n").len(), 1);
     assert_eq!(safety_problems("// SAFETY: nothing unsafe here.\nlet n = f();\n").len(), 1);
+}
+
+#[test]
+fn relative_paths_are_resolved() {
+    let strings = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let from =
+        CratePaths { module: strings(&["repair", "wires"]), children: ["detail".to_owned()].into(), paths: Vec::new() };
+    assert_eq!(from.absolute(&strings(&["super", "run", "Run"])), Some(strings(&["repair", "run", "Run"])));
+    assert_eq!(from.absolute(&strings(&["self", "x"])), Some(strings(&["repair", "wires", "x"])));
+    assert_eq!(from.absolute(&strings(&["detail", "f"])), Some(strings(&["repair", "wires", "detail", "f"])));
+    assert_eq!(from.absolute(&strings(&["crate", "state", "State"])), Some(strings(&["state", "State"])));
+    assert_eq!(from.absolute(&strings(&["std", "fs"])), None);
 }

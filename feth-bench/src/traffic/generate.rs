@@ -11,7 +11,10 @@ use feth_control::{
 };
 use serde::Serialize;
 
-use super::{Target, counters_of, probe, refuse_above, settle, target};
+use super::{
+    probe,
+    target::{Target, counters_of, refuse_above, settle, target},
+};
 use crate::{
     frames::{FRAME_MIN, Flows, LIVE_FRAME_MAX, Proto, build_frame, flow_config},
     object::{BenchObject, ifindex_here, pin_to_cpu},

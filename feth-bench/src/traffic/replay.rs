@@ -8,9 +8,9 @@ use std::{
 use feth_control::error::{FethError, Result};
 
 use super::{
-    counters_of,
     generate::{GenReport, account},
-    probe, refuse_above, target,
+    probe,
+    target::{counters_of, refuse_above, target},
 };
 use crate::{
     frames::LIVE_FRAME_MAX,

@@ -7,7 +7,7 @@ use std::{
 use feth_control::error::Result;
 use serde::Serialize;
 
-use super::target;
+use super::target::target;
 use crate::object::{BenchObject, Count};
 
 /// What `sink` counted.
