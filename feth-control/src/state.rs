@@ -220,7 +220,7 @@ impl State {
     /// Opens the pinned state, loading and pinning it first when it is missing or partial.
     pub fn crossover(&mut self) -> Result<&mut Crossover> {
         if self.crossover.is_none() {
-            let capacity = crate::datapath::crossover::capacity_for(self.slots_needed());
+            let capacity = crate::datapath::load::capacity_for(self.slots_needed());
             self.crossover = Some(Crossover::open_or_load(capacity)?);
         }
         Ok(self.crossover.as_mut().expect("just loaded"))

@@ -11,7 +11,7 @@ pub fn version() -> String {
         "{} (commit {}, eBPF object {})",
         env!("CARGO_PKG_VERSION"),
         env!("FETH_GIT_COMMIT"),
-        feth_control::datapath::crossover::object_id()
+        feth_control::datapath::load::object_id()
     )
 }
 

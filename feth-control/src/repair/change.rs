@@ -4,10 +4,7 @@
 use feth_common::{Mode, PortConfig, SharedCounters};
 
 use crate::{
-    datapath::{
-        crossover::{Crossover, OldLayout},
-        pair, shaper, tunnel,
-    },
+    datapath::{attach, legacy::OldLayout, load, pair, shaper, tunnel},
     error::Result,
     kernel::{bpffs, ethtool, netns::Netns, rtnl::LinkView},
     port::{impair::Impairment, record::Record, remote::Remote},
@@ -209,14 +206,14 @@ impl Change {
             Change::RetireLayout { path } => OldLayout { path: path.clone() }.remove(),
             Change::LoadPins { missing, .. } => {
                 if !missing.is_empty() {
-                    Crossover::unpin_programs_and_links(&state.ends())?;
+                    load::unpin_programs_and_links(&state.ends())?;
                 }
                 state.crossover = None;
                 state.crossover().map(drop)
             }
             Change::Unload { .. } => {
                 state.crossover = None;
-                Crossover::unload()?;
+                load::unload()?;
                 for old in OldLayout::find() {
                     old.remove()?;
                 }
@@ -239,7 +236,9 @@ impl Change {
                 state.tunnels.insert(*slot, made);
                 Ok(())
             }
-            Change::AttachTunnel { tunnel, .. } => state.crossover()?.attach(&tunnel.name, tunnel.index, Mode::Tc),
+            Change::AttachTunnel { tunnel, .. } => {
+                state.crossover().and_then(|_| attach::attach(&tunnel.name, tunnel.index, Mode::Tc))
+            }
             Change::TunnelUp { tunnel, .. } => {
                 state.rtnl.set_up(tunnel.index, true, &format!("{}: set up", tunnel.name))
             }
@@ -250,7 +249,9 @@ impl Change {
                 }
                 crossover.set_port(config)
             }
-            Change::Attach { wire, wire_index, mode, .. } => state.crossover()?.attach(wire, *wire_index, *mode),
+            Change::Attach { wire, wire_index, mode, .. } => {
+                state.crossover().and_then(|_| attach::attach(wire, *wire_index, *mode))
+            }
             Change::WireGro { wire, on, .. } => ethtool::set(wire, ethtool::Feature::Gro, *on),
             Change::UserOffloads { name, netns, tx_checksum, .. } => pair::configure_user(name, netns, *tx_checksum),
             Change::SetPort { config, now, .. } => {
@@ -266,8 +267,8 @@ impl Change {
             }
             Change::ForgetSlot { slot } => state.crossover()?.remove_port(*slot),
             Change::DeleteTunnel { tunnel, .. } => delete_tunnel(state, tunnel),
-            Change::Detach { wire, wire_index, mode, .. } => Crossover::detach(wire, *wire_index, *mode),
-            Change::UnpinLink { wire, mode } => Crossover::unpin(wire, *mode),
+            Change::Detach { wire, wire_index, mode, .. } => attach::detach(wire, *wire_index, *mode),
+            Change::UnpinLink { wire, mode } => attach::unpin(wire, *mode),
             Change::Carrier { slot, wire_index, name, up } => {
                 let what = format!("{name}: set wire end {}", if *up { "up" } else { "down" });
                 state.rtnl.set_up(*wire_index, *up, &what)?;
@@ -304,9 +305,9 @@ impl Change {
 
 /// Deletes a tunnel end with what the data path has of it.
 pub fn delete_tunnel(state: &mut State, tunnel: &LinkView) -> Result<()> {
-    Crossover::detach(&tunnel.name, tunnel.index, Mode::Tc)?;
+    attach::detach(&tunnel.name, tunnel.index, Mode::Tc)?;
     state.rtnl.del(tunnel.index, &format!("{}: delete the VXLAN device", tunnel.name))?;
-    Crossover::unpin(&tunnel.name, Mode::Tc)?;
+    attach::unpin(&tunnel.name, Mode::Tc)?;
     if let (Some(crossover), Some(slot)) = (state.crossover.as_mut(), feth_common::wire_slot_of(tunnel.index)) {
         crossover.remove_port(slot)?;
     }

@@ -8,7 +8,7 @@
 //! deletes an interface a user made: only the VXLAN devices of remote peers
 //! (crate::datapath::tunnel), which the loader owns, are created and deleted here.
 use crate::{
-    datapath::crossover::{self, Crossover},
+    datapath::{crossover::Crossover, load},
     error::Result,
     state::State,
 };
@@ -94,9 +94,9 @@ pub fn grow(state: &mut State, slots: u32) -> Result<()> {
         .collect::<Result<_>>()?;
     let wires = state.ends();
     state.crossover = None;
-    Crossover::unpin_programs_and_links(&wires)?;
-    Crossover::unpin_slot_maps()?;
-    state.crossover = Some(Crossover::open_or_load(crossover::capacity_for(slots))?);
+    load::unpin_programs_and_links(&wires)?;
+    load::unpin_slot_maps()?;
+    state.crossover = Some(Crossover::open_or_load(load::capacity_for(slots))?);
     converge(state, &mut Run::all(true))?;
     let crossover = state.crossover()?;
     for (slot, values, shared) in saved {

@@ -2,10 +2,7 @@
 //! port is left, and a capture switch a killed capture left on turned off.
 use super::{change::Change, run::Run};
 use crate::{
-    datapath::{
-        capture_switch,
-        crossover::{Crossover, OldLayout},
-    },
+    datapath::{capture_switch, legacy::OldLayout, load},
     error::Result,
     state::State,
 };
@@ -29,11 +26,11 @@ pub fn load(state: &State) -> Vec<Change> {
     if state.ports.is_empty() {
         return Vec::new();
     }
-    let missing = Crossover::missing_pins();
+    let missing = load::missing_pins();
     if missing.is_empty() && state.crossover.is_some() {
         return Vec::new();
     }
-    let reattach = !missing.is_empty() && Crossover::any_pinned();
+    let reattach = !missing.is_empty() && load::any_pinned();
     vec![Change::LoadPins { missing, reattach }]
 }
 
@@ -42,7 +39,7 @@ pub fn unload_if_empty(state: &State) -> Vec<Change> {
     if !state.ports.is_empty() {
         return Vec::new();
     }
-    vec![Change::Unload { noted: Crossover::any_pinned() || !OldLayout::find().is_empty() }]
+    vec![Change::Unload { noted: load::any_pinned() || !OldLayout::find().is_empty() }]
 }
 
 /// A capture killed without switching the data path's capture off leaves it on; nobody holds

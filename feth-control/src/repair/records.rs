@@ -1,10 +1,10 @@
 //! The records themselves: creations and upgrades cut short are finished, one-sided peerings
 //! rolled back. Everything else follows the records.
-use feth_common::{DEFAULT_MODE, Mode, PortConfig};
+use feth_common::{Mode, PortConfig};
 
 use super::change::Change;
 use crate::{
-    datapath::pair,
+    datapath::{legacy, pair},
     port::record::{Record, Recorded},
     state::{Port, State},
 };
@@ -13,7 +13,8 @@ use crate::{
 /// with the defaults. Layout 1's alias is upgraded to a record, keeping the peer and mode the
 /// old pins hold. A batched destroy cut short leaves wire ends in the doomed group: they stay.
 pub fn finish(state: &State) -> Vec<Change> {
-    let old = if state.ports.iter().any(|p| p.recorded == Recorded::V1) { old_layout_configs() } else { vec![] };
+    let old =
+        if state.ports.iter().any(|p| p.recorded == Recorded::V1) { legacy::old_layout_configs() } else { vec![] };
     let mut changes = Vec::new();
     for port in &state.ports {
         if port.wire.group == pair::DOOMED_GROUP {
@@ -63,35 +64,6 @@ pub fn roll_back_one_sided_peers(state: &State) -> Vec<Change> {
             slot: p.slot,
             record: Record { peer: None, ..p.record.clone() },
             why: format!("{}: roll back a one-sided peering", p.name()),
-        })
-        .collect()
-}
-
-/// Layout 1's (and 2's) `FETH_PORTS` value: the first four fields of today's `PortConfig`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-struct PortConfigV1 {
-    slot: u32,
-    peer_slot: u32,
-    mode: u32,
-    peer_ifindex: u32,
-}
-
-// SAFETY: plain integers, no padding.
-unsafe impl aya::Pod for PortConfigV1 {}
-
-/// Peers and modes layout 1 kept in its `FETH_PORTS`, pinned directly in the state directory.
-fn old_layout_configs() -> Vec<PortConfig> {
-    let path = crate::kernel::bpffs::dir().join(feth_common::names::MAP_PORTS);
-    let Ok(data) = aya::maps::MapData::from_pin(&path) else { return Vec::new() };
-    let Ok(map) = aya::maps::Array::<_, PortConfigV1>::try_from(aya::maps::Map::Array(data)) else { return Vec::new() };
-    map.iter()
-        .filter_map(|c| c.ok())
-        .map(|c| PortConfig {
-            peer_slot: c.peer_slot,
-            mode: c.mode,
-            peer_ifindex: c.peer_ifindex,
-            ..PortConfig::unpeered(c.slot, DEFAULT_MODE)
         })
         .collect()
 }

@@ -1,6 +1,6 @@
 use std::os::fd::AsRawFd as _;
 
-use feth_control::{datapath::crossover::Crossover, read_state, with_state};
+use feth_control::{datapath::load, read_state, with_state};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Action {
@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Action::Follow => {
             let ids = read_state(|state| {
                 state.crossover.as_ref().ok_or(feth_control::FethError::NoPorts)?;
-                Crossover::program_ids()
+                load::program_ids()
             })?;
             // Both programs write to the object's one log ring buffer.
             let mut logger = aya_log::EbpfLogger::init_from_id_with_logger(ids[0], Printer)?;

@@ -1,0 +1,76 @@
+//! Paths and removal of pins in the layout directory: links by wire end and mode, and
+//! opening a pin read-only (what a reader the state directory's group lets in may do).
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use aya::programs::links::PinnedLink;
+use feth_common::Mode;
+
+use crate::{
+    error::{Context as _, Result},
+    kernel::bpffs::link_dir,
+};
+
+pub fn link_pin_path(wire: &str, mode: Mode) -> PathBuf {
+    // bpffs refuses names with dots.
+    link_dir().join(format!("{wire}_{}", mode.name()))
+}
+
+/// `(wire, mode)` of every link pinned in `dir`.
+pub fn links_in(dir: &Path) -> Vec<(String, Mode)> {
+    let names: Vec<String> = fs::read_dir(dir)
+        .map(|dir| dir.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    names
+        .into_iter()
+        .filter_map(|n| match n.rsplit_once('_')? {
+            (wire, "xdp") => Some((wire.to_owned(), Mode::Xdp)),
+            (wire, "tc") => Some((wire.to_owned(), Mode::Tc)),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn unpin_link(path: &Path) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let link = PinnedLink::from_pin(path).context(format!("open pinned link {}", path.display()))?;
+    link.unpin().context(format!("unpin link {}", path.display()))?;
+    Ok(())
+}
+
+pub fn remove_pin(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other.context(format!("unpin {}", path.display())),
+    }
+}
+
+/// BPF_OBJ_GET with BPF_F_RDONLY: what a pin readable but not writable by this user allows
+/// (aya opens pins read-write only).
+pub fn open_pin_read_only(path: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::{fd::FromRawFd as _, unix::ffi::OsStrExt as _};
+    /// The BPF_OBJ_* part of `union bpf_attr`.
+    #[repr(C)]
+    struct ObjGet {
+        pathname: u64,
+        bpf_fd: u32,
+        file_flags: u32,
+    }
+    const BPF_OBJ_GET: libc::c_long = 7;
+    const BPF_F_RDONLY: u32 = 1 << 3;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let mut attr = ObjGet { pathname: path.as_ptr() as u64, bpf_fd: 0, file_flags: BPF_F_RDONLY };
+    // SAFETY: attr is a valid bpf_attr prefix for BPF_OBJ_GET; path outlives the call.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_bpf, BPF_OBJ_GET, &raw mut attr, std::mem::size_of::<ObjGet>() as libc::c_uint)
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: BPF_OBJ_GET returned a new file descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
