@@ -49,6 +49,9 @@ pub enum FethError {
     Invalid(String),
     #[error("the kernel lacks a feature feth needs: {0}")]
     KernelFeature(String),
+    /// A program feth runs (the benchmark's iperf3 and sockperf) did not do its part.
+    #[error("{program}: {reason}")]
+    Helper { program: &'static str, reason: String },
     #[error("{context}: {cause}")]
     Netlink {
         context: String,
@@ -95,7 +98,9 @@ impl FethError {
             FethError::Netlink { cause, .. } if permission(errno(cause)) => Class::NotPermitted,
             FethError::Io { cause, .. } if permission(cause.raw_os_error()) => Class::NotPermitted,
             FethError::Bpf { errno, .. } if permission(*errno) => Class::NotPermitted,
-            FethError::Netlink { .. } | FethError::Io { .. } | FethError::Bpf { .. } => Class::Failed,
+            FethError::Netlink { .. } | FethError::Io { .. } | FethError::Bpf { .. } | FethError::Helper { .. } => {
+                Class::Failed
+            }
             _ => Class::Refused,
         }
     }

@@ -1,4 +1,5 @@
-//! The feth bench as the kernel knows it, read without changing anything.
+//! The feth ports of one state directory as the kernel knows them, read without changing
+//! anything.
 //!
 //! A port *is* its wire end: a veth in the loader's namespace with ifindex
 //! `WIRE_IFINDEX_BASE + slot`. Its configuration is the record in the wire end's alias; its

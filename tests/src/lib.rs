@@ -17,10 +17,10 @@ impl std::fmt::Display for Layout {
     }
 }
 
-pub mod bench;
 pub mod frames;
 pub mod loader;
 pub mod netns;
+pub mod pair;
 pub mod world;
 
 use std::time::{Duration, Instant};

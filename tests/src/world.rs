@@ -76,7 +76,7 @@ impl World {
             });
         }
         let holder = holder.spawn().expect("start the world's mount namespace holder");
-        let mnt = crate::wait_until(crate::bench::WAIT, || {
+        let mnt = crate::wait_until(crate::pair::WAIT, || {
             let own = std::fs::read_link("/proc/self/ns/mnt").ok();
             std::fs::read_link(format!("/proc/{}/ns/mnt", holder.id())).ok().is_some_and(|m| Some(m) != own)
         });

@@ -6,10 +6,10 @@ use std::{
 };
 
 use feth_tests::{
-    bench::{WAIT, mac, up_pair},
     both_modes,
     frames::{PacketSocket, seq_of, test_frame},
     loader::{self, counters, ok},
+    pair::{WAIT, mac, up_pair},
     wait_until, world,
 };
 
@@ -198,7 +198,7 @@ fn frames_sent_while_the_link_is_down_are_captured() {
     let path = path.to_str().unwrap().to_owned();
     let mut capture = Running::capture(&["capture", "feth0", "-w", &path], r#""capture": [1-9]"#);
     let mut flap = Running::start(&["flap", "feth0", "--down", "30s", "--up", "1s"]);
-    assert!(wait_until(WAIT, || !feth_tests::bench::carrier(&p.a, "feth0")), "link down");
+    assert!(wait_until(WAIT, || !feth_tests::pair::carrier(&p.a, "feth0")), "link down");
     let tx = p.a.run(|| PacketSocket::open("feth0"));
     let src = mac(&p.a, "feth0");
     for seq in 0..5 {

@@ -2,10 +2,10 @@
 //! in both datapaths. Run as root (`cargo xtask test`).
 
 use feth_tests::{
-    bench::{WAIT, assert_blocked, assert_crosses, carrier, port, tcp_transfer, up_pair},
     both_modes,
     loader::{Ports, fails, ok, show_json, show_state},
     netns::NetNs,
+    pair::{WAIT, assert_blocked, assert_crosses, carrier, port, tcp_transfer, up_pair},
     wait_until, world,
 };
 
@@ -171,7 +171,7 @@ fn deleting_one_side_behind_our_back_unpeers_the_other(mode: &str) {
     // counted as dropped, not lost.
     let tx = p.a.run(|| feth_tests::frames::PacketSocket::open("feth0"));
     for seq in 0..5 {
-        tx.send(&feth_tests::frames::test_frame(feth_tests::bench::mac(&p.a, "feth0"), 100, seq));
+        tx.send(&feth_tests::frames::test_frame(feth_tests::pair::mac(&p.a, "feth0"), 100, seq));
     }
     let show = show_json();
     assert_eq!(port(&show, "feth0")["peer"], serde_json::Value::Null);

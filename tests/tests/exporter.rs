@@ -7,9 +7,9 @@ use std::{
 };
 
 use feth_tests::{
-    bench::{WAIT, up_pair},
     frames::{PacketSocket, test_frame},
     loader::{self, counters},
+    pair::{WAIT, up_pair},
     wait_until, world,
 };
 
@@ -68,7 +68,7 @@ fn prometheus_scrapes_the_exporter() {
     assert!(wait_until(WAIT, || get("http://127.0.0.1:9469/metrics").is_some()), "the exporter answers");
     // Known traffic: 250 frames from feth0.
     let tx = p.a.run(|| PacketSocket::open("feth0"));
-    let mac = feth_tests::bench::mac(&p.a, "feth0");
+    let mac = feth_tests::pair::mac(&p.a, "feth0");
     for seq in 0..250 {
         tx.send(&test_frame(mac, 100, seq));
     }

@@ -1,7 +1,7 @@
 //! The machine's own feth pair, which `cargo xtask test` brings up in the host's state before
 //! the suite and checks after it: the suite must leave it untouched, peered and crossing.
 //! Run only by xtask (it names the namespaces); ignored in a plain `cargo test`.
-use feth_tests::{bench::assert_crosses, netns::NetNs};
+use feth_tests::{netns::NetNs, pair::assert_crosses};
 
 #[test]
 #[ignore = "cargo xtask test runs it around the suite, with the host pair's namespaces"]

@@ -9,10 +9,10 @@ use std::{
 };
 
 use feth_tests::{
-    bench::{Pair, WAIT, carrier, crossed_or_counted, mac, port, tcp_transfer, up_pair},
     both_modes,
     frames::{PacketSocket, test_frame},
     loader::{counters, fails, ok, run, show_json, show_state},
+    pair::{Pair, WAIT, carrier, crossed_or_counted, mac, port, tcp_transfer, up_pair},
     scaled, wait_until, world,
 };
 

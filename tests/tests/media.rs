@@ -1,7 +1,7 @@
 //! Media (feth's SET_MEDIA / SIOCGIFMEDIA) through `feth-loader media` and `show --json`.
 use feth_tests::{
-    bench::{port, up_pair},
     loader::{fails, ok, show_json, show_state},
+    pair::{port, up_pair},
     world,
 };
 

@@ -9,9 +9,9 @@ use std::{
 };
 
 use feth_tests::{
-    bench::{WAIT, mac, port, tcp_transfer, up_pair},
     frames::{PacketSocket, test_frame},
     loader::{ok, show_json},
+    pair::{WAIT, mac, port, tcp_transfer, up_pair},
     wait_until, world,
 };
 
@@ -33,8 +33,8 @@ fn tc_mode_tcp_100mb_with_offloads_on() {
     let (packets, bytes) = (a["tx"]["packets"].as_u64().unwrap(), a["tx"]["bytes"].as_u64().unwrap());
     assert!(bytes >= 100 << 20, "all data crossed: {a}");
     assert!(packets < bytes / 1514, "super-frames crossed whole (TSO kept): {a}");
-    assert!(feth_tests::bench::crossed_or_counted(a, b, "packets"), "{a} {b}");
-    assert!(feth_tests::bench::crossed_or_counted(a, b, "bytes"), "{a} {b}");
+    assert!(feth_tests::pair::crossed_or_counted(a, b, "packets"), "{a} {b}");
+    assert!(feth_tests::pair::crossed_or_counted(a, b, "bytes"), "{a} {b}");
     assert_eq!(b["rx"]["packets"], a["tx"]["packets"], "nothing dropped: {a} {b}");
 }
 
@@ -99,8 +99,8 @@ fn switching_modes_under_traffic_loses_nothing_unaccounted() {
     let settled = wait_until(WAIT, || {
         let (a, b) = counters();
         a["tx"]["packets"].as_u64().unwrap() + a["drops"]["tx_refused"].as_u64().unwrap() == sent
-            && feth_tests::bench::crossed_or_counted(&a, &b, "packets")
-            && feth_tests::bench::crossed_or_counted(&a, &b, "bytes")
+            && feth_tests::pair::crossed_or_counted(&a, &b, "packets")
+            && feth_tests::pair::crossed_or_counted(&a, &b, "bytes")
     });
     let (a, b) = counters();
     assert!(settled, "sent {sent}: feth0 {a:#} feth1 {b:#}");

@@ -1,9 +1,9 @@
 //! MTU: jumbo frames cross in both datapaths; MTUs set later with rtnetlink are honoured;
 //! frames larger than the receiver's MTU are counted as drops.
 use feth_tests::{
-    bench::{WAIT, assert_crosses_len, port, send_one, up_pair},
     both_modes,
     loader::{fails, ok, show_json},
+    pair::{WAIT, assert_crosses_len, port, send_one, up_pair},
     wait_until,
 };
 
@@ -52,7 +52,7 @@ fn mtu_set_with_rtnetlink_is_honoured(mode: &str) {
     p.b.set_mtu("feth1", 9000);
     if mode == "xdp" && !feth_tests::xdp_jumbo() {
         // Not crossed, but counted, and `show` says why.
-        let (_, got) = send_one(&p.a, "feth0", &p.b, "feth1", full(9000), 3, feth_tests::bench::ABSENCE);
+        let (_, got) = send_one(&p.a, "feth0", &p.b, "feth1", full(9000), 3, feth_tests::pair::ABSENCE);
         assert!(got.is_none());
         let refused =
             wait_until(WAIT, || port(&show_json(), "feth1")["counters"]["drops"]["rx_refused"]["packets"] == 1);
@@ -70,7 +70,7 @@ fn mtu_set_with_rtnetlink_is_honoured(mode: &str) {
 fn frames_over_the_receivers_mtu_are_counted(mode: &str) {
     let p = up_pair(mode, &[]);
     p.a.set_mtu("feth0", 9000);
-    let (_, got) = send_one(&p.a, "feth0", &p.b, "feth1", full(9000), 5, feth_tests::bench::ABSENCE);
+    let (_, got) = send_one(&p.a, "feth0", &p.b, "feth1", full(9000), 5, feth_tests::pair::ABSENCE);
     assert!(got.is_none(), "a frame over feth1's MTU must not arrive");
     let counted = wait_until(WAIT, || {
         let show = show_json();

@@ -8,9 +8,9 @@ use std::{
 };
 
 use feth_tests::{
-    bench::{WAIT, port},
     frames::{PacketSocket, seq_of, test_frame},
     loader::{Ports, ok, run, show_json},
+    pair::{WAIT, port},
     wait_until, world,
 };
 

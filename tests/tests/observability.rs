@@ -7,11 +7,11 @@ use std::{
 };
 
 use feth_tests::{
-    bench::{ABSENCE, WAIT, mac, port, send_one, up_pair},
     both_modes,
     frames::PacketSocket,
     loader::{self, counters, ok, show_json},
     netns::NetNs,
+    pair::{ABSENCE, WAIT, mac, port, send_one, up_pair},
     wait_until, world,
 };
 
@@ -158,8 +158,8 @@ fn invariant_holds_with_unpeered_and_oversized_frames(mode: &str) {
     }
     let at_rest = wait_until(WAIT, || {
         let (a, b) = (counters("feth0"), counters("feth1"));
-        feth_tests::bench::crossed_or_counted(&a, &b, "packets")
-            && feth_tests::bench::crossed_or_counted(&a, &b, "bytes")
+        feth_tests::pair::crossed_or_counted(&a, &b, "packets")
+            && feth_tests::pair::crossed_or_counted(&a, &b, "bytes")
             && a["tx"]["packets"] == crossed + u64::from(oversized)
     });
     let (a, b) = (counters("feth0"), counters("feth1"));
@@ -332,7 +332,7 @@ fn monitor_repairs_a_deletion_behind_our_back() {
     assert_eq!(feth1, ["unpeered", "carrier down", "destroyed"], "feth1 events");
     let feth0 = monitor.events_of(&mut seen, "feth0", 2);
     assert_eq!(feth0, ["unpeered", "carrier down"], "the former peer is unpeered live");
-    assert!(!feth_tests::bench::carrier(&p.a, "feth0"));
+    assert!(!feth_tests::pair::carrier(&p.a, "feth0"));
     assert_eq!(port(&show_json(), "feth0")["peer"], serde_json::Value::Null);
 }
 

@@ -5,7 +5,7 @@ use std::{
     process::Stdio,
 };
 
-use feth_tests::{bench::up_pair, loader, wait_until, world};
+use feth_tests::{loader, pair::up_pair, wait_until, world};
 
 #[test]
 fn a_closed_pipe_ends_watch_quietly() {
@@ -23,7 +23,7 @@ fn a_closed_pipe_ends_watch_quietly() {
     // The reader is gone: the next print meets a closed pipe.
     let mut status = None;
     assert!(
-        wait_until(feth_tests::bench::WAIT, || {
+        wait_until(feth_tests::pair::WAIT, || {
             status = child.try_wait().expect("wait");
             status.is_some()
         }),

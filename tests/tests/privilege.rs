@@ -11,9 +11,9 @@ use std::{
 };
 
 use feth_tests::{
-    bench::{Pair, assert_crosses},
     loader::{self, show_state},
     netns::NetNs,
+    pair::{Pair, assert_crosses},
     world::{self, sh},
 };
 
@@ -183,7 +183,7 @@ fn an_operator_runs_feth_with_file_capabilities_and_no_helper_from_path() {
         .spawn()
         .expect("start capture");
     let mut seq = 10;
-    let done = feth_tests::wait_until(feth_tests::bench::WAIT, || {
+    let done = feth_tests::wait_until(feth_tests::pair::WAIT, || {
         seq += 1;
         assert_crosses(&pair.a, "feth0", &pair.b, "feth1", seq);
         capture.try_wait().expect("wait for capture").is_some()
@@ -238,7 +238,7 @@ fn an_operator_places_interfaces_only_in_namespaces_it_may_open() {
         .expect("the user's process");
     let own_ns = |pid: u32| std::fs::read_link(format!("/proc/{pid}/ns/net")).ok();
     assert!(
-        feth_tests::wait_until(feth_tests::bench::WAIT, || own_ns(roots.id()) != own_ns(std::process::id())),
+        feth_tests::wait_until(feth_tests::pair::WAIT, || own_ns(roots.id()) != own_ns(std::process::id())),
         "root's process is in a namespace of its own"
     );
     let before = show_state();
@@ -268,7 +268,7 @@ fn an_operator_places_interfaces_only_in_namespaces_it_may_open() {
 fn a_capture_writes_only_where_the_caller_may() {
     let _w = feth_tests::world();
     operators_directory();
-    let p = feth_tests::bench::up_pair("tc", &[]);
+    let p = feth_tests::pair::up_pair("tc", &[]);
     let capped = Copy::new("writes", Some(CAPS));
     // Root's directory, which the user may read but not write.
     let dir = capped.trap().parent().unwrap().join("roots");
@@ -329,7 +329,7 @@ fn a_group_may_read_the_state_but_not_change_it() {
     let _w = feth_tests::world();
     // The administrator opens the state directory to group NOGROUP, read only; root changes.
     assert!(sh(&format!("install -d -o root -g {NOGROUP} -m 0750 /sys/fs/bpf/feth")));
-    let p = feth_tests::bench::up_pair("tc", &[]);
+    let p = feth_tests::pair::up_pair("tc", &[]);
     feth_tests::loader::ok(&["impair", "feth0", "--rate", "100mbit"]);
     // Every pin follows the directory: its group, group-readable, nobody else's.
     assert!(sh(&format!(

@@ -4,10 +4,10 @@
 use std::{net::IpAddr, process::Command};
 
 use feth_tests::{
-    bench::{ABSENCE, WAIT, assert_blocked, assert_crosses, carrier, tcp_transfer_between},
     frames::PacketSocket,
     loader::{fails, ok, show_json, show_state},
     netns::NetNs,
+    pair::{ABSENCE, WAIT, assert_blocked, assert_crosses, carrier, tcp_transfer_between},
     wait_until,
     world::{Handles, World},
 };
@@ -270,6 +270,6 @@ fn ipv6_underlay_carries_jumbo_frames() {
         h.user.set_mtu("feth0", 8930);
     }
     assert!(wait_until(WAIT, || carrier(&a.user, "feth0") && carrier(&b.user, "feth0")), "carrier");
-    feth_tests::bench::assert_crosses_len(&a.user, "feth0", &b.user, "feth0", 8930 + 14, 1);
-    feth_tests::bench::assert_crosses_len(&b.user, "feth0", &a.user, "feth0", 8930 + 14, 2);
+    feth_tests::pair::assert_crosses_len(&a.user, "feth0", &b.user, "feth0", 8930 + 14, 1);
+    feth_tests::pair::assert_crosses_len(&b.user, "feth0", &a.user, "feth0", 8930 + 14, 2);
 }

@@ -1,9 +1,9 @@
 //! Many pairs in one command: 2048 pairs (4096 interfaces) come up with `up A B C D ...`, a
 //! sample crosses, and `down` leaves nothing. Times are the benchmark's business, not asserted.
 use feth_tests::{
-    bench::assert_crosses,
     loader::{ok, show_json},
     netns::NetNs,
+    pair::assert_crosses,
     world,
 };
 

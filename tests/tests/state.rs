@@ -4,10 +4,10 @@
 use std::os::unix::process::ExitStatusExt as _;
 
 use feth_tests::{
-    bench::{WAIT, assert_blocked, assert_crosses, carrier, mac, port, up_pair},
     both_modes,
     loader::{command, fails, ok, run, show_json, show_state},
     netns::NetNs,
+    pair::{WAIT, assert_blocked, assert_crosses, carrier, mac, port, up_pair},
     wait_until, world,
     world::{World, attached, exists, sh},
 };
@@ -31,7 +31,7 @@ fn assert_converged() {
     assert_eq!(out.trim(), "nothing to repair", "a repair left work: {out}");
 }
 
-fn both_cross(p: &feth_tests::bench::Pair, seq: u32) {
+fn both_cross(p: &feth_tests::pair::Pair, seq: u32) {
     assert_crosses(&p.a, "feth0", &p.b, "feth1", seq);
     assert_crosses(&p.b, "feth1", &p.a, "feth0", seq + 1);
 }
@@ -94,7 +94,7 @@ fn killed(args: &[&str], point: &str) {
 fn killed_commands_converge(mode: &str) {
     let other = if mode == "xdp" { "tc" } else { "xdp" };
     let (a, b) = (NetNs::new("a"), NetNs::new("b"));
-    let p = feth_tests::bench::Pair::adopt(&["feth0", "feth1"], a, b);
+    let p = feth_tests::pair::Pair::adopt(&["feth0", "feth1"], a, b);
 
     // create, killed with the veth pair made but no record yet: finished, never deleted.
     killed(&["create", "feth0", "--netns", &p.a.name], "create:veth-made");
@@ -161,10 +161,10 @@ fn renames_and_moves_are_followed() {
     assert_eq!(lab0["netns"], p.a.name.as_str());
     assert_eq!(lab0["peer"], "feth1");
     assert_eq!(lab0["mtu"], 1500);
-    assert_eq!(lab0["mac"], feth_tests::bench::format_mac(&mac0));
+    assert_eq!(lab0["mac"], feth_tests::pair::format_mac(&mac0));
     let feth1 = port(&show, "feth1");
     assert_eq!(feth1["netns"], c.name.as_str(), "the move is followed");
-    assert_eq!(feth1["mac"], feth_tests::bench::format_mac(&mac1));
+    assert_eq!(feth1["mac"], feth_tests::pair::format_mac(&mac1));
     assert!(!show.to_string().contains("hwcsum off was asked"), "no invented reasons: {show}");
     let err = fails(&["unpeer", "feth0"]);
     assert!(err.contains("feth0: no such interface"), "the old name is gone: {err}");
@@ -312,7 +312,7 @@ fn parallel_commands_end_consistent() {
 fn state_directory_is_chosen_by_flag_or_environment() {
     let _w = world();
     let (a, b) = (NetNs::new("a"), NetNs::new("b"));
-    let p = feth_tests::bench::Pair::adopt(&[], a, b);
+    let p = feth_tests::pair::Pair::adopt(&[], a, b);
     // FETH_BPFFS for a whole session: pins and lock there, nothing in the default directory.
     let with_env = |args: &[&str]| {
         let out = command().env("FETH_BPFFS", "/sys/fs/bpf/bench2").args(args).output().expect("run feth-loader");

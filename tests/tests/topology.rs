@@ -1,9 +1,9 @@
 //! `apply FILE.toml` and `export`: the machine made to match a file, changing only what
 //! differs; an export applied changes nothing; a file with an error changes nothing at all.
 use feth_tests::{
-    bench::{assert_crosses, port},
     loader::{Ports, fails, ok, show_json, show_state},
     netns::NetNs,
+    pair::{assert_crosses, port},
     world,
 };
 

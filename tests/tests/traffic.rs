@@ -3,10 +3,10 @@
 use std::process::{Child, Stdio};
 
 use feth_tests::{
-    bench::{WAIT, port, up_pair},
     both_modes,
     frames::PacketSocket,
     loader::{self, fails, ok, show_json},
+    pair::{WAIT, port, up_pair},
     wait_until,
 };
 
@@ -70,7 +70,7 @@ impl Drop for Running {
 }
 
 /// The sink is attached once its interface has an XDP program.
-fn sink_attached(p: &feth_tests::bench::Pair, dev: &str) -> bool {
+fn sink_attached(p: &feth_tests::pair::Pair, dev: &str) -> bool {
     p.b.run(|| {
         std::process::Command::new("ip")
             .args(["-d", "link", "show", dev])
@@ -209,7 +209,7 @@ fn a_pcap_is_replayed_byte_for_byte_in_order() {
     let _alone = alone();
     let _w = feth_tests::world();
     let p = up_pair("tc", &[]);
-    let src = feth_tests::bench::mac(&p.a, "feth0");
+    let src = feth_tests::pair::mac(&p.a, "feth0");
     // 1000 frames of many sizes, 1 ms apart in the file.
     let frames: Vec<Vec<u8>> =
         (0..1000u32).map(|seq| feth_tests::frames::test_frame(src, 60 + (seq as usize * 37) % 1400, seq)).collect();

@@ -46,7 +46,7 @@ fn sockperf(seconds: u32, tcp: bool) -> Result<[f64; 3]> {
     if !ready {
         let _ = server.kill();
         let _ = server.wait();
-        return Err(FethError::KernelFeature("sockperf server did not start".into()));
+        return Err(FethError::Helper { program: "sockperf", reason: "its server did not start".into() });
     }
     let out = in_netns(NS_CLIENT, "sockperf")?
         .args(["ping-pong", "-i", &SERVER_IP.to_string(), "-p", PORT, "-t", &seconds.to_string(), "--full-rtt"])
@@ -60,7 +60,7 @@ fn sockperf(seconds: u32, tcp: bool) -> Result<[f64; 3]> {
         text.lines()
             .find(|l| l.contains(&format!("percentile {p} =")))
             .and_then(|l| l.rsplit('=').next()?.trim().parse::<f64>().ok())
-            .ok_or_else(|| FethError::KernelFeature(format!("sockperf printed no {p} percentile")))
+            .ok_or_else(|| FethError::Helper { program: "sockperf", reason: format!("printed no {p} percentile") })
     };
     Ok([percentile("50.000")?, percentile("99.000")?, percentile("99.900")?])
 }

@@ -73,7 +73,7 @@ fn feth_counters(row: Row) -> Result<Option<(PortCounters, PortCounters)>> {
 }
 
 /// Waits (bounded) until the sink count stops moving: frames in flight have landed.
-fn settle(objects: &BenchObject) -> Result<u64> {
+fn sink_count_at_rest(objects: &BenchObject) -> Result<u64> {
     let mut last = objects.count(Count::GenAtSink)?;
     for _ in 0..100 {
         std::thread::sleep(Duration::from_millis(10));
@@ -91,9 +91,9 @@ fn settle(objects: &BenchObject) -> Result<u64> {
 pub fn measure(objects: &BenchObject, topo: &Network, size: usize, round: usize, opts: &RateOptions) -> Result<Sample> {
     let data = frame(&topo.sink_mac, size);
     let before = feth_counters(topo.row)?;
-    let sink_start = settle(objects)?;
+    let sink_start = sink_count_at_rest(objects)?;
     let (pps, generated) = generate_for_window(objects, topo, &data, opts)?;
-    let received = settle(objects)? - sink_start;
+    let received = sink_count_at_rest(objects)? - sink_start;
     let accounting = match (before, feth_counters(topo.row)?) {
         (Some((a0, b0)), Some((a1, b1))) => Some(account(generated, received, (&a0, &b0), (&a1, &b1))),
         _ => None,

@@ -87,7 +87,7 @@ fn iperf3(seconds: u32) -> Result<f64> {
     let listening = lines.any(|l| l.is_ok_and(|l| l.contains("Server listening")));
     if !listening {
         let _ = server.kill();
-        return Err(FethError::KernelFeature("iperf3 server did not start".into()));
+        return Err(FethError::Helper { program: "iperf3", reason: "its server did not start".into() });
     }
     let out = in_netns(NS_CLIENT, "iperf3")?
         .args(["-c", &SERVER_IP.to_string(), "-t", &seconds.to_string(), "-J"])
@@ -96,11 +96,11 @@ fn iperf3(seconds: u32) -> Result<f64> {
     let _ = server.kill();
     let _ = server.wait();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| FethError::KernelFeature(format!("iperf3 printed no JSON report: {e}")))?;
+        .map_err(|e| FethError::Helper { program: "iperf3", reason: format!("printed no JSON report: {e}") })?;
     report["end"]["sum_received"]["bits_per_second"]
         .as_f64()
         .map(|b| b / 1e9)
-        .ok_or_else(|| FethError::KernelFeature(format!("iperf3 failed: {}", report["error"])))
+        .ok_or_else(|| FethError::Helper { program: "iperf3", reason: format!("failed: {}", report["error"]) })
 }
 
 /// How the client and server namespaces are joined.

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::{
     probe,
-    target::{Target, counters_of, refuse_above, settle, target},
+    target::{Target, counters_at_rest, counters_of, refuse_above, target},
 };
 use crate::{
     frames::{FRAME_MIN, Flows, LIVE_FRAME_MAX, Proto, build_frame, flow_config},
@@ -49,22 +49,10 @@ pub struct GenReport {
     pub seconds: f64,
     pub rate_pps: f64,
     pub rate_bps: f64,
-    /// Entered the crossover (NAME's `tx`).
-    pub tx: u64,
-    /// Delivered to the peer.
-    pub delivered: u64,
-    /// Refused by NAME's own queue toward the crossover (the generator outran it).
-    pub tx_refused: u64,
-    /// Refused because `flap` held the link down.
-    pub link_down: u64,
-    pub no_peer: u64,
-    pub redirect_error: u64,
-    pub loss: u64,
-    pub loss_every: u64,
-    /// Crossed but refused by the peer (larger than its MTU, queue full, admin down).
-    pub rx_refused: u64,
-    /// Extra copies made by `impair --duplicate` (delivered too).
-    pub duplicated: u64,
+    /// Where the frames went (NAME's `tx`, delivered to the peer, or dropped by reason),
+    /// from the counters of NAME and its peer.
+    #[serde(flatten)]
+    pub frames: Delivery,
     /// `sent + duplicated - delivered - every drop`: 0 when every frame is accounted for.
     pub unaccounted: i64,
 }
@@ -222,7 +210,7 @@ pub(super) fn account(
     sizes: Vec<(usize, u64)>,
     seconds: f64,
 ) -> Result<GenReport> {
-    let after = settle(name, peer.as_deref())?;
+    let after = counters_at_rest(name, peer.as_deref())?;
     let d = Delivery::between((&before.0, before.1.as_ref()), (&after.0, after.1.as_ref()));
     let sent: u64 = sizes.iter().map(|(_, n)| n).sum();
     let bits: f64 = sizes.iter().map(|(s, n)| *s as f64 * 8.0 * *n as f64).sum();
@@ -234,17 +222,8 @@ pub(super) fn account(
         seconds,
         rate_pps: sent as f64 / seconds,
         rate_bps: bits / seconds,
-        tx: d.tx,
-        delivered: d.delivered,
-        tx_refused: d.tx_refused,
-        link_down: d.link_down,
-        no_peer: d.no_peer,
-        redirect_error: d.redirect_error,
-        loss: d.loss,
-        loss_every: d.loss_every,
-        rx_refused: d.rx_refused,
-        duplicated: d.duplicated,
         unaccounted: d.unaccounted(sent),
+        frames: d,
     };
     Ok(report)
 }

@@ -79,7 +79,7 @@ pub fn counters_of(name: &str, peer: Option<&str>) -> Result<(PortCounters, Opti
 }
 
 /// Reads the counters until two reads 100 ms apart agree (bounded by 3 s).
-pub fn settle(name: &str, peer: Option<&str>) -> Result<(PortCounters, Option<PortCounters>)> {
+pub fn counters_at_rest(name: &str, peer: Option<&str>) -> Result<(PortCounters, Option<PortCounters>)> {
     let mut last = counters_of(name, peer)?;
     for _ in 0..30 {
         std::thread::sleep(Duration::from_millis(100));

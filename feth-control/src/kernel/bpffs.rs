@@ -88,7 +88,7 @@ pub struct Lock {
 /// who is an operator and who a reader, so it must be one root made for the caller (README
 /// "Without root"): owned by root and not writable by everyone, or owned by the caller inside
 /// a directory only root writes to. A directory the caller made itself where bpffs lets users
-/// write (a fresh bpffs is mode 1777) would make any reader an operator of a bench of its own.
+/// write (a fresh bpffs is mode 1777) would make any reader an operator of a state directory of its own.
 fn check_made_by_root(dir: &Path) -> Result<()> {
     if !crate::kernel::caller::untrusted() {
         return Ok(());
@@ -172,7 +172,7 @@ pub fn lock_exclusive() -> Result<Lock> {
     }
 }
 
-/// The last command of a bench removes the directory while holding the lock; a waiter that
+/// The last command of a state directory removes the directory while holding the lock; a waiter that
 /// opened it before then holds a lock on a removed directory and must start again.
 fn still_current(file: &File) -> bool {
     match (file.metadata(), std::fs::metadata(dir())) {
@@ -187,7 +187,7 @@ pub fn remove_layout_if_empty() {
     let _ = std::fs::remove_dir(layout_dir());
 }
 
-/// Removes the state directory when it is empty, at the end of the last command of a bench
+/// Removes the state directory when it is empty, at the end of the last command of its ports
 /// (with the exclusive lock held; a waiter then starts again, see `still_current`). Never in
 /// the middle of a command: one arriving after a re-creation would lock the new directory
 /// while this one still runs. A directory root made for a caller without root, or one someone

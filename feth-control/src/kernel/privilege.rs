@@ -96,7 +96,7 @@ pub fn share_state_with_group() -> Result<()> {
     let group_writes = group_reads && meta.mode() & 0o020 != 0;
     // feth's own directory (its group is the one pins are made with, not readable by it): no
     // one else can reach the pins, so there is nothing to set, and no walk over every pin
-    // (tens of thousands on a large bench) in each command.
+    // (tens of thousands with many ports) in each command.
     if !group_reads && meta.gid() == nix::unistd::getegid().as_raw() {
         return Ok(());
     }

@@ -1,7 +1,7 @@
 //! `feth-loader capture`: switches the data path's capture on for one port, reads what it
 //! hands over (`feth_common::capture`), and switches it off again.
 //!
-//! One capture per bench at a time: the capture holds an exclusive flock on the layout
+//! One capture per state directory at a time: the capture holds an exclusive flock on the layout
 //! directory (changing commands lock the state directory above it, so they go on meanwhile).
 //! A capture killed without cleaning up leaves the switch on; the repair finds the flock free
 //! and turns it off (`datapath::capture_switch`).

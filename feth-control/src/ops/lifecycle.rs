@@ -1,5 +1,5 @@
 //! Creating and destroying ports: `create`, `destroy`, `up` and `down`, one port or many in one
-//! batch (what makes a large bench come up and go down fast).
+//! batch (what makes many ports come up and go down fast).
 use std::collections::HashSet;
 
 use feth_common::{DEFAULT_MODE, Mode};
@@ -125,7 +125,7 @@ pub fn create_many(state: &mut State, specs: &[PortSpec]) -> Result<Vec<String>>
 }
 
 /// Destroys ports (each unpeered first). Their veth pairs are deleted in one batch, which
-/// is what makes tearing down a large bench fast.
+/// is what makes tearing down many ports fast.
 pub fn destroy_many(state: &mut State, names: &[&str]) -> Result<()> {
     let doomed: Vec<Port> = names.iter().map(|n| state.port(n).cloned()).collect::<Result<_>>()?;
     // Peers that stay are unpeered first (their records, carrier off); ports that go need

@@ -9,7 +9,7 @@ use crate::{
     fault,
     kernel::features,
     port::mtu,
-    port::record::Record,
+    port::record::{self, Record},
     port::remote::{Endpoint, Remote},
     repair::{self, Run},
     state::{Port, State},
@@ -26,12 +26,10 @@ pub struct PeerOptions {
 impl PeerOptions {
     /// Refuses combinations feth cannot honour, before anything changes.
     pub fn check(&self, name: &str, current: Mode) -> Result<()> {
-        if self.hwcsum == Some(true) && self.mode.unwrap_or(current) == Mode::Xdp {
+        if let Err(why) = record::hwcsum_fits(self.hwcsum, self.mode.unwrap_or(current)) {
             return Err(FethError::Refused {
                 name: name.to_owned(),
-                reason:
-                    "hwcsum on needs --mode tc: XDP_REDIRECT loses CHECKSUM_PARTIAL, so XDP mode checksums in software"
-                        .into(),
+                reason: format!("hwcsum on needs --mode tc: {why}"),
             });
         }
         Ok(())

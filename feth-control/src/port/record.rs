@@ -125,6 +125,16 @@ fn parse_fields(text: &str) -> Option<Record> {
     Some(record)
 }
 
+/// Whether `hwcsum` can be honoured in `mode`; `Err` says why not. Only TC mode keeps transmit
+/// checksum offload.
+pub fn hwcsum_fits(hwcsum: Option<bool>, mode: Mode) -> std::result::Result<(), &'static str> {
+    if hwcsum == Some(true) && mode == Mode::Xdp {
+        Err("XDP_REDIRECT loses CHECKSUM_PARTIAL, so XDP mode checksums in software")
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

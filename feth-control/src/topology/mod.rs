@@ -1,4 +1,4 @@
-//! A bench as a file: `apply FILE.toml` makes the machine match it, changing only what
+//! A set of ports as a file: `apply FILE.toml` makes the machine match it, changing only what
 //! differs; `export` writes the running state as such a file (applying an export changes
 //! nothing). A listed interface is described in full: what the file leaves out takes its
 //! default (MTU 1500, feth's media, no impairment, unpeered unless a `[[peer]]` names it).
@@ -277,8 +277,8 @@ impl Peer {
             None => DEFAULT_MODE,
             Some(text) => text.parse().map_err(|()| format!("mode {text:?}: xdp or tc"))?,
         };
-        if p.hwcsum == Some(true) && mode == Mode::Xdp {
-            return Err(format!("{}: hwcsum needs mode tc", p.a));
+        if let Err(why) = crate::port::record::hwcsum_fits(p.hwcsum, mode) {
+            return Err(format!("{}: hwcsum needs mode tc: {why}", p.a));
         }
         if p.a == p.b {
             return Err(format!("{}: an interface cannot be peered with itself", p.a));

@@ -236,15 +236,15 @@ fn print_report(r: &traffic::GenReport, json: bool) -> anyhow::Result<()> {
     );
     println!(
         "\tdelivered {}  tx_refused {}  link_down {}  no_peer {}  redirect_error {}  loss {}  loss_every {}  rx_refused {}  duplicated {}  unaccounted {}",
-        r.delivered,
-        r.tx_refused,
-        r.link_down,
-        r.no_peer,
-        r.redirect_error,
-        r.loss,
-        r.loss_every,
-        r.rx_refused,
-        r.duplicated,
+        r.frames.delivered,
+        r.frames.tx_refused,
+        r.frames.link_down,
+        r.frames.no_peer,
+        r.frames.redirect_error,
+        r.frames.loss,
+        r.frames.loss_every,
+        r.frames.rx_refused,
+        r.frames.duplicated,
         r.unaccounted
     );
     let sizes: Vec<String> = r.sizes.iter().map(|(s, n)| format!("{s}B {n}")).collect();
