@@ -1,21 +1,28 @@
-//! What the running kernel can do, found once per process, and the one sentence a command says
-//! when something it needs is missing. The minimum kernel of each feature is in the README's
-//! kernel table.
-use std::sync::OnceLock;
+//! What the running kernel can do, found once per process. What the kernel can be asked is
+//! probed, as cilium/ebpf's `features` package does (a tiny program loaded, an attach tried
+//! where it cannot touch anything); what only shows in behaviour, a bug fix or a data-path
+//! capability, is read from the kernel's version. The minimum kernel of each feature is in
+//! docs/kernels.md.
+use std::{
+    os::fd::{FromRawFd as _, OwnedFd},
+    sync::OnceLock,
+};
 
 use aya::util::KernelVersion;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Features {
     /// TCX links (6.6): otherwise TC programs attach as cls_bpf filters through netlink.
+    /// Probed.
     pub tcx: bool,
     /// XDP_REDIRECT of multi-buffer frames through a devmap (6.3): otherwise XDP mode crosses
-    /// frames up to `port::mtu::XDP_LINEAR` only.
+    /// frames up to `port::mtu::XDP_LINEAR` only. By version: the kernel accepts such a
+    /// redirect either way and only drops the frames without it.
     pub xdp_jumbo: bool,
     /// Detaching XDP from a veth that keeps NAPI through GRO is safe under traffic. Debian's 6.1
     /// was seen to crash (a NULL `rxq->dev` in the XDP program, from NAPI racing the detach);
     /// 6.18 never did. Below 6.6 feth turns the wire end's GRO off around the detach, so the
-    /// kernel stops NAPI first.
+    /// kernel stops NAPI first. By version: a bug shows only by crashing.
     pub xdp_detach_under_gro: bool,
 }
 
@@ -23,12 +30,101 @@ fn at_least(major: u8, minor: u8) -> bool {
     KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(major, minor, 0))
 }
 
-/// The running kernel's features (read once).
+/// The running kernel's features (found once).
 pub fn get() -> Features {
     static FEATURES: OnceLock<Features> = OnceLock::new();
     *FEATURES.get_or_init(|| Features {
-        tcx: at_least(6, 6),
+        // Without the capabilities a probe needs, the version says it.
+        tcx: probe_tcx().unwrap_or_else(|| at_least(6, 6)),
         xdp_jumbo: at_least(6, 3),
         xdp_detach_under_gro: at_least(6, 6),
     })
+}
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_LINK_CREATE: libc::c_long = 28;
+const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
+/// `enum bpf_attach_type`'s BPF_TCX_INGRESS (6.6).
+const BPF_TCX_INGRESS: u32 = 46;
+
+/// The BPF_PROG_LOAD part of `union bpf_attr` the probe fills (the kernel zero-extends it).
+#[repr(C)]
+struct ProgLoad {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+}
+
+/// The BPF_LINK_CREATE part of `union bpf_attr`, up to its TCX fields.
+#[repr(C)]
+struct LinkCreate {
+    prog_fd: u32,
+    target_ifindex: u32,
+    attach_type: u32,
+    flags: u32,
+    relative_fd: u32,
+    _pad: u32,
+    expected_revision: u64,
+}
+
+/// `bpf(2)` with `attr`; a new file descriptor, or the errno.
+fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> Result<OwnedFd, i32> {
+    // SAFETY: attr is a valid prefix of union bpf_attr for cmd, alive for the call.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_bpf, cmd, std::ptr::from_mut(attr), std::mem::size_of::<T>() as libc::c_uint)
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    }
+    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// TCX, asked of the kernel: a do-nothing TC program linked for TCX ingress of ifindex 0. No
+/// device has that index, so nothing is attached anywhere: a kernel that knows TCX looks for
+/// the device and says ENODEV, one that does not refuses the attach type with EINVAL. `None`
+/// when the program cannot be loaded (no CAP_BPF) or the answer is neither.
+fn probe_tcx() -> Option<bool> {
+    use std::os::fd::AsRawFd as _;
+    // r0 = 0 (TC_ACT_OK); exit.
+    let insns: [u64; 2] = [0xb7, 0x95];
+    let license = c"GPL";
+    let mut load = ProgLoad {
+        prog_type: BPF_PROG_TYPE_SCHED_CLS,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+    };
+    let prog = bpf(BPF_PROG_LOAD, &mut load).ok()?;
+    let mut link = LinkCreate {
+        prog_fd: prog.as_raw_fd() as u32,
+        target_ifindex: 0,
+        attach_type: BPF_TCX_INGRESS,
+        flags: 0,
+        relative_fd: 0,
+        _pad: 0,
+        expected_revision: 0,
+    };
+    match bpf(BPF_LINK_CREATE, &mut link) {
+        Err(libc::ENODEV) => Some(true),
+        Err(libc::EINVAL) => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The probe agrees with the version where it can run (as root, as `cargo xtask test`
+    /// runs the unit tests); TCX came in 6.6.
+    #[test]
+    fn the_tcx_probe_agrees_with_the_kernel_version() {
+        match probe_tcx() {
+            Some(tcx) => assert_eq!(tcx, at_least(6, 6)),
+            // SAFETY: geteuid has no arguments and cannot fail.
+            None => assert_ne!(unsafe { libc::geteuid() }, 0, "root can load a program, so the probe answers"),
+        }
+    }
 }
