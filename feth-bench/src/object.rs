@@ -2,6 +2,8 @@
 //! (BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES, as xdp-trafficgen does it), the counting sink
 //! and the bare redirects feth is measured against. The benchmark and `feth-loader gen`/`sink`
 //! (crate::traffic) use the same programs.
+use std::ffi::CString;
+
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, DevMap, MapData, PerCpuArray},
@@ -14,7 +16,6 @@ use aya::{
 use feth_common::bench::COUNT_MAP;
 pub use feth_common::bench::Count;
 use feth_control::error::{Context as _, FethError, Result};
-use std::ffi::CString;
 
 static BENCH_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/feth-bench"));
 

@@ -7,3 +7,8 @@ pub mod mtu;
 pub mod names;
 pub mod record;
 pub mod remote;
+
+/// A switch as users type and read it (`--hwcsum on`, `show`'s offloads, repair's sentences).
+pub fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}

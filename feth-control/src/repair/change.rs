@@ -7,7 +7,7 @@ use crate::{
     datapath::{attach, legacy::OldLayout, load, pair, shaper, tunnel},
     error::Result,
     kernel::{bpffs, ethtool, netns::Netns, rtnl::LinkView},
-    port::{impair::Impairment, record::Record, remote::Remote},
+    port::{impair::Impairment, on_off, record::Record, remote::Remote},
     state::State,
 };
 
@@ -119,10 +119,6 @@ pub enum Change {
     Unload {
         noted: bool,
     },
-}
-
-fn on_off(b: bool) -> &'static str {
-    if b { "on" } else { "off" }
 }
 
 fn mode_name(config: &PortConfig) -> &'static str {

@@ -1,4 +1,4 @@
-use feth_control::{observe::show, read_state};
+use feth_control::{observe::show, port::on_off, read_state};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -69,8 +69,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn on_off(b: bool) -> &'static str {
-    if b { "on" } else { "off" }
 }
