@@ -5,6 +5,9 @@
 pub const DEFAULT_BPFFS_DIR: &str = "/sys/fs/bpf/feth";
 /// Environment variable naming the state directory.
 pub const BPFFS_ENV: &str = "FETH_BPFFS";
+/// Environment variable choosing how TC programs attach: `tcx` for TCX where the kernel has
+/// it, anything else for a cls_bpf filter through netlink.
+pub const TC_ATTACH_ENV: &str = "FETH_TC_ATTACH";
 
 /// Version of the pinned layout. Pins live in `<dir>/v<LAYOUT_VERSION>/`; a binary that finds
 /// another version's pins rebuilds the current layout from the interfaces and removes the old.

@@ -13,6 +13,7 @@ use feth_common::{Mode, PortConfig, wire_slot_of};
 use crate::{
     datapath::crossover::Crossover,
     error::{FethError, Result},
+    kernel::context::Context,
     kernel::netns::{self, Netns},
     kernel::rtnl::{LinkView, Rtnl},
     port::record::{Record, Recorded},
@@ -61,6 +62,8 @@ impl Port {
 }
 
 pub struct State {
+    /// What the command runs with (state directory, namespace policy, TC path, features).
+    pub ctx: Context,
     /// rtnetlink in the loader's namespace, where the wire ends live.
     pub rtnl: Rtnl,
     pub crossover: Option<Crossover>,
@@ -77,9 +80,9 @@ pub struct State {
 
 impl State {
     /// Reads the state; writes nothing.
-    pub fn read() -> Result<State> {
+    pub fn read(ctx: &Context) -> Result<State> {
         let rtnl = Rtnl::open()?;
-        let crossover = Crossover::open_existing()?;
+        let crossover = Crossover::open_existing(&ctx.state)?;
         let links = rtnl.links()?;
         let tunnels = links
             .iter()
@@ -87,7 +90,8 @@ impl State {
             .filter_map(|l| Some((crate::datapath::tunnel::owner(&l.name)?, l.clone())))
             .collect();
         let ports = read_ports(&rtnl, &links)?;
-        let mut state = State { rtnl, crossover, ports, tunnels, index: HashMap::new(), names: HashMap::new() };
+        let mut state =
+            State { ctx: ctx.clone(), rtnl, crossover, ports, tunnels, index: HashMap::new(), names: HashMap::new() };
         state.reindex();
         Ok(state)
     }
@@ -222,7 +226,7 @@ impl State {
     pub fn crossover(&mut self) -> Result<&mut Crossover> {
         if self.crossover.is_none() {
             let capacity = crate::datapath::load::capacity_for(self.slots_needed());
-            self.crossover = Some(Crossover::open_or_load(capacity)?);
+            self.crossover = Some(Crossover::open_or_load(&self.ctx.state, capacity)?);
         }
         Ok(self.crossover.as_mut().expect("just loaded"))
     }
@@ -299,10 +303,56 @@ pub mod testing {
         Port { slot, wire, record: Record::default(), recorded: Recorded::Current, netns: Netns::Own, user: Some(user) }
     }
 
+    /// A context whose state directory does not exist, on a kernel with every feature and TC
+    /// through netlink: what a test of a plan needs, nothing it could change.
+    pub fn context() -> Context {
+        let features = crate::kernel::features::Features { tcx: true, xdp_jumbo: true, xdp_detach_under_gro: true };
+        Context {
+            state: crate::kernel::bpffs::StateDir::new("/nonexistent/feth-unit-test".into()),
+            create_missing_netns: false,
+            tc_path: crate::kernel::context::TcPath::Netlink,
+            features,
+        }
+    }
+
+    /// A state directory of a test's own (a plain directory, removed when dropped): a plan
+    /// that reads the pins sees only what the test put there.
+    pub struct ScratchDir(pub std::path::PathBuf);
+
+    impl ScratchDir {
+        pub fn new(test: &str) -> ScratchDir {
+            let dir = std::env::temp_dir().join(format!("feth-unit-{}-{test}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("create a scratch directory");
+            ScratchDir(dir)
+        }
+
+        /// Puts an empty file at `path` below the directory (a pin, as far as a plan can tell).
+        pub fn touch(&self, path: &str) {
+            let path = self.0.join(path);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("create the parent");
+            std::fs::write(path, b"").expect("write a file");
+        }
+    }
+
+    impl Drop for ScratchDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// `state_of(ports)` whose state directory is `dir`.
+    pub fn state_in(dir: &ScratchDir, ports: Vec<Port>) -> State {
+        let mut state = state_of(ports);
+        state.ctx.state = crate::kernel::bpffs::StateDir::new(dir.0.clone());
+        state
+    }
+
     /// A state of `ports`, with no tunnels and nothing loaded.
     pub fn state_of(ports: Vec<Port>) -> State {
         let rtnl = Rtnl::open().expect("a netlink socket");
         let mut state = State {
+            ctx: context(),
             rtnl,
             crossover: None,
             ports,

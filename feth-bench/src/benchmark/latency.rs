@@ -1,5 +1,6 @@
 //! Round-trip time between two namespaces with `sockperf ping-pong` (UDP and TCP), for both
 //! feth modes, plain veth and a Linux bridge, in interleaved rounds.
+use feth_control::kernel::context::Context;
 use std::{
     io::{BufRead as _, BufReader},
     process::Stdio,
@@ -70,7 +71,7 @@ fn protocol(tcp: bool) -> &'static str {
 }
 
 /// `None` when sockperf is not installed (`cargo xtask bench` installs it).
-pub fn latency(seconds: u32, progress: &Progress) -> Result<Option<Vec<LatencyResult>>> {
+pub fn latency(ctx: &Context, seconds: u32, progress: &Progress) -> Result<Option<Vec<LatencyResult>>> {
     if feth_control::kernel::helper::find("sockperf").is_none() {
         return Ok(None);
     }
@@ -82,7 +83,7 @@ pub fn latency(seconds: u32, progress: &Progress) -> Result<Option<Vec<LatencyRe
         for ((setup, tcp), samples) in cases.iter().zip(&mut runs) {
             let what = format!("round {round} {} {}", setup.label(), protocol(*tcp));
             section.measuring(&what);
-            let [p50, p99, p999] = with_setup(*setup, || sockperf(seconds, *tcp))?;
+            let [p50, p99, p999] = with_setup(ctx, *setup, || sockperf(seconds, *tcp))?;
             section.done(&format!("{what}: p50 {p50:.1} p99 {p99:.1} p99.9 {p999:.1} us"));
             samples.push([p50, p99, p999]);
         }

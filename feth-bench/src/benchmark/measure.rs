@@ -2,6 +2,7 @@
 //! (every row and size once per round). A slice is the generator on every chosen CPU into one
 //! row's network for a short window, the sink's rate over it, and for feth rows where every
 //! generated frame went.
+use feth_control::kernel::context::Context;
 use std::{
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
@@ -24,17 +25,17 @@ use crate::{
 
 /// Builds every network, then measures rows in turn (every row and size once per round) for
 /// `rounds` rounds.
-pub fn packet_rates(opts: &RateOptions, progress: &Progress) -> Result<Vec<Sample>> {
+pub fn packet_rates(ctx: &Context, opts: &RateOptions, progress: &Progress) -> Result<Vec<Sample>> {
     let section = progress.section("packet rate", Row::ALL.len() * opts.sizes.len() * opts.rounds);
     let mut objects = BenchObject::load()?;
-    let topologies = Networks::build(&mut objects)?;
+    let topologies = Networks::build(ctx, &mut objects)?;
     let measured = (|| {
         let mut samples = Vec::new();
         for round in 0..opts.rounds {
             for row in Row::ALL {
                 for &size in &opts.sizes {
                     section.measuring(&format!("round {} {} {size}B", round + 1, row.label()));
-                    let sample = measure(&objects, topologies.get(row), size, round, opts)?;
+                    let sample = measure(ctx, &objects, topologies.get(row), size, round, opts)?;
                     section.done(&sample.line());
                     samples.push(sample);
                 }
@@ -43,7 +44,7 @@ pub fn packet_rates(opts: &RateOptions, progress: &Progress) -> Result<Vec<Sampl
         Ok(samples)
     })();
     // Torn down whether or not the measurement worked.
-    topologies.teardown(&mut objects)?;
+    topologies.teardown(ctx, &mut objects)?;
     measured
 }
 
@@ -63,9 +64,9 @@ fn frame(dst: &[u8], size: usize) -> Vec<u8> {
 }
 
 /// A feth row's counters now: (sender, receiver).
-fn feth_counters(row: Row) -> Result<Option<(PortCounters, PortCounters)>> {
+fn feth_counters(ctx: &Context, row: Row) -> Result<Option<(PortCounters, PortCounters)>> {
     let Some((a, b)) = networks::feth_names(row) else { return Ok(None) };
-    feth_control::read_state(|state| {
+    feth_control::read_state(ctx, |state| {
         let a = feth_control::observe::counters::read(state, state.port(a)?)?;
         let b = feth_control::observe::counters::read(state, state.port(b)?)?;
         Ok(Some((a, b)))
@@ -88,13 +89,20 @@ fn sink_count_at_rest(objects: &BenchObject) -> Result<u64> {
 
 /// One slice: the generator on every chosen CPU, the sink's rate over the window, and for feth
 /// rows where every generated frame went.
-pub fn measure(objects: &BenchObject, topo: &Network, size: usize, round: usize, opts: &RateOptions) -> Result<Sample> {
+pub fn measure(
+    ctx: &Context,
+    objects: &BenchObject,
+    topo: &Network,
+    size: usize,
+    round: usize,
+    opts: &RateOptions,
+) -> Result<Sample> {
     let data = frame(&topo.sink_mac, size);
-    let before = feth_counters(topo.row)?;
+    let before = feth_counters(ctx, topo.row)?;
     let sink_start = sink_count_at_rest(objects)?;
     let (pps, generated) = generate_for_window(objects, topo, &data, opts)?;
     let received = sink_count_at_rest(objects)? - sink_start;
-    let accounting = match (before, feth_counters(topo.row)?) {
+    let accounting = match (before, feth_counters(ctx, topo.row)?) {
         (Some((a0, b0)), Some((a1, b1))) => Some(account(generated, received, (&a0, &b0), (&a1, &b1))),
         _ => None,
     };

@@ -9,6 +9,7 @@ pub mod scale;
 pub mod stats;
 pub mod tcp;
 
+use feth_control::kernel::context::Context;
 use std::fmt::Write as _;
 
 use feth_control::error::{FethError, Result};
@@ -67,7 +68,7 @@ impl Machine {
 pub const FRAME_SIZES: std::ops::RangeInclusive<usize> = 60..=3000;
 
 /// Every table in turn: packet rates, TCP, latency, scale.
-pub fn run(opts: &Options, progress: &Progress) -> Result<Report> {
+pub fn run(ctx: &Context, opts: &Options, progress: &Progress) -> Result<Report> {
     let r = &opts.rates;
     if let Some(bad) = r.sizes.iter().find(|s| !FRAME_SIZES.contains(s)) {
         return Err(FethError::Invalid(format!(
@@ -83,11 +84,11 @@ pub fn run(opts: &Options, progress: &Progress) -> Result<Report> {
         "{} rounds of {} s slices of every row and size, rows in turn, generator on CPUs {:?}",
         r.rounds, r.seconds, r.cpus
     ));
-    let samples = measure::packet_rates(r, progress)?;
-    let tcp = optional(opts.tcp_seconds, "iperf3", "TCP", progress, tcp::tcp_throughput)?;
-    let latency = optional(opts.latency_seconds, "sockperf", "latency", progress, latency::latency)?;
+    let samples = measure::packet_rates(ctx, r, progress)?;
+    let tcp = optional(opts.tcp_seconds, "iperf3", "TCP", progress, |s, p| tcp::tcp_throughput(ctx, s, p))?;
+    let latency = optional(opts.latency_seconds, "sockperf", "latency", progress, |s, p| latency::latency(ctx, s, p))?;
     let counts: Vec<usize> = opts.scale.iter().copied().filter(|&n| n > 0).collect();
-    let scale = scale::scale(&counts, progress)?;
+    let scale = scale::scale(ctx, &counts, progress)?;
     Ok(Report {
         machine: Machine::this(&r.cpus),
         rounds: r.rounds,

@@ -1,6 +1,7 @@
 //! The networks the benchmark measures, all standing at once, each in namespaces it creates and
 //! removes, so that rows can be measured in turn.
 use feth_common::Mode;
+use feth_control::kernel::context::Context;
 use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth};
 
 use crate::{benchmark::rates::Row, object::BenchObject};
@@ -53,9 +54,11 @@ fn namespaces(row: Row) -> (String, String) {
 }
 
 /// `feth-loader up` of two feth interfaces, each in its namespace, in `mode`.
-pub fn feth_pair((a, ns_a): (&str, &str), (b, ns_b): (&str, &str), mode: Mode) -> Result<()> {
+pub fn feth_pair(ctx: &Context, (a, ns_a): (&str, &str), (b, ns_b): (&str, &str), mode: Mode) -> Result<()> {
     let spec = |name: &str, ns: &str| PortSpec { name: name.into(), netns: Some(ns.into()), mtu: None };
-    with_state(|state| ops::up(state, &spec(a, ns_a), &spec(b, ns_b), PeerOptions { mode: Some(mode), hwcsum: None }))
+    with_state(ctx, |state| {
+        ops::up(state, &spec(a, ns_a), &spec(b, ns_b), PeerOptions { mode: Some(mode), hwcsum: None })
+    })
 }
 
 /// Sets a link up; returns its ifindex.
@@ -102,7 +105,7 @@ pub fn bare_pairs_here(row: Row) -> Result<()> {
 }
 
 impl Network {
-    fn build(row: Row, objects: &mut BenchObject) -> Result<Network> {
+    fn build(ctx: &Context, row: Row, objects: &mut BenchObject) -> Result<Network> {
         let (gen_ns, sink_ns) = namespaces(row);
         for ns in [&gen_ns, &sink_ns] {
             netns::ensure(ns)?;
@@ -123,7 +126,7 @@ impl Network {
                 let mode = if row == Row::FethTc { Mode::Tc } else { Mode::Xdp };
                 let (a, b) = feth_names(row).expect("a feth row");
                 let spec = |name: &str, ns: &str| PortSpec { name: name.into(), netns: Some(ns.into()), mtu: None };
-                with_state(|state| {
+                with_state(ctx, |state| {
                     ops::up(
                         state,
                         &spec(a, &gen_ns),
@@ -183,15 +186,15 @@ pub fn attach_bare_here(objects: &mut BenchObject, row: Row) -> Result<()> {
 pub struct Networks(Vec<Network>);
 
 impl Networks {
-    pub fn build(objects: &mut BenchObject) -> Result<Networks> {
+    pub fn build(ctx: &Context, objects: &mut BenchObject) -> Result<Networks> {
         // Leftovers of an interrupted run go first.
         Self::remove();
         let mut built = Networks(Vec::new());
         for row in Row::ALL {
-            match Network::build(row, objects) {
+            match Network::build(ctx, row, objects) {
                 Ok(t) => built.0.push(t),
                 Err(e) => {
-                    let _ = built.teardown(objects);
+                    let _ = built.teardown(ctx, objects);
                     return Err(e);
                 }
             }
@@ -203,10 +206,10 @@ impl Networks {
         self.0.iter().find(|t| t.row == row).expect("every row is built")
     }
 
-    pub fn teardown(self, objects: &mut BenchObject) -> Result<()> {
+    pub fn teardown(self, ctx: &Context, objects: &mut BenchObject) -> Result<()> {
         objects.detach_all();
         let feth: Vec<&str> = Row::ALL.iter().filter_map(|r| feth_names(*r)).flat_map(|(a, b)| [a, b]).collect();
-        let down = with_state(|state| ops::down(state, &feth));
+        let down = with_state(ctx, |state| ops::down(state, &feth));
         Self::remove();
         down
     }

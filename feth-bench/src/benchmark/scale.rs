@@ -1,5 +1,6 @@
 //! Time and memory to bring many pairs up and down, in one process (what one `create` with
 //! many names plus `peer` per pair does).
+use feth_control::kernel::context::Context;
 use std::time::Instant;
 
 use feth_common::Mode;
@@ -44,7 +45,7 @@ fn names(pairs: usize) -> Vec<(String, String)> {
 }
 
 /// Each count in each mode: `up` of that many pairs in one command, then `down` of all.
-pub fn scale(counts: &[usize], progress: &Progress) -> Result<Vec<ScaleResult>> {
+pub fn scale(ctx: &Context, counts: &[usize], progress: &Progress) -> Result<Vec<ScaleResult>> {
     let section = progress.section("scale", counts.len() * 2);
     let mut results = Vec::new();
     for (&pairs, mode) in counts.iter().flat_map(|c| [Mode::Tc, Mode::Xdp].map(|m| (c, m))) {
@@ -57,14 +58,14 @@ pub fn scale(counts: &[usize], progress: &Progress) -> Result<Vec<ScaleResult>> 
         let start = Instant::now();
         let spec = |name: &str| PortSpec { name: name.into(), netns: Some(NS.into()), mtu: None };
         // One `up` with every pair: one process, as `feth-loader up A B C D ...` does.
-        let up = with_state(|state| {
+        let up = with_state(ctx, |state| {
             let pairs: Vec<(PortSpec, PortSpec)> = names(pairs).iter().map(|(a, b)| (spec(a), spec(b))).collect();
             ops::up_many(state, &pairs, PeerOptions { mode: Some(mode), hwcsum: None })
         });
         let up_seconds = start.elapsed().as_secs_f64();
         let after = kernel_memory_kib()?;
         let start = Instant::now();
-        let down = with_state(|state| {
+        let down = with_state(ctx, |state| {
             let all: Vec<String> = names(pairs)
                 .into_iter()
                 .flat_map(|(a, b)| [a, b])

@@ -1,4 +1,5 @@
 //! TCP throughput between two namespaces with iperf3, for both feth modes and plain veth.
+use feth_control::kernel::context::Context;
 use std::{
     io::{BufRead as _, BufReader},
     net::{IpAddr, Ipv4Addr},
@@ -157,15 +158,15 @@ fn bridge_to_server() -> Result<()> {
 }
 
 /// Builds `setup` between fresh client and server namespaces, runs `f`, and takes it down.
-pub fn with_setup<T>(setup: Setup, f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub fn with_setup<T>(ctx: &Context, setup: Setup, f: impl FnOnce() -> Result<T>) -> Result<T> {
     reset_namespaces()?;
     let result = match setup {
         Setup::Feth(mode) => {
             let (a, b) = ("fbtcp0", "fbtcp1");
-            feth_pair((a, NS_CLIENT), (b, NS_SERVER), mode)?;
+            feth_pair(ctx, (a, NS_CLIENT), (b, NS_SERVER), mode)?;
             let result =
                 address(NS_CLIENT, a, CLIENT_IP).and_then(|()| address(NS_SERVER, b, SERVER_IP)).and_then(|()| f());
-            with_state(|state| ops::down(state, &[a, b]))?;
+            with_state(ctx, |state| ops::down(state, &[a, b]))?;
             result
         }
         Setup::FethVxlan => {
@@ -259,7 +260,7 @@ fn vxlan_pair_down() {
 }
 
 /// `None` when iperf3 is not installed (`cargo xtask bench` installs it).
-pub fn tcp_throughput(seconds: u32, progress: &Progress) -> Result<Option<Vec<TcpResult>>> {
+pub fn tcp_throughput(ctx: &Context, seconds: u32, progress: &Progress) -> Result<Option<Vec<TcpResult>>> {
     if feth_control::kernel::helper::find("iperf3").is_none() {
         return Ok(None);
     }
@@ -269,7 +270,7 @@ pub fn tcp_throughput(seconds: u32, progress: &Progress) -> Result<Option<Vec<Tc
     for round in 1..=ROUNDS {
         for (setup, samples) in runs.iter().zip(&mut rounds) {
             section.measuring(&format!("round {round} {}", setup.label()));
-            let gbps = with_setup(*setup, || iperf3(seconds))?;
+            let gbps = with_setup(ctx, *setup, || iperf3(seconds))?;
             section.done(&format!("round {round} {}: {gbps:.2} Gbit/s", setup.label()));
             samples.push(gbps);
         }

@@ -1,5 +1,6 @@
 //! `gen NAME`: frames of the sizes, protocol and flows asked, from every chosen CPU, for a
 //! count, a time or until stopped, paced or not; then where each of them went.
+use feth_control::kernel::context::Context;
 use std::{
     sync::atomic::{AtomicBool, AtomicU64, Ordering},
     time::{Duration, Instant},
@@ -101,12 +102,13 @@ fn split(total: u64, weights: &[(usize, u64)]) -> Vec<u64> {
 
 /// Sends as `opts` says; `progress(sent, seconds)` is called about every second.
 pub fn generate(
+    ctx: &Context,
     name: &str,
     opts: &GenOptions,
     stop: &AtomicBool,
     progress: impl Fn(u64, f64) + Sync,
 ) -> Result<GenReport> {
-    let t = target(name)?;
+    let t = target(ctx, name)?;
     check(name, opts, t.mtu)?;
     // A rate for a time is a number of frames, spread over that time.
     let count = match (opts.count, opts.rate_pps, opts.duration) {
@@ -127,7 +129,7 @@ pub fn generate(
         refuse_above(name, pps, "", &bare, &format!("from {} CPU(s)", opts.cpus.len()))?;
     }
     let peer = t.peer.as_ref().map(|(p, _)| p.clone());
-    let before = counters_of(name, peer.as_deref())?;
+    let before = counters_of(ctx, name, peer.as_deref())?;
     // Each thread's share of the count, by size.
     let shares: Option<Vec<Vec<u64>>> = count.map(|count| {
         split(count, &vec![(0, 1); opts.cpus.len()]).into_iter().map(|mine| split(mine, &opts.sizes)).collect()
@@ -147,7 +149,7 @@ pub fn generate(
         progress(sent, start.elapsed().as_secs_f64())
     })?;
     let by_size = opts.sizes.iter().zip(by_size).map(|((s, _), n)| (*s, n)).collect();
-    account(name, peer, &before, by_size, start.elapsed().as_secs_f64())
+    account(ctx, name, peer, &before, by_size, start.elapsed().as_secs_f64())
 }
 
 /// One frame of each size of `opts`, to the destination it names (the peer's MAC, broadcast
@@ -204,13 +206,14 @@ fn send_from_every_cpu<'a>(
 /// The report: what was sent (by size), and where it went from the counters' growth since
 /// `before` (read again once frames in flight have landed).
 pub(super) fn account(
+    ctx: &Context,
     name: &str,
     peer: Option<String>,
     before: &(PortCounters, Option<PortCounters>),
     sizes: Vec<(usize, u64)>,
     seconds: f64,
 ) -> Result<GenReport> {
-    let after = counters_at_rest(name, peer.as_deref())?;
+    let after = counters_at_rest(ctx, name, peer.as_deref())?;
     let d = Delivery::between((&before.0, before.1.as_ref()), (&after.0, after.1.as_ref()));
     let sent: u64 = sizes.iter().map(|(_, n)| n).sum();
     let bits: f64 = sizes.iter().map(|(s, n)| *s as f64 * 8.0 * *n as f64).sum();

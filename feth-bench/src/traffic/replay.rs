@@ -1,4 +1,5 @@
 //! `gen NAME --pcap FILE`: the frames of a capture, in order, at their own timing or a rate.
+use feth_control::kernel::context::Context;
 use std::{
     collections::BTreeMap,
     sync::atomic::{AtomicBool, Ordering},
@@ -91,6 +92,7 @@ pub fn parse_capture(shown: &str, bytes: &[u8]) -> Result<Vec<(Duration, Vec<u8>
 
 /// Replays `frames` from `name`, in order, `loops` times, at their own timing or `rate_pps`.
 pub fn replay(
+    ctx: &Context,
     name: &str,
     frames: &[(Duration, Vec<u8>)],
     loops: u64,
@@ -98,7 +100,7 @@ pub fn replay(
     stop: &AtomicBool,
     progress: impl Fn(u64, f64) + Sync,
 ) -> Result<GenReport> {
-    let t = target(name)?;
+    let t = target(ctx, name)?;
     let max = LIVE_FRAME_MAX.min(t.mtu as usize + 14);
     if let Some((i, (_, f))) = frames.iter().enumerate().find(|(_, (_, f))| f.len() < 14 || f.len() > max) {
         return Err(FethError::Invalid(format!(
@@ -136,14 +138,14 @@ pub fn replay(
     }
     let object = object;
     let peer = t.peer.as_ref().map(|(p, _)| p.clone());
-    let before = counters_of(name, peer.as_deref())?;
+    let before = counters_of(ctx, name, peer.as_deref())?;
     let start = Instant::now();
     let timing = Timing { loops, rate_pps, start };
     let sizes = t.netns.run(|| {
         pin_to_cpu(cpu);
         send_in_order(&object, ifindex_here(name)?, frames, &timing, stop, &progress)
     })?;
-    account(name, peer, &before, sizes.into_iter().collect(), start.elapsed().as_secs_f64())
+    account(ctx, name, peer, &before, sizes.into_iter().collect(), start.elapsed().as_secs_f64())
 }
 
 /// When replayed frames leave: `loops` times over, at `rate_pps` from `start` or at the

@@ -1,4 +1,5 @@
 //! `sink NAME`: counts and drops at XDP what NAME receives.
+use feth_control::kernel::context::Context;
 use std::{
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
@@ -22,13 +23,14 @@ pub struct SinkReport {
 /// Counts and drops what `name` receives until `duration` passes or `stop` is set;
 /// `ready()` once the sink is attached, `progress(total, pps)` every second.
 pub fn sink(
+    ctx: &Context,
     name: &str,
     duration: Option<Duration>,
     stop: &AtomicBool,
     ready: impl FnOnce(),
     progress: impl Fn(u64, f64),
 ) -> Result<SinkReport> {
-    let t = target(name)?;
+    let t = target(ctx, name)?;
     let mut object = BenchObject::load()?;
     let dev = name.to_owned();
     t.netns.run(|| object.attach_sink_here(&dev))?;

@@ -1,5 +1,6 @@
 //! What `gen` and `sink` need of the interface they are pointed at: its namespace, addresses,
 //! mode and peer; its counters and its peer's; and the rate its mode's bare path allows.
+use feth_control::kernel::context::Context;
 use std::time::Duration;
 
 use feth_common::Mode;
@@ -43,8 +44,8 @@ pub struct Target {
     pub receiver: probe::Receiver,
 }
 
-pub fn target(name: &str) -> Result<Target> {
-    read_state(|state| {
+pub fn target(ctx: &Context, name: &str) -> Result<Target> {
+    read_state(ctx, |state| {
         let port = state.port(name)?;
         let user = port.user.as_ref().ok_or_else(|| FethError::Refused {
             name: name.to_owned(),
@@ -67,8 +68,8 @@ pub fn target(name: &str) -> Result<Target> {
     })
 }
 
-pub fn counters_of(name: &str, peer: Option<&str>) -> Result<(PortCounters, Option<PortCounters>)> {
-    read_state(|state| {
+pub fn counters_of(ctx: &Context, name: &str, peer: Option<&str>) -> Result<(PortCounters, Option<PortCounters>)> {
+    read_state(ctx, |state| {
         let me = counters::read(state, state.port(name)?)?;
         let other = match peer {
             Some(p) => Some(counters::read(state, state.port(p)?)?),
@@ -79,11 +80,11 @@ pub fn counters_of(name: &str, peer: Option<&str>) -> Result<(PortCounters, Opti
 }
 
 /// Reads the counters until two reads 100 ms apart agree (bounded by 3 s).
-pub fn counters_at_rest(name: &str, peer: Option<&str>) -> Result<(PortCounters, Option<PortCounters>)> {
-    let mut last = counters_of(name, peer)?;
+pub fn counters_at_rest(ctx: &Context, name: &str, peer: Option<&str>) -> Result<(PortCounters, Option<PortCounters>)> {
+    let mut last = counters_of(ctx, name, peer)?;
     for _ in 0..30 {
         std::thread::sleep(Duration::from_millis(100));
-        let now = counters_of(name, peer)?;
+        let now = counters_of(ctx, name, peer)?;
         if now == last {
             return Ok(now);
         }

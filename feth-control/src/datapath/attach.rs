@@ -17,32 +17,11 @@ use rtnetlink::packet_route::tc::TcAttribute;
 use crate::{
     datapath::pins::{link_pin_path, links_in, unpin_link},
     error::{Context as _, Result},
-    kernel::bpffs::{link_dir, pin_path},
+    kernel::{
+        bpffs::StateDir,
+        context::{Context, TcPath},
+    },
 };
-
-/// How TC programs attach to the wire ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TcPath {
-    /// A TCX bpf_link, pinned with the rest (kernel 6.6+).
-    Tcx,
-    /// A `clsact` qdisc with a `cls_bpf` filter in direct-action mode (any kernel feth runs
-    /// on). The filter lives on the device, so nothing is pinned for it.
-    Netlink,
-}
-
-/// Chosen once per process: netlink, on every kernel. A TCX attach waits for an RCU grace
-/// period under the RTNL lock, and so does its detach, while a cls_bpf filter does not, which
-/// is what makes many ports come up and go down fast (docs/kernels.md); both keep every guarantee feth gives
-/// (the filter stays on the device after the loader exits, and the repair finds and replaces
-/// it). `FETH_TC_ATTACH=tcx` picks TCX where the kernel has it (6.6+); the test suite runs
-/// once that way so both paths stay covered.
-pub fn tc_path() -> TcPath {
-    static PATH: std::sync::OnceLock<TcPath> = std::sync::OnceLock::new();
-    *PATH.get_or_init(|| match std::env::var("FETH_TC_ATTACH").as_deref() {
-        Ok("tcx") if crate::kernel::features::get().tcx => TcPath::Tcx,
-        _ => TcPath::Netlink,
-    })
-}
 
 /// Whether a cls_bpf filter sits on the wire end's clsact ingress (the netlink path).
 fn netlink_filter_attached(wire_ifindex: u32) -> bool {
@@ -68,23 +47,24 @@ fn filter_attached(rtnl: &crate::kernel::rtnl::Rtnl, wire_ifindex: u32) -> bool 
 
 /// Attaches `mode`'s program to a wire end (pinning the link, or leaving a netlink filter
 /// on the device). Idempotent.
-pub fn attach(wire: &str, wire_ifindex: u32, mode: Mode) -> Result<()> {
-    if is_attached(wire, wire_ifindex, mode) {
+pub fn attach(ctx: &Context, wire: &str, wire_ifindex: u32, mode: Mode) -> Result<()> {
+    let dir = &ctx.state;
+    if is_attached(dir, wire, wire_ifindex, mode) {
         return Ok(());
     }
-    let path = link_pin_path(wire, mode);
+    let path = link_pin_path(dir, wire, mode);
     let link = match mode {
         Mode::Xdp => {
-            let mut prog = Xdp::from_pin(pin_path(PROG_XDP_WIRE), XdpAttachType::Interface)
+            let mut prog = Xdp::from_pin(dir.pin_path(PROG_XDP_WIRE), XdpAttachType::Interface)
                 .context(format!("open pinned program {PROG_XDP_WIRE}"))?;
             let id = prog.attach(wire_ifindex, XdpMode::Driver).context(format!("{wire}: attach native XDP"))?;
             let link = prog.take_link(id).context(format!("{wire}: take XDP link"))?;
             FdLink::try_from(link).context(format!("{wire}: XDP link is not a bpf_link"))?
         }
         Mode::Tc => {
-            let mut prog = SchedClassifier::from_pin(pin_path(PROG_TC_WIRE))
+            let mut prog = SchedClassifier::from_pin(dir.pin_path(PROG_TC_WIRE))
                 .context(format!("open pinned program {PROG_TC_WIRE}"))?;
-            if tc_path() == TcPath::Netlink {
+            if ctx.tc_path == TcPath::Netlink {
                 match qdisc_add_clsact(wire_ifindex) {
                     Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => {}
                     other => other.context(format!("{wire}: add the clsact qdisc"))?,
@@ -107,22 +87,23 @@ pub fn attach(wire: &str, wire_ifindex: u32, mode: Mode) -> Result<()> {
 }
 
 /// Whether `mode`'s program is attached to the wire end (by either TC path).
-pub fn is_attached(wire: &str, wire_ifindex: u32, mode: Mode) -> bool {
-    link_pin_path(wire, mode).exists() || mode == Mode::Tc && netlink_filter_attached(wire_ifindex)
+pub fn is_attached(dir: &StateDir, wire: &str, wire_ifindex: u32, mode: Mode) -> bool {
+    link_pin_path(dir, wire, mode).exists() || mode == Mode::Tc && netlink_filter_attached(wire_ifindex)
 }
 
 /// Detaches `mode`'s program from a wire end: unpins its link (the kernel detaches it once
 /// no fd holds it) and, for TC, removes a netlink filter.
-pub fn detach(wire: &str, wire_ifindex: u32, mode: Mode) -> Result<()> {
-    if mode == Mode::Xdp && !crate::kernel::features::get().xdp_detach_under_gro && link_pin_path(wire, mode).exists() {
+pub fn detach(ctx: &Context, wire: &str, wire_ifindex: u32, mode: Mode) -> Result<()> {
+    let dir = &ctx.state;
+    if mode == Mode::Xdp && !ctx.features.xdp_detach_under_gro && link_pin_path(dir, wire, mode).exists() {
         // Without GRO the kernel deletes the wire's NAPI (waiting for its poll) before it
         // unregisters the XDP queue info, instead of racing it (features.rs).
         crate::kernel::ethtool::set(wire, crate::kernel::ethtool::Feature::Gro, false)?;
-        let detached = unpin_link(&link_pin_path(wire, mode));
+        let detached = unpin_link(&link_pin_path(dir, wire, mode));
         crate::kernel::ethtool::set(wire, crate::kernel::ethtool::Feature::Gro, true)?;
         return detached;
     }
-    unpin_link(&link_pin_path(wire, mode))?;
+    unpin_link(&link_pin_path(dir, wire, mode))?;
     if mode == Mode::Tc && netlink_filter_attached(wire_ifindex) {
         match qdisc_detach_program(wire_ifindex, TcAttachType::Ingress.into(), PROG_TC_WIRE) {
             Err(TcError::IoError(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -133,11 +114,11 @@ pub fn detach(wire: &str, wire_ifindex: u32, mode: Mode) -> Result<()> {
 }
 
 /// Unpins a pinned link of a wire end that may be gone.
-pub fn unpin(wire: &str, mode: Mode) -> Result<()> {
-    unpin_link(&link_pin_path(wire, mode))
+pub fn unpin(dir: &StateDir, wire: &str, mode: Mode) -> Result<()> {
+    unpin_link(&link_pin_path(dir, wire, mode))
 }
 
 /// Wire ends and modes that have a pinned link.
-pub fn attached_links() -> Vec<(String, Mode)> {
-    links_in(&link_dir())
+pub fn attached_links(dir: &StateDir) -> Vec<(String, Mode)> {
+    links_in(&dir.link_dir())
 }

@@ -7,12 +7,12 @@ use feth_common::{Settings, capture::SLOT_MASK};
 
 use crate::{
     error::{Context as _, Result},
-    kernel::bpffs,
+    kernel::bpffs::StateDir,
 };
 
 /// Whether a capture holds the layout directory (`Err`: none can be told).
-pub fn hold() -> Result<Option<File>> {
-    let dir = bpffs::layout_dir();
+pub fn hold(state: &StateDir) -> Result<Option<File>> {
+    let dir = state.layout_dir();
     let file = File::open(&dir).context(format!("open {}", dir.display()))?;
     // SAFETY: flock on an fd we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 { Ok(Some(file)) } else { Ok(None) }
@@ -26,11 +26,11 @@ pub fn switch_off(settings: &mut Settings) {
 
 /// Repair step: the capture switch is on but no capture holds the layout directory (one was
 /// killed): switch it off, so frames stop paying for a capture nobody reads.
-pub fn clear_if_stale(settings: &mut Settings) -> Result<bool> {
-    if settings.capture & SLOT_MASK == 0 || !bpffs::layout_dir().exists() {
+pub fn clear_if_stale(state: &StateDir, settings: &mut Settings) -> Result<bool> {
+    if settings.capture & SLOT_MASK == 0 || !state.layout_dir().exists() {
         return Ok(false);
     }
-    if hold()?.is_none() {
+    if hold(state)?.is_none() {
         return Ok(false);
     }
     switch_off(settings);

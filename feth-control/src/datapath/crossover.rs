@@ -1,6 +1,6 @@
 //! The crossover's pinned maps, opened as one typed handle: ports, devmap, counters, shared
 //! counters and settings. Maps are pinned by name by the object itself (`pin_by_name` in
-//! feth-ebpf) in the layout directory (`bpffs::layout_dir`), so the crossover keeps working after
+//! feth-ebpf) in the layout directory (`StateDir::layout_dir`), so the crossover keeps working after
 //! the loader exits; `datapath::load` loads and pins them, `datapath::attach` puts the programs
 //! on the wire ends. Everything here is a cache of the wire ends' records and can be rebuilt from
 //! them.
@@ -16,7 +16,7 @@ use feth_common::{
 use crate::{
     datapath::{load, pins::open_pin_read_only},
     error::{Context as _, Result},
-    kernel::bpffs::pin_path,
+    kernel::bpffs::StateDir,
 };
 
 pub struct Crossover {
@@ -31,11 +31,11 @@ pub struct Crossover {
 impl Crossover {
     /// Opens the pinned state, loading and pinning it first if absent, with room for
     /// `capacity` slots (or as many as the pinned maps already hold, which a load must match).
-    pub fn open_or_load(capacity: u32) -> Result<Self> {
-        if !load::is_loaded() {
-            load::load_and_pin(load::pinned_capacity().unwrap_or(capacity))?;
+    pub fn open_or_load(dir: &StateDir, capacity: u32) -> Result<Self> {
+        if !load::is_loaded(dir) {
+            load::load_and_pin(dir, load::pinned_capacity(dir).unwrap_or(capacity))?;
         }
-        Self::open()
+        Self::open(dir)
     }
 
     /// Slots the per-slot maps hold.
@@ -53,13 +53,13 @@ impl Crossover {
     }
 
     /// Opens the pinned state, or `None` when nothing is pinned.
-    pub fn open_existing() -> Result<Option<Self>> {
-        if load::is_loaded() { Self::open().map(Some) } else { Ok(None) }
+    pub fn open_existing(dir: &StateDir) -> Result<Option<Self>> {
+        if load::is_loaded(dir) { Self::open(dir).map(Some) } else { Ok(None) }
     }
 
-    fn open() -> Result<Self> {
-        fn pinned(name: &str) -> Result<Map> {
-            let path = pin_path(name);
+    fn open(dir: &StateDir) -> Result<Self> {
+        let pinned = |name: &str| -> Result<Map> {
+            let path = dir.pin_path(name);
             let data = match MapData::from_pin(&path) {
                 // A reader the state directory's group lets in (crate::kernel::privilege) may only
                 // read the pins: open them read-only.
@@ -72,9 +72,9 @@ impl Crossover {
                 other => other.context(format!("open pinned map {name}"))?,
             };
             Map::from_map_data(data).context(format!("open pinned map {name}"))
-        }
+        };
         Ok(Crossover {
-            capacity: load::pinned_capacity().unwrap_or(0),
+            capacity: load::pinned_capacity(dir).unwrap_or(0),
             ports: Array::try_from(pinned(MAP_PORTS)?).context(MAP_PORTS)?,
             crossover: DevMap::try_from(pinned(MAP_CROSSOVER)?).context(MAP_CROSSOVER)?,
             stats: PerCpuArray::try_from(pinned(MAP_STATS)?).context(MAP_STATS)?,

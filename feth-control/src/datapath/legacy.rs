@@ -10,23 +10,26 @@ use feth_common::{DEFAULT_MODE, Mode, PortConfig};
 use crate::{
     datapath::pins::{links_in, remove_pin, unpin_link},
     error::Result,
-    kernel::bpffs,
+    kernel::bpffs::StateDir,
 };
 
 /// An older layout's pins: its links (in `links/`) and the rest. Old links are detached first,
 /// so the wire end is free for the current layout's XDP link.
+#[derive(Clone, Debug)]
 pub struct OldLayout {
     pub path: PathBuf,
+    /// Layout 1's pins lie in the state directory itself, among the `v<N>` of the others.
+    root: bool,
 }
 
 impl OldLayout {
     /// Every older layout found in the state directory (layout 1's pins lie directly in it).
-    pub fn find() -> Vec<OldLayout> {
-        let others = bpffs::other_layouts();
+    pub fn find(state: &StateDir) -> Vec<OldLayout> {
+        let others = state.other_layouts();
         let mut found: Vec<OldLayout> =
-            others.iter().filter(|p| is_versioned(p)).map(|p| OldLayout { path: p.clone() }).collect();
+            others.iter().filter(|p| is_versioned(p)).map(|p| OldLayout { path: p.clone(), root: false }).collect();
         if others.iter().any(|p| !is_versioned(p)) {
-            found.push(OldLayout { path: bpffs::dir().to_path_buf() });
+            found.push(OldLayout { path: state.dir().to_path_buf(), root: true });
         }
         found
     }
@@ -46,7 +49,7 @@ impl OldLayout {
             self.detach(&wire, mode)?;
         }
         let _ = fs::remove_dir(self.path.join(feth_common::names::LINK_DIR));
-        let root = self.path == bpffs::dir();
+        let root = self.root;
         let entries: Vec<PathBuf> =
             fs::read_dir(&self.path).map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect()).unwrap_or_default();
         for entry in entries {
@@ -88,8 +91,8 @@ struct PortConfigV1 {
 unsafe impl aya::Pod for PortConfigV1 {}
 
 /// Peers and modes layout 1 kept in its `FETH_PORTS`, pinned directly in the state directory.
-pub fn old_layout_configs() -> Vec<PortConfig> {
-    let path = crate::kernel::bpffs::dir().join(feth_common::names::MAP_PORTS);
+pub fn old_layout_configs(state: &StateDir) -> Vec<PortConfig> {
+    let path = state.dir().join(feth_common::names::MAP_PORTS);
     let Ok(data) = aya::maps::MapData::from_pin(&path) else { return Vec::new() };
     let Ok(map) = aya::maps::Array::<_, PortConfigV1>::try_from(aya::maps::Map::Array(data)) else { return Vec::new() };
     map.iter()

@@ -19,7 +19,7 @@ use crate::{
         pins::{link_pin_path, remove_pin, unpin_link},
     },
     error::{Context as _, FethError, Result},
-    kernel::bpffs::{self, link_dir, pin_path},
+    kernel::{bpffs::StateDir, context::Context},
 };
 
 /// The eBPF object built by build.rs with aya-build.
@@ -44,8 +44,8 @@ pub fn capacity_for(slots: u32) -> u32 {
 }
 
 /// Slots the pinned per-slot maps hold, if they are pinned.
-pub fn pinned_capacity() -> Option<u32> {
-    MapData::from_pin(pin_path(MAP_PORTS)).ok()?.info().ok().map(|i| i.max_entries())
+pub fn pinned_capacity(dir: &StateDir) -> Option<u32> {
+    MapData::from_pin(dir.pin_path(MAP_PORTS)).ok()?.info().ok().map(|i| i.max_entries())
 }
 
 /// Every pin a complete layout has, programs and maps.
@@ -54,70 +54,71 @@ fn pins() -> impl Iterator<Item = &'static str> {
 }
 
 /// True when every map and program of this layout is pinned.
-pub fn is_loaded() -> bool {
-    pins().all(|name| pin_path(name).exists())
+pub fn is_loaded(dir: &StateDir) -> bool {
+    pins().all(|name| dir.pin_path(name).exists())
 }
 
 /// True when anything of this layout is pinned.
-pub fn any_pinned() -> bool {
-    pins().any(|name| pin_path(name).exists()) || !attach::attached_links().is_empty()
+pub fn any_pinned(dir: &StateDir) -> bool {
+    pins().any(|name| dir.pin_path(name).exists()) || !attach::attached_links(dir).is_empty()
 }
 
 /// Unpins the programs and every link (the kernel detaches each link as its pin goes) and
 /// removes the netlink filters of `wires`, keeping the maps: the first step of reloading a
 /// partial layout.
-pub fn unpin_programs_and_links(wires: &[(String, u32)]) -> Result<()> {
-    for (wire, mode) in attach::attached_links() {
-        unpin_link(&link_pin_path(&wire, mode))?;
+pub fn unpin_programs_and_links(ctx: &Context, wires: &[(String, u32)]) -> Result<()> {
+    let dir = &ctx.state;
+    for (wire, mode) in attach::attached_links(dir) {
+        unpin_link(&link_pin_path(dir, &wire, mode))?;
     }
     for (wire, ifindex) in wires {
-        attach::detach(wire, *ifindex, Mode::Tc)?;
+        attach::detach(ctx, wire, *ifindex, Mode::Tc)?;
     }
     for name in [PROG_XDP_WIRE, PROG_TC_WIRE, PROG_TC_USER_EGRESS] {
-        remove_pin(&pin_path(name))?;
+        remove_pin(&dir.pin_path(name))?;
     }
     Ok(())
 }
 
 /// Pins of this layout that are missing (empty when loaded).
-pub fn missing_pins() -> Vec<&'static str> {
-    pins().filter(|name| !pin_path(name).exists()).collect()
+pub fn missing_pins(dir: &StateDir) -> Vec<&'static str> {
+    pins().filter(|name| !dir.pin_path(name).exists()).collect()
 }
 
 /// Unpins the per-slot maps (before loading larger ones).
-pub fn unpin_slot_maps() -> Result<()> {
+pub fn unpin_slot_maps(dir: &StateDir) -> Result<()> {
     for name in [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_SHARED] {
-        remove_pin(&pin_path(name))?;
+        remove_pin(&dir.pin_path(name))?;
     }
     Ok(())
 }
 
 /// Id of the pinned XDP program (aya-log finds its log buffer through it).
-pub fn program_ids() -> Result<Vec<u32>> {
-    let xdp = Xdp::from_pin(pin_path(PROG_XDP_WIRE), XdpAttachType::Interface).context(PROG_XDP_WIRE)?;
-    let tc = SchedClassifier::from_pin(pin_path(PROG_TC_WIRE)).context(PROG_TC_WIRE)?;
+pub fn program_ids(dir: &StateDir) -> Result<Vec<u32>> {
+    let xdp = Xdp::from_pin(dir.pin_path(PROG_XDP_WIRE), XdpAttachType::Interface).context(PROG_XDP_WIRE)?;
+    let tc = SchedClassifier::from_pin(dir.pin_path(PROG_TC_WIRE)).context(PROG_TC_WIRE)?;
     Ok(vec![xdp.info().context(PROG_XDP_WIRE)?.id(), tc.info().context(PROG_TC_WIRE)?.id()])
 }
 
 /// Removes every pin of this layout. Only called when no feth interface is left.
-pub fn unload() -> Result<()> {
-    for (wire, mode) in attach::attached_links() {
-        attach::unpin(&wire, mode)?;
+pub fn unload(dir: &StateDir) -> Result<()> {
+    for (wire, mode) in attach::attached_links(dir) {
+        attach::unpin(dir, &wire, mode)?;
     }
     for name in pins() {
-        remove_pin(&pin_path(name))?;
+        remove_pin(&dir.pin_path(name))?;
     }
-    bpffs::remove_layout_if_empty();
+    dir.remove_layout_if_empty();
     Ok(())
 }
 
 /// Loads the object (maps pin themselves by name in the layout directory, reusing existing pins) and pins
 /// the programs. A load killed half-way leaves pins the next load reuses.
-pub fn load_and_pin(capacity: u32) -> Result<()> {
-    bpffs::ensure_mounted()?;
-    fs::create_dir_all(link_dir()).context(format!("create {}", link_dir().display()))?;
+pub fn load_and_pin(dir: &StateDir, capacity: u32) -> Result<()> {
+    dir.ensure_mounted()?;
+    fs::create_dir_all(dir.link_dir()).context(format!("create {}", dir.link_dir().display()))?;
     let mut ebpf = EbpfLoader::new()
-        .default_map_pin_directory(bpffs::layout_dir())
+        .default_map_pin_directory(dir.layout_dir())
         .map_max_entries(MAP_PORTS, capacity)
         .map_max_entries(MAP_CROSSOVER, capacity)
         .map_max_entries(MAP_STATS, capacity)
@@ -133,15 +134,15 @@ pub fn load_and_pin(capacity: u32) -> Result<()> {
             _ => return Err(missing(name)),
         };
         loaded.context(format!("load {name} (verifier)"))?;
-        pin_program_once(prog.pin(pin_path(name)), name)?;
+        pin_program_once(dir, prog.pin(dir.pin_path(name)), name)?;
     }
     Ok(())
 }
 
 /// A program already pinned by an earlier, interrupted load is kept.
-fn pin_program_once(result: Result<(), aya::pin::PinError>, name: &str) -> Result<()> {
+fn pin_program_once(dir: &StateDir, result: Result<(), aya::pin::PinError>, name: &str) -> Result<()> {
     match result {
-        Err(_) if pin_path(name).exists() => Ok(()),
+        Err(_) if dir.pin_path(name).exists() => Ok(()),
         other => other.context(format!("pin {name}")),
     }
 }

@@ -10,12 +10,12 @@ use feth_common::Mode;
 
 use crate::{
     error::{Context as _, Result},
-    kernel::bpffs::link_dir,
+    kernel::bpffs::StateDir,
 };
 
-pub fn link_pin_path(wire: &str, mode: Mode) -> PathBuf {
+pub fn link_pin_path(dir: &StateDir, wire: &str, mode: Mode) -> PathBuf {
     // bpffs refuses names with dots.
-    link_dir().join(format!("{wire}_{}", mode.name()))
+    dir.link_dir().join(format!("{wire}_{}", mode.name()))
 }
 
 /// `(wire, mode)` of every link pinned in `dir`.

@@ -9,74 +9,56 @@ use std::{
     fs::File,
     os::unix::fs::{DirBuilderExt as _, MetadataExt as _},
     path::{Path, PathBuf},
-    sync::OnceLock,
 };
 
-use feth_common::names::{BPFFS_ENV, DEFAULT_BPFFS_DIR, LAYOUT_DIR, LINK_DIR};
+use feth_common::names::{LAYOUT_DIR, LINK_DIR};
 use nix::sys::statfs::{BPF_FS_MAGIC, statfs};
 
 use crate::error::{Context as _, FethError, Result};
 
-static DIR: OnceLock<PathBuf> = OnceLock::new();
-
-/// Chooses the state directory for this process: the flag, else `FETH_BPFFS`, else the default.
-/// Call once, before any command runs.
-pub fn choose(flag: Option<PathBuf>) {
-    let dir = flag
-        .or_else(|| std::env::var_os(BPFFS_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_BPFFS_DIR));
-    let _ = DIR.set(dir);
+/// A state directory (`kernel::context::Context` says which).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateDir {
+    dir: PathBuf,
 }
 
-/// The state directory.
-pub fn dir() -> &'static Path {
-    DIR.get_or_init(|| PathBuf::from(DEFAULT_BPFFS_DIR))
-}
+impl StateDir {
+    pub fn new(dir: PathBuf) -> StateDir {
+        StateDir { dir }
+    }
 
-/// The directory of this binary's layout, `<dir>/v<LAYOUT_VERSION>`.
-pub fn layout_dir() -> PathBuf {
-    dir().join(LAYOUT_DIR)
-}
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
 
-pub fn pin_path(name: &str) -> PathBuf {
-    layout_dir().join(name)
-}
+    /// The directory of this binary's layout, `<dir>/v<LAYOUT_VERSION>`.
+    pub fn layout_dir(&self) -> PathBuf {
+        self.dir.join(LAYOUT_DIR)
+    }
 
-pub fn link_dir() -> PathBuf {
-    layout_dir().join(LINK_DIR)
-}
+    pub fn pin_path(&self, name: &str) -> PathBuf {
+        self.layout_dir().join(name)
+    }
 
-/// Pins of layouts other than this binary's: `v<N>` directories and, for layout 1, the
-/// objects pinned directly in the state directory.
-pub fn other_layouts() -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir()) else { return Vec::new() };
-    entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n != LAYOUT_DIR))
-        .collect()
+    pub fn link_dir(&self) -> PathBuf {
+        self.layout_dir().join(LINK_DIR)
+    }
+
+    /// Pins of layouts other than this binary's: `v<N>` directories and, for layout 1, the
+    /// objects pinned directly in the state directory.
+    pub fn other_layouts(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.file_name().is_some_and(|n| n != LAYOUT_DIR))
+            .collect()
+    }
 }
 
 pub fn is_bpffs(path: &Path) -> bool {
     statfs(path).is_ok_and(|st| st.filesystem_type() == BPF_FS_MAGIC)
-}
-
-/// Makes sure the state directory can hold pins: mounts bpffs at /sys/fs/bpf when the
-/// directory is below it and nothing is mounted there; refuses a directory on another
-/// filesystem.
-pub fn ensure_mounted() -> Result<()> {
-    let dir = dir();
-    let existing = dir.ancestors().find(|p| p.exists()).unwrap_or(Path::new("/"));
-    if is_bpffs(existing) {
-        return Ok(());
-    }
-    let root = Path::new("/sys/fs/bpf");
-    if !dir.starts_with(root) {
-        return Err(FethError::NotBpffs(dir.to_path_buf()));
-    }
-    std::fs::create_dir_all(root).context("create /sys/fs/bpf")?;
-    nix::mount::mount(Some("bpf"), root, Some("bpf"), nix::mount::MsFlags::empty(), None::<&str>)
-        .map_err(|e| FethError::KernelFeature(format!("cannot mount bpffs on /sys/fs/bpf: {e}")))
 }
 
 /// A held lock on the state directory.
@@ -128,78 +110,98 @@ fn check_made_by_root(dir: &Path) -> Result<()> {
     }
 }
 
-/// Shared lock for commands that only read. `None` when the directory does not exist: there
-/// is then no pinned state to protect, and reading must not create it.
-pub fn lock_shared() -> Result<Option<Lock>> {
-    loop {
-        let file = match File::open(dir()) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                return Err(FethError::NotPermitted(format!(
-                    "{} is not readable for this user: reading commands need read access to it (its group, see \"Without root\" in the README)",
-                    dir().display()
-                )));
+impl StateDir {
+    /// Makes sure the state directory can hold pins: mounts bpffs at /sys/fs/bpf when the
+    /// directory is below it and nothing is mounted there; refuses a directory on another
+    /// filesystem.
+    pub fn ensure_mounted(&self) -> Result<()> {
+        let dir = self.dir();
+        let existing = dir.ancestors().find(|p| p.exists()).unwrap_or(Path::new("/"));
+        if is_bpffs(existing) {
+            return Ok(());
+        }
+        let root = Path::new("/sys/fs/bpf");
+        if !dir.starts_with(root) {
+            return Err(FethError::NotBpffs(dir.to_path_buf()));
+        }
+        std::fs::create_dir_all(root).context("create /sys/fs/bpf")?;
+        nix::mount::mount(Some("bpf"), root, Some("bpf"), nix::mount::MsFlags::empty(), None::<&str>)
+            .map_err(|e| FethError::KernelFeature(format!("cannot mount bpffs on /sys/fs/bpf: {e}")))
+    }
+
+    /// Shared lock for commands that only read. `None` when the directory does not exist: there
+    /// is then no pinned state to protect, and reading must not create it.
+    pub fn lock_shared(&self) -> Result<Option<Lock>> {
+        loop {
+            let file = match File::open(self.dir()) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return Err(FethError::NotPermitted(format!(
+                        "{} is not readable for this user: reading commands need read access to it (its group, see \"Without root\" in the README)",
+                        self.dir().display()
+                    )));
+                }
+                Err(_) => return Ok(None),
+            };
+            check_made_by_root(self.dir())?;
+            file.lock_shared().context(format!("lock {}", self.dir().display()))?;
+            if self.still_current(&file) {
+                return Ok(Some(Lock { _dir: file }));
             }
-            Err(_) => return Ok(None),
-        };
-        check_made_by_root(dir())?;
-        file.lock_shared().context(format!("lock {}", dir().display()))?;
-        if still_current(&file) {
-            return Ok(Some(Lock { _dir: file }));
         }
     }
-}
 
-/// Exclusive lock for commands that change state; creates the directory (on bpffs) first.
-pub fn lock_exclusive() -> Result<Lock> {
-    loop {
-        // A caller without root never makes a state directory (check_made_by_root).
-        if !dir().exists() && !crate::kernel::caller::untrusted() {
-            ensure_mounted()?;
-            // Owner only: opening it to a group is the administrator's choice (crate::kernel::privilege).
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir())
-                .context(format!("create {}", dir().display()))?;
+    /// Exclusive lock for commands that change state; creates the directory (on bpffs) first.
+    pub fn lock_exclusive(&self) -> Result<Lock> {
+        loop {
+            // A caller without root never makes a state directory (check_made_by_root).
+            if !self.dir().exists() && !crate::kernel::caller::untrusted() {
+                self.ensure_mounted()?;
+                // Owner only: opening it to a group is the administrator's choice (crate::kernel::privilege).
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(self.dir())
+                    .context(format!("create {}", self.dir().display()))?;
+            }
+            check_made_by_root(self.dir())?;
+            let file = File::open(self.dir()).context(format!("open {}", self.dir().display()))?;
+            file.lock().context(format!("lock {}", self.dir().display()))?;
+            if self.still_current(&file) {
+                return Ok(Lock { _dir: file });
+            }
         }
-        check_made_by_root(dir())?;
-        let file = File::open(dir()).context(format!("open {}", dir().display()))?;
-        file.lock().context(format!("lock {}", dir().display()))?;
-        if still_current(&file) {
-            return Ok(Lock { _dir: file });
+    }
+
+    /// The last command of a state directory removes the directory while holding the lock; a waiter that
+    /// opened it before then holds a lock on a removed directory and must start again.
+    fn still_current(&self, file: &File) -> bool {
+        match (file.metadata(), std::fs::metadata(self.dir())) {
+            (Ok(held), Ok(now)) => held.ino() == now.ino() && held.dev() == now.dev(),
+            _ => false,
         }
     }
-}
 
-/// The last command of a state directory removes the directory while holding the lock; a waiter that
-/// opened it before then holds a lock on a removed directory and must start again.
-fn still_current(file: &File) -> bool {
-    match (file.metadata(), std::fs::metadata(dir())) {
-        (Ok(held), Ok(now)) => held.ino() == now.ino() && held.dev() == now.dev(),
-        _ => false,
+    /// Removes this layout's directories when nothing is pinned in them.
+    pub fn remove_layout_if_empty(&self) {
+        let _ = std::fs::remove_dir(self.link_dir());
+        let _ = std::fs::remove_dir(self.layout_dir());
     }
-}
 
-/// Removes this layout's directories when nothing is pinned in them.
-pub fn remove_layout_if_empty() {
-    let _ = std::fs::remove_dir(link_dir());
-    let _ = std::fs::remove_dir(layout_dir());
-}
-
-/// Removes the state directory when it is empty, at the end of the last command of its ports
-/// (with the exclusive lock held; a waiter then starts again, see `still_current`). Never in
-/// the middle of a command: one arriving after a re-creation would lock the new directory
-/// while this one still runs. A directory root made for a caller without root, or one someone
-/// gave a group of its own (crate::kernel::privilege: not the group feth runs with), is theirs and stays.
-pub fn remove_if_empty() {
-    remove_layout_if_empty();
-    // Root made it for a caller without root, and it stays for the next command.
-    if crate::kernel::caller::untrusted() {
-        return;
-    }
-    let egid = nix::unistd::getegid().as_raw();
-    if std::fs::metadata(dir()).is_ok_and(|m| m.gid() == egid) {
-        let _ = std::fs::remove_dir(dir());
+    /// Removes the state directory when it is empty, at the end of the last command of its ports
+    /// (with the exclusive lock held; a waiter then starts again, see `still_current`). Never in
+    /// the middle of a command: one arriving after a re-creation would lock the new directory
+    /// while this one still runs. A directory root made for a caller without root, or one someone
+    /// gave a group of its own (crate::kernel::privilege: not the group feth runs with), is theirs and stays.
+    pub fn remove_if_empty(&self) {
+        self.remove_layout_if_empty();
+        // Root made it for a caller without root, and it stays for the next command.
+        if crate::kernel::caller::untrusted() {
+            return;
+        }
+        let egid = nix::unistd::getegid().as_raw();
+        if std::fs::metadata(self.dir()).is_ok_and(|m| m.gid() == egid) {
+            let _ = std::fs::remove_dir(self.dir());
+        }
     }
 }

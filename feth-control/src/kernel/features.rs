@@ -1,12 +1,9 @@
-//! What the running kernel can do, found once per process. What the kernel can be asked is
+//! What the running kernel can do, found once per command. What the kernel can be asked is
 //! probed, as cilium/ebpf's `features` package does (a tiny program loaded, an attach tried
 //! where it cannot touch anything); what only shows in behaviour, a bug fix or a data-path
 //! capability, is read from the kernel's version. The minimum kernel of each feature is in
 //! docs/kernels.md.
-use std::{
-    os::fd::{FromRawFd as _, OwnedFd},
-    sync::OnceLock,
-};
+use std::os::fd::{FromRawFd as _, OwnedFd};
 
 use aya::util::KernelVersion;
 
@@ -30,15 +27,17 @@ fn at_least(major: u8, minor: u8) -> bool {
     KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(major, minor, 0))
 }
 
-/// The running kernel's features (found once).
-pub fn get() -> Features {
-    static FEATURES: OnceLock<Features> = OnceLock::new();
-    *FEATURES.get_or_init(|| Features {
-        // Without the capabilities a probe needs, the version says it.
-        tcx: probe_tcx().unwrap_or_else(|| at_least(6, 6)),
-        xdp_jumbo: at_least(6, 3),
-        xdp_detach_under_gro: at_least(6, 6),
-    })
+impl Features {
+    /// The running kernel's features, probed now (`kernel::context::Context` keeps them for
+    /// the command).
+    pub fn probe() -> Features {
+        Features {
+            // Without the capabilities a probe needs, the version says it.
+            tcx: probe_tcx().unwrap_or_else(|| at_least(6, 6)),
+            xdp_jumbo: at_least(6, 3),
+            xdp_detach_under_gro: at_least(6, 6),
+        }
+    }
 }
 
 const BPF_PROG_LOAD: libc::c_long = 5;

@@ -3,6 +3,7 @@
 //! helpers it may run. Knows nothing of ports or peering.
 pub mod bpffs;
 pub mod caller;
+pub mod context;
 pub mod ethtool;
 pub mod features;
 pub mod helper;

@@ -207,14 +207,6 @@ fn container_pid(engine: &str, container: &str) -> Result<u32> {
     }
 }
 
-/// Whether a missing named namespace may be created (`--no-create-netns` says no).
-static CREATE_MISSING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-
-/// `--no-create-netns`: a missing named namespace is refused instead of created.
-pub fn refuse_missing() {
-    CREATE_MISSING.store(false, std::sync::atomic::Ordering::Relaxed);
-}
-
 pub fn exists(name: &str) -> bool {
     Path::new(NETNS_DIR).join(name).exists()
 }
@@ -226,16 +218,12 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Creates the named namespace unless it exists; true when it did.
+/// Creates the named namespace unless it exists; true when it did. A command asks through
+/// `Context::ensure_netns`, which may refuse (`--no-create-netns`).
 pub fn ensure(name: &str) -> Result<bool> {
     check_name(name)?;
     if exists(name) {
         return Ok(false);
-    }
-    if !CREATE_MISSING.load(std::sync::atomic::Ordering::Relaxed) {
-        return Err(FethError::Invalid(format!(
-            "network namespace {name} does not exist (and --no-create-netns was given)"
-        )));
     }
     // Named namespaces are files in /run/netns, which belongs to root.
     let dir = Path::new(NETNS_DIR);

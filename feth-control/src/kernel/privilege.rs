@@ -11,7 +11,7 @@ use caps::{CapSet, Capability};
 
 use crate::{
     error::{Context as _, FethError, Result},
-    kernel::bpffs,
+    kernel::bpffs::StateDir,
 };
 
 /// A capability feth uses, and what for (the sentence a user reads when it is missing).
@@ -66,8 +66,8 @@ pub fn require_root(what: &str) -> Result<()> {
 
 /// A changing command needs to write the state directory; a user who may only read it is told
 /// so before anything is touched.
-pub fn require_writable_state() -> Result<()> {
-    let dir = bpffs::dir();
+pub fn require_writable_state(state: &StateDir) -> Result<()> {
+    let dir = state.dir();
     if !dir.exists() || may_write(dir) {
         return Ok(());
     }
@@ -89,8 +89,8 @@ pub fn may_write(dir: &std::path::Path) -> bool {
 /// run `show` and `stats` (pins 0640), `-m 0770` lets group feth-ops change too (pins 0660,
 /// so one operator's pins are the next one's). bpffs creates pins 0600 with the creator's
 /// group, so each is set after.
-pub fn share_state_with_group() -> Result<()> {
-    let dir = bpffs::dir();
+pub fn share_state_with_group(state: &StateDir) -> Result<()> {
+    let dir = state.dir();
     let Ok(meta) = std::fs::metadata(dir) else { return Ok(()) };
     let group_reads = meta.mode() & 0o040 != 0;
     let group_writes = group_reads && meta.mode() & 0o020 != 0;

@@ -26,7 +26,7 @@ use feth_common::{
 use crate::{
     datapath::capture_switch,
     error::{Context as _, FethError, Result},
-    kernel::bpffs,
+    kernel::{bpffs::StateDir, context::Context},
     session::{read_state, with_state},
 };
 
@@ -42,6 +42,7 @@ pub struct Frame {
 
 /// A running capture; dropping it switches the data path's capture off.
 pub struct Capture {
+    ctx: Context,
     buffers: Vec<PerfEventArrayBuffer>,
     _array: PerfEventArray<MapData>,
     _running: std::fs::File,
@@ -59,10 +60,15 @@ pub struct Capture {
 /// Attaches the egress program to the user end (in its namespace), as a TCX link owned by the
 /// returned program: frames the user end sends while `flap` holds the link down are refused by
 /// its own veth before any crossover program sees them; at egress they are seen first.
-fn attach_user_egress(netns: &crate::kernel::netns::Netns, ifindex: u32, name: &str) -> Result<SchedClassifier> {
+fn attach_user_egress(
+    state: &StateDir,
+    netns: &crate::kernel::netns::Netns,
+    ifindex: u32,
+    name: &str,
+) -> Result<SchedClassifier> {
+    let path = state.pin_path(PROG_TC_USER_EGRESS);
     netns.run(|| {
-        let mut prog = SchedClassifier::from_pin(bpffs::pin_path(PROG_TC_USER_EGRESS))
-            .context(format!("open pinned program {PROG_TC_USER_EGRESS}"))?;
+        let mut prog = SchedClassifier::from_pin(path).context(format!("open pinned program {PROG_TC_USER_EGRESS}"))?;
         let tcx = TcAttach::Tcx { attach_type: TcAttachType::Egress, order: LinkOrder::default() };
         prog.attach(ifindex, tcx).context(format!("{name}: attach the capture's egress program"))?;
         Ok(prog)
@@ -80,17 +86,17 @@ fn peer_mtu(state: &crate::state::State, slot: u32) -> u32 {
 
 impl Capture {
     /// Starts capturing what `name` transmits into the crossover.
-    pub fn start(name: &str, drops_only: bool) -> Result<Capture> {
-        with_state(|state| {
+    pub fn start(ctx: &Context, name: &str, drops_only: bool) -> Result<Capture> {
+        with_state(ctx, |state| {
             let port = state.port(name)?;
             let slot = port.slot;
-            let Some(running) = capture_switch::hold()? else {
+            let Some(running) = capture_switch::hold(&ctx.state)? else {
                 return Err(FethError::Refused {
                     name: name.to_owned(),
                     reason: "another capture is running on this bench (one at a time); stop it first".into(),
                 });
             };
-            let path = bpffs::pin_path(MAP_CAPTURE);
+            let path = ctx.state.pin_path(MAP_CAPTURE);
             let data = MapData::from_pin(&path).context(format!("open pinned map {MAP_CAPTURE}"))?;
             let mut array = PerfEventArray::try_from(aya::maps::Map::PerfEventArray(data)).context(MAP_CAPTURE)?;
             let cpus =
@@ -104,9 +110,7 @@ impl Capture {
             }
             let mtu = peer_mtu(state, slot);
             let egress = match &port.user {
-                Some(user) if crate::kernel::features::get().tcx => {
-                    Some(attach_user_egress(&port.netns, user.index, name)?)
-                }
+                Some(user) if ctx.features.tcx => Some(attach_user_egress(&ctx.state, &port.netns, user.index, name)?),
                 _ => None,
             };
             let crossover = state.crossover.as_mut().ok_or(FethError::NoPorts)?;
@@ -115,6 +119,7 @@ impl Capture {
                 s.capture_mtu = mtu;
             })?;
             Ok(Capture {
+                ctx: ctx.clone(),
                 buffers,
                 _array: array,
                 _running: running,
@@ -134,11 +139,11 @@ impl Capture {
         }
         self.peer_mtu_at = Instant::now();
         let slot = self.slot;
-        let mtu = read_state(|state| Ok(peer_mtu(state, slot)))?;
+        let mtu = read_state(&self.ctx, |state| Ok(peer_mtu(state, slot)))?;
         if mtu == self.peer_mtu {
             return Ok(());
         }
-        update_settings(|s| s.capture_mtu = mtu)?;
+        update_settings(&self.ctx, |s| s.capture_mtu = mtu)?;
         self.peer_mtu = mtu;
         Ok(())
     }
@@ -189,11 +194,11 @@ impl Drop for Capture {
     fn drop(&mut self) {
         // Best effort (the process may be ending on a signal); a switch left on is cleared by
         // the next repair once this process no longer holds the layout directory.
-        let _ = update_settings(capture_switch::switch_off);
+        let _ = update_settings(&self.ctx, capture_switch::switch_off);
     }
 }
 
 /// Changes the data path's settings under the state lock (nothing when nothing is loaded).
-fn update_settings(f: impl FnOnce(&mut Settings)) -> Result<()> {
-    with_state(|state| state.crossover.as_mut().map_or(Ok(()), |c| c.update_settings(f)))
+fn update_settings(ctx: &Context, f: impl FnOnce(&mut Settings)) -> Result<()> {
+    with_state(ctx, |state| state.crossover.as_mut().map_or(Ok(()), |c| c.update_settings(f)))
 }

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::{
     datapath::crossover::Crossover,
     error::{Context as _, Result},
+    kernel::context::Context,
     kernel::rtnl::{LinkView, runtime},
     state::State,
 };
@@ -50,21 +51,26 @@ struct Seen {
 
 /// The current name of the user end of wire end `link`, read from the kernel (the user end may
 /// have been renamed or moved since the monitor started).
-fn interface_of(link: &LinkView) -> Option<String> {
+fn interface_of(ctx: &Context, link: &LinkView) -> Option<String> {
     if !link.is_veth {
         return None;
     }
     let slot = feth_common::wire_slot_of(link.index)?;
-    let state = State::read().ok()?;
+    let state = State::read(ctx).ok()?;
     Some(state.by_slot(slot).map_or_else(|| format!("{}-user", link.name), |p| p.name()))
 }
 
 /// Name of the port peered with the wire end `ifindex`: one map read, as soon as the event
 /// arrives (a later command may already have changed the pairing; then the last peer this
 /// monitor saw is named).
-fn peer_name(ifindex: u32, seen: &HashMap<u32, Seen>, last_peer: &mut HashMap<u32, String>) -> Option<String> {
+fn peer_name(
+    ctx: &Context,
+    ifindex: u32,
+    seen: &HashMap<u32, Seen>,
+    last_peer: &mut HashMap<u32, String>,
+) -> Option<String> {
     let slot = feth_common::wire_slot_of(ifindex)?;
-    let current = Crossover::open_existing()
+    let current = Crossover::open_existing(&ctx.state)
         .ok()
         .flatten()
         .and_then(|c| c.port(slot).ok())
@@ -77,12 +83,17 @@ fn peer_name(ifindex: u32, seen: &HashMap<u32, Seen>, last_peer: &mut HashMap<u3
 }
 
 /// Events for one new view of a wire end.
-fn diff(link: &LinkView, seen: &mut HashMap<u32, Seen>, last_peer: &mut HashMap<u32, String>) -> Vec<Event> {
+fn diff(
+    ctx: &Context,
+    link: &LinkView,
+    seen: &mut HashMap<u32, Seen>,
+    last_peer: &mut HashMap<u32, String>,
+) -> Vec<Event> {
     if feth_common::wire_slot_of(link.index).is_none() {
         return vec![];
     }
     let known = seen.get(&link.index).map(|s| s.interface.clone());
-    let Some(interface) = known.or_else(|| interface_of(link)) else { return vec![] };
+    let Some(interface) = known.or_else(|| interface_of(ctx, link)) else { return vec![] };
     let mut events = Vec::new();
     let before = seen.get(&link.index).cloned().unwrap_or_else(|| {
         events.push(Event::Created { interface: interface.clone() });
@@ -91,7 +102,7 @@ fn diff(link: &LinkView, seen: &mut HashMap<u32, Seen>, last_peer: &mut HashMap<
     seen.insert(link.index, Seen { interface: interface.clone(), admin_up: link.admin_up, carrier: link.carrier });
     if link.admin_up != before.admin_up {
         events.push(if link.admin_up {
-            Event::Peered { interface: interface.clone(), peer: peer_name(link.index, seen, last_peer) }
+            Event::Peered { interface: interface.clone(), peer: peer_name(ctx, link.index, seen, last_peer) }
         } else {
             Event::Unpeered { interface: interface.clone() }
         });
@@ -104,7 +115,7 @@ fn diff(link: &LinkView, seen: &mut HashMap<u32, Seen>, last_peer: &mut HashMap<
 
 /// Streams events to `emit` until the process is stopped. `ready` is called once the
 /// subscription is in place (nothing that happens after it is missed).
-pub fn run(mut ready: impl FnMut(), mut emit: impl FnMut(&Event)) -> Result<()> {
+pub fn run(ctx: &Context, mut ready: impl FnMut(), mut emit: impl FnMut(&Event)) -> Result<()> {
     let rt = runtime();
     let _guard = rt.enter();
     let (mut connection, _handle, mut messages) = rtnetlink::new_connection().context("open rtnetlink socket")?;
@@ -118,21 +129,21 @@ pub fn run(mut ready: impl FnMut(), mut emit: impl FnMut(&Event)) -> Result<()> 
 
     let mut seen: HashMap<u32, Seen> = HashMap::new();
     let mut last_peer: HashMap<u32, String> = HashMap::new();
-    for port in State::read()?.ports {
+    for port in State::read(ctx)?.ports {
         let interface = port.name();
         seen.insert(port.wire.index, Seen { interface, admin_up: port.wire.admin_up, carrier: port.wire.carrier });
     }
     // Remember the current pairs, so a "peered" event read late still names its peer.
     let wires: Vec<u32> = seen.keys().copied().collect();
     for ifindex in wires {
-        peer_name(ifindex, &seen, &mut last_peer);
+        peer_name(ctx, ifindex, &seen, &mut last_peer);
     }
     ready();
     while let Some((message, _)) = rt.block_on(messages.next()) {
         let NetlinkPayload::InnerMessage(message) = message.payload else { continue };
         match message {
             RouteNetlinkMessage::NewLink(msg) => {
-                for event in diff(&LinkView::from(&msg), &mut seen, &mut last_peer) {
+                for event in diff(ctx, &LinkView::from(&msg), &mut seen, &mut last_peer) {
                     emit(&event);
                 }
             }
@@ -141,7 +152,7 @@ pub fn run(mut ready: impl FnMut(), mut emit: impl FnMut(&Event)) -> Result<()> 
                 emit(&Event::Destroyed { interface: gone.interface });
                 // Deleted behind our back or by a command: either way the repair (unpeering the
                 // former peer, carrier down) is what every command does first.
-                crate::session::repair_now()?;
+                crate::session::repair_now(ctx)?;
             }
             _ => {}
         }

@@ -143,7 +143,7 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
             active: peered,
         },
         offloads: Offloads { tx_checksum, gro },
-        changed: user.map_or_else(Vec::new, |u| changed_by_feth(port, u, tx_checksum, remote.as_ref())),
+        changed: user.map_or_else(Vec::new, |u| changed_by_feth(state, port, u, tx_checksum, remote.as_ref())),
         impair: ImpairReport::from(&port.record.impair),
         remote,
         counters,
@@ -151,9 +151,15 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
 }
 
 /// What feth set on the user end `u` of `port`, and why (show's "set by feth").
-fn changed_by_feth(port: &Port, u: &LinkView, tx_checksum: bool, remote: Option<&RemoteReport>) -> Vec<String> {
+fn changed_by_feth(
+    state: &State,
+    port: &Port,
+    u: &LinkView,
+    tx_checksum: bool,
+    remote: Option<&RemoteReport>,
+) -> Vec<String> {
     let mut changed = changes(port.mode(), port.record.hwcsum, port.record.impair.corrupt_ppm != 0, tx_checksum);
-    let max = crate::port::mtu::xdp_max(&crate::kernel::features::get());
+    let max = crate::port::mtu::xdp_max(&state.ctx.features);
     if port.mode() == Mode::Xdp && u.mtu > max {
         changed.push(format!(
             "frames over MTU {max} are not crossed: multi-buffer XDP redirect needs Linux 6.3 (use --mode tc)"

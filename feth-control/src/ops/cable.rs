@@ -16,6 +16,7 @@ use crate::{
 pub struct Cable {
     ends: [CableEnd; 2],
     rtnl: crate::kernel::rtnl::Rtnl,
+    state: crate::kernel::bpffs::StateDir,
 }
 
 struct CableEnd {
@@ -56,13 +57,17 @@ impl Cable {
             };
             return Err(FethError::Refused { name: name.to_owned(), reason: reason.into() });
         };
-        Ok(Cable { ends: [CableEnd::of(p), CableEnd::of(peer)], rtnl: crate::kernel::rtnl::Rtnl::open()? })
+        Ok(Cable {
+            ends: [CableEnd::of(p), CableEnd::of(peer)],
+            rtnl: crate::kernel::rtnl::Rtnl::open()?,
+            state: state.ctx.state.clone(),
+        })
     }
 
     /// Under the exclusive lock, but without a state read: a flap keeps its schedule.
     pub fn set(&self, up: bool) -> Result<()> {
-        let _lock = crate::kernel::bpffs::lock_exclusive()?;
-        let mut crossover = Crossover::open_existing()?;
+        let _lock = self.state.lock_exclusive()?;
+        let mut crossover = Crossover::open_existing(&self.state)?;
         for end in &self.ends {
             // The snapshot just before the end goes down; the sum just before it comes up.
             if let Some(c) = crossover.as_mut() {

@@ -9,8 +9,6 @@ use crate::{
     datapath::{attach, crossover::Crossover},
     error::{FethError, Result},
     fault,
-    kernel::features,
-    kernel::netns,
     kernel::netns::Netns,
     ops::{
         peering::{self, PeerOptions},
@@ -62,7 +60,7 @@ pub fn check_create(state: &State, spec: &PortSpec) -> Result<bool> {
 pub fn create(state: &mut State, spec: &PortSpec, slot: u32, taken: &HashSet<Vec<u8>>) -> Result<u32> {
     let ns = Netns::from_arg(spec.netns.as_deref())?;
     if let Netns::Named(name) = &ns
-        && netns::ensure(name)?
+        && state.ctx.ensure_netns(name)?
     {
         // A mistyped name would otherwise make an empty namespace silently.
         eprintln!("feth-loader: created network namespace {name}");
@@ -100,7 +98,8 @@ pub fn create_many(state: &mut State, specs: &[PortSpec]) -> Result<Vec<String>>
         if state.crossover.is_some() {
             repair::grow(state, slots)?;
         } else {
-            state.crossover = Some(Crossover::open_or_load(crate::datapath::load::capacity_for(slots))?);
+            state.crossover =
+                Some(Crossover::open_or_load(&state.ctx.state, crate::datapath::load::capacity_for(slots))?);
         }
     }
     let slots = state.free_slots(todo.len());
@@ -152,8 +151,8 @@ pub fn destroy_many(state: &mut State, names: &[&str]) -> Result<()> {
     fault::point("destroy:deleted");
     for p in &doomed {
         // The wire ends are gone (and any netlink filter with them): only pins are left.
-        attach::unpin(&p.wire.name, Mode::Xdp)?;
-        attach::unpin(&p.wire.name, Mode::Tc)?;
+        attach::unpin(&state.ctx.state, &p.wire.name, Mode::Xdp)?;
+        attach::unpin(&state.ctx.state, &p.wire.name, Mode::Tc)?;
         if let Some(crossover) = state.crossover.as_mut() {
             crossover.remove_port(p.slot)?;
         }
@@ -202,7 +201,7 @@ pub fn up_many(state: &mut State, pairs: &[(PortSpec, PortSpec)], opts: PeerOpti
         opts.check(&a.name, mode)?;
         for spec in [a, b] {
             if let Some(mtu) = spec.mtu {
-                mtu::check_xdp(&spec.name, mode, mtu, &features::get())?;
+                mtu::check_xdp(&spec.name, mode, mtu, &state.ctx.features)?;
             }
         }
     }

@@ -7,7 +7,6 @@ use crate::{
     datapath::tunnel,
     error::{FethError, Result},
     fault,
-    kernel::features,
     port::mtu,
     port::record::{self, Record},
     port::remote::{Endpoint, Remote},
@@ -80,7 +79,7 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
     let mode = opts.mode.unwrap_or(pa.mode());
     for p in [&pa, &pb] {
         if let Some(user) = &p.user {
-            mtu::check_xdp(&user.name, mode, user.mtu, &features::get())?;
+            mtu::check_xdp(&user.name, mode, user.mtu, &state.ctx.features)?;
         }
     }
     let records: Vec<(&Port, Record)> = [(&pa, &pb), (&pb, &pa)]

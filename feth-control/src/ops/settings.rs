@@ -3,7 +3,6 @@ use crate::{
     datapath::pair,
     datapath::shaper,
     error::{FethError, Result},
-    kernel::features,
     port::impair::Impairment,
     port::media::PortMedia,
     port::mtu,
@@ -16,7 +15,7 @@ use crate::{
 pub fn set_mtu(state: &State, name: &str, mtu: u32) -> Result<()> {
     mtu::check(name, mtu)?;
     let p = state.port(name)?;
-    mtu::check_xdp(name, p.mode(), mtu, &features::get())?;
+    mtu::check_xdp(name, p.mode(), mtu, &state.ctx.features)?;
     if let Some(tunnel) = state.tunnels.get(&p.slot).filter(|_| p.record.remote.is_some())
         && mtu > tunnel.mtu
     {

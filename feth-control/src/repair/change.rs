@@ -6,7 +6,7 @@ use feth_common::{Mode, PortConfig, SharedCounters};
 use crate::{
     datapath::{attach, legacy::OldLayout, load, pair, shaper, tunnel},
     error::Result,
-    kernel::{bpffs, ethtool, netns::Netns, rtnl::LinkView},
+    kernel::{ethtool, netns::Netns, rtnl::LinkView},
     port::{impair::Impairment, on_off, record::Record, remote::Remote},
     state::State,
 };
@@ -33,13 +33,15 @@ pub enum Change {
     },
     /// An older layout's pins are removed.
     RetireLayout {
-        path: std::path::PathBuf,
+        old: crate::datapath::legacy::OldLayout,
     },
     /// Missing pins are loaded (the programs reloaded and every wire end re-attached when
     /// others are still pinned); with nothing missing, the pinned maps are only opened.
     LoadPins {
         missing: Vec<&'static str>,
         reattach: bool,
+        /// Where they are pinned (the layout directory), for the sentence.
+        layout: std::path::PathBuf,
     },
     /// A remote port's tunnel end is created (replacing another of that slot).
     CreateTunnel {
@@ -135,11 +137,12 @@ impl Change {
             }
             Change::WriteRecord { why, .. } => one(why.clone()),
             Change::ClearCapture { .. } => one("switch off the capture of a capture that is no longer running".into()),
-            Change::RetireLayout { path } => one(format!("remove the pins of an older layout in {}", path.display())),
+            Change::RetireLayout { old } => {
+                one(format!("remove the pins of an older layout in {}", old.path.display()))
+            }
             Change::LoadPins { missing, .. } if missing.is_empty() => vec![],
-            Change::LoadPins { missing, reattach } => {
-                let mut lines =
-                    vec![format!("load and pin {} in {}", missing.join(", "), bpffs::layout_dir().display())];
+            Change::LoadPins { missing, reattach, layout } => {
+                let mut lines = vec![format!("load and pin {} in {}", missing.join(", "), layout.display())];
                 if *reattach {
                     lines.push("reload the programs and re-attach every wire end to them".into());
                 }
@@ -199,21 +202,21 @@ impl Change {
                 Some(c) => c.set_settings(settings),
                 None => Ok(()),
             },
-            Change::RetireLayout { path } => OldLayout { path: path.clone() }.remove(),
+            Change::RetireLayout { old } => old.remove(),
             Change::LoadPins { missing, .. } => {
                 if !missing.is_empty() {
-                    load::unpin_programs_and_links(&state.ends())?;
+                    load::unpin_programs_and_links(&state.ctx, &state.ends())?;
                 }
                 state.crossover = None;
                 state.crossover().map(drop)
             }
             Change::Unload { .. } => {
                 state.crossover = None;
-                load::unload()?;
-                for old in OldLayout::find() {
+                load::unload(&state.ctx.state)?;
+                for old in OldLayout::find(&state.ctx.state) {
                     old.remove()?;
                 }
-                bpffs::remove_layout_if_empty();
+                state.ctx.state.remove_layout_if_empty();
                 Ok(())
             }
             _ => self.apply_to_ports(state),
@@ -232,9 +235,10 @@ impl Change {
                 state.tunnels.insert(*slot, made);
                 Ok(())
             }
-            Change::AttachTunnel { tunnel, .. } => {
-                state.crossover().and_then(|_| attach::attach(&tunnel.name, tunnel.index, Mode::Tc))
-            }
+            Change::AttachTunnel { tunnel, .. } => state
+                .crossover()
+                .map(drop)
+                .and_then(|()| attach::attach(&state.ctx, &tunnel.name, tunnel.index, Mode::Tc)),
             Change::TunnelUp { tunnel, .. } => {
                 state.rtnl.set_up(tunnel.index, true, &format!("{}: set up", tunnel.name))
             }
@@ -246,7 +250,7 @@ impl Change {
                 crossover.set_port(config)
             }
             Change::Attach { wire, wire_index, mode, .. } => {
-                state.crossover().and_then(|_| attach::attach(wire, *wire_index, *mode))
+                state.crossover().map(drop).and_then(|()| attach::attach(&state.ctx, wire, *wire_index, *mode))
             }
             Change::WireGro { wire, on, .. } => ethtool::set(wire, ethtool::Feature::Gro, *on),
             Change::UserOffloads { name, netns, tx_checksum, .. } => pair::configure_user(name, netns, *tx_checksum),
@@ -263,8 +267,8 @@ impl Change {
             }
             Change::ForgetSlot { slot } => state.crossover()?.remove_port(*slot),
             Change::DeleteTunnel { tunnel, .. } => delete_tunnel(state, tunnel),
-            Change::Detach { wire, wire_index, mode, .. } => attach::detach(wire, *wire_index, *mode),
-            Change::UnpinLink { wire, mode } => attach::unpin(wire, *mode),
+            Change::Detach { wire, wire_index, mode, .. } => attach::detach(&state.ctx, wire, *wire_index, *mode),
+            Change::UnpinLink { wire, mode } => attach::unpin(&state.ctx.state, wire, *mode),
             Change::Carrier { slot, wire_index, name, up } => {
                 let what = format!("{name}: set wire end {}", if *up { "up" } else { "down" });
                 state.rtnl.set_up(*wire_index, *up, &what)?;
@@ -301,9 +305,9 @@ impl Change {
 
 /// Deletes a tunnel end with what the data path has of it.
 pub fn delete_tunnel(state: &mut State, tunnel: &LinkView) -> Result<()> {
-    attach::detach(&tunnel.name, tunnel.index, Mode::Tc)?;
+    attach::detach(&state.ctx, &tunnel.name, tunnel.index, Mode::Tc)?;
     state.rtnl.del(tunnel.index, &format!("{}: delete the VXLAN device", tunnel.name))?;
-    attach::unpin(&tunnel.name, Mode::Tc)?;
+    attach::unpin(&state.ctx.state, &tunnel.name, Mode::Tc)?;
     if let (Some(crossover), Some(slot)) = (state.crossover.as_mut(), feth_common::wire_slot_of(tunnel.index)) {
         crossover.remove_port(slot)?;
     }
@@ -336,7 +340,7 @@ mod tests {
         assert_eq!(gro.describe(), ["feth0: set gro off on fwire0 while TC mode corrupts frames"]);
         let carrier = Change::Carrier { slot: 0, wire_index: 1, name: "feth0".into(), up: true };
         assert_eq!(carrier.describe(), ["feth0: carrier on (peered)"]);
-        assert!(Change::LoadPins { missing: vec![], reattach: false }.describe().is_empty());
+        assert!(Change::LoadPins { missing: vec![], reattach: false, layout: "/v9".into() }.describe().is_empty());
         assert!(Change::Unload { noted: false }.describe().is_empty());
     }
 }

@@ -38,7 +38,7 @@ pub fn everything(state: &mut State, run: &mut Run) -> Result<()> {
 /// records. Order keeps every frame accounted: the new program is attached (and the user end's
 /// offloads set) before the map flips to it, the old one detached after, carrier last.
 pub fn converge(state: &mut State, run: &mut Run) -> Result<()> {
-    let retired = pins::retire_old_layouts(run);
+    let retired = pins::retire_old_layouts(state, run);
     carry_out(state, run, retired)?;
     let loaded = pins::load(state);
     carry_out(state, run, loaded)?;
@@ -94,9 +94,9 @@ pub fn grow(state: &mut State, slots: u32) -> Result<()> {
         .collect::<Result<_>>()?;
     let wires = state.ends();
     state.crossover = None;
-    load::unpin_programs_and_links(&wires)?;
-    load::unpin_slot_maps()?;
-    state.crossover = Some(Crossover::open_or_load(load::capacity_for(slots))?);
+    load::unpin_programs_and_links(&state.ctx, &wires)?;
+    load::unpin_slot_maps(&state.ctx.state)?;
+    state.crossover = Some(Crossover::open_or_load(&state.ctx.state, load::capacity_for(slots))?);
     converge(state, &mut Run::all(true))?;
     let crossover = state.crossover()?;
     for (slot, values, shared) in saved {

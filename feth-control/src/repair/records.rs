@@ -13,8 +13,11 @@ use crate::{
 /// with the defaults. Layout 1's alias is upgraded to a record, keeping the peer and mode the
 /// old pins hold. A batched destroy cut short leaves wire ends in the doomed group: they stay.
 pub fn finish(state: &State) -> Vec<Change> {
-    let old =
-        if state.ports.iter().any(|p| p.recorded == Recorded::V1) { legacy::old_layout_configs() } else { vec![] };
+    let old = if state.ports.iter().any(|p| p.recorded == Recorded::V1) {
+        legacy::old_layout_configs(&state.ctx.state)
+    } else {
+        vec![]
+    };
     let mut changes = Vec::new();
     for port in &state.ports {
         if port.wire.group == pair::DOOMED_GROUP {

@@ -35,7 +35,7 @@ pub fn link_tunnels(state: &State, run: &Run) -> Vec<Change> {
         let Some(tunnel) = state.tunnels.get(&p.slot).filter(|t| t.index == WIRE_IFINDEX_BASE + r.slot) else {
             continue;
         };
-        if !attach::is_attached(&tunnel.name, tunnel.index, Mode::Tc) {
+        if !attach::is_attached(&state.ctx.state, &tunnel.name, tunnel.index, Mode::Tc) {
             changes.push(Change::AttachTunnel { name: p.name(), tunnel: tunnel.clone() });
         }
         if !tunnel.admin_up {
@@ -79,7 +79,7 @@ pub fn attach_programs(state: &State, run: &Run) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
     for port in &ports {
         let (name, wire) = (port.name(), port.wire.name.clone());
-        if !attach::is_attached(&port.wire.name, port.wire.index, port.mode()) {
+        if !attach::is_attached(&state.ctx.state, &port.wire.name, port.wire.index, port.mode()) {
             let (wire, wire_index, mode) = (wire.clone(), port.wire.index, port.mode());
             changes.push(Change::Attach { name: name.clone(), wire, wire_index, mode });
         }
@@ -187,7 +187,7 @@ pub fn detach_stale_links(state: &State, run: &Run) -> Vec<Change> {
     let mut changes = Vec::new();
     for port in run.touched(state) {
         let left = if port.mode() == Mode::Xdp { Mode::Tc } else { Mode::Xdp };
-        if attach::is_attached(&port.wire.name, port.wire.index, left) {
+        if attach::is_attached(&state.ctx.state, &port.wire.name, port.wire.index, left) {
             let (name, wire, wire_index) = (port.name(), port.wire.name.clone(), port.wire.index);
             changes.push(Change::Detach { name, wire, wire_index, mode: left });
         }
@@ -195,7 +195,7 @@ pub fn detach_stale_links(state: &State, run: &Run) -> Vec<Change> {
     if !run.is_whole() {
         return changes;
     }
-    for (wire, mode) in attach::attached_links() {
+    for (wire, mode) in attach::attached_links(&state.ctx.state) {
         if !state.ports.iter().any(|p| p.wire.name == wire) && !state.tunnels.values().any(|t| t.name == wire) {
             changes.push(Change::UnpinLink { wire, mode });
         }

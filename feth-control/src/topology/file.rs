@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::{FethError, Result},
-    kernel::netns::Netns,
+    kernel::{features::Features, netns::Netns},
     port::impair::{self, Impairment},
     port::media::{self, PortMedia},
     port::mtu,
@@ -135,7 +135,8 @@ fn at(path: &str, text: &str, offset: usize, why: impl std::fmt::Display) -> Fet
 impl Topology {
     /// Parses and checks the whole file; the first error is refused with its line, before
     /// anything is changed.
-    pub fn parse(path: &str, text: &str) -> Result<Topology> {
+    /// `features` are the running kernel's (the largest MTU XDP mode crosses depends on them).
+    pub fn parse(path: &str, text: &str, features: &Features) -> Result<Topology> {
         let file: File<toml::Spanned<Interface>, toml::Spanned<Peer>> = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
             at(path, text, offset, e.message())
@@ -148,7 +149,7 @@ impl Topology {
         }
         for spanned in &file.peers {
             let offset = spanned.span().start;
-            spanned.get_ref().add_to(&mut wanted).map_err(|why| at(path, text, offset, why))?;
+            spanned.get_ref().add_to(&mut wanted, features).map_err(|why| at(path, text, offset, why))?;
         }
         Ok(Topology { wanted: wanted.into_values().collect() })
     }
@@ -177,7 +178,7 @@ impl Interface {
 impl Peer {
     /// Adds this peering to both ends in `wanted` (an end the file does not list takes every
     /// default). `Err` is the reason it cannot be.
-    fn add_to(&self, wanted: &mut BTreeMap<String, Wanted>) -> std::result::Result<(), String> {
+    fn add_to(&self, wanted: &mut BTreeMap<String, Wanted>, features: &Features) -> std::result::Result<(), String> {
         let p = self;
         let mode = match p.mode.as_deref() {
             None => DEFAULT_MODE,
@@ -208,7 +209,7 @@ impl Peer {
             }
             w.peer = Some((other.clone(), mode, p.hwcsum));
             w.impair.check(me, mode).map_err(|e| e.to_string())?;
-            mtu::check_xdp(me, mode, w.mtu, &crate::kernel::features::get()).map_err(|e| e.to_string())?;
+            mtu::check_xdp(me, mode, w.mtu, features).map_err(|e| e.to_string())?;
         }
         Ok(())
     }

@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn an_empty_state_gets_everything_the_file_lists() {
-        let file = Topology::parse("pair.toml", PAIR).unwrap();
+        let file = Topology::parse("pair.toml", PAIR, &crate::state::testing::context().features).unwrap();
         let changes = file.plan(&state_of(vec![]), false).unwrap();
         assert_eq!(
             lines(&changes),
@@ -238,7 +238,7 @@ mod tests {
         feth0.user.as_mut().unwrap().mtu = 3000;
         feth0.record.mode = Mode::Xdp;
         let state = state_of(vec![feth0, port(1, "feth1"), feth2, port(3, "other")]);
-        let file = Topology::parse("pair.toml", PAIR).unwrap();
+        let file = Topology::parse("pair.toml", PAIR, &crate::state::testing::context().features).unwrap();
         assert_eq!(lines(&file.plan(&state, false).unwrap()), ["unpeer feth0", "peer feth0 feth1 --mode xdp"]);
         let pruned = lines(&file.plan(&state, true).unwrap());
         assert_eq!(pruned, ["unpeer feth0", "destroy feth2", "destroy other", "peer feth0 feth1 --mode xdp"]);
@@ -250,17 +250,19 @@ mod tests {
         (feth0.record.peer, feth1.record.peer) = (Some(1), Some(0));
         (feth0.record.mode, feth1.record.mode) = (Mode::Xdp, Mode::Xdp);
         feth0.user.as_mut().unwrap().mtu = 3000;
-        let file = Topology::parse("pair.toml", PAIR).unwrap();
+        let file = Topology::parse("pair.toml", PAIR, &crate::state::testing::context().features).unwrap();
         assert!(file.plan(&state_of(vec![feth0, feth1]), false).unwrap().is_empty());
     }
 
     #[test]
     fn a_file_error_names_its_line() {
         let bad = "[interface.feth0]\nmtu = 3000\n\n[interface.feth1]\nmtu = 99999\n";
-        let err = Topology::parse("bad.toml", bad).unwrap_err().to_string();
+        let err = Topology::parse("bad.toml", bad, &crate::state::testing::context().features).unwrap_err().to_string();
         assert!(err.starts_with("bad.toml:4: feth1: MTU 99999 is out of range"), "{err}");
         let self_peer = "[[peer]]\na = \"feth0\"\nb = \"feth0\"\n";
-        let err = Topology::parse("self.toml", self_peer).unwrap_err().to_string();
+        let err = Topology::parse("self.toml", self_peer, &crate::state::testing::context().features)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot be peered with itself"), "{err}");
     }
 }

@@ -1,4 +1,5 @@
 //! `feth-loader bench`: the user's entry to the benchmark, which lives in feth-bench.
+use feth_control::kernel::context::Context;
 use std::path::PathBuf;
 
 use feth_bench::{Options, RateOptions, benchmark::progress::Progress};
@@ -36,7 +37,7 @@ pub struct Args {
     plot: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     feth_control::kernel::privilege::require(&feth_control::kernel::privilege::CHANGE)?;
     feth_control::kernel::privilege::require_root("bench")?;
     let all: Vec<usize> = (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
@@ -51,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         latency_seconds: args.latency_seconds,
         scale: args.scale,
     };
-    let report = feth_bench::run(&opts, &Progress::new())?;
+    let report = feth_bench::run(ctx, &opts, &Progress::new())?;
     if let Some(path) = &args.plot {
         feth_bench::benchmark::plot::plot(&report, path)?;
     }

@@ -1,5 +1,6 @@
 //! `feth-loader capture NAME`: what NAME transmits, as the crossover saw it, including the
 //! frames it dropped (each pcapng record's comment says what happened to the frame).
+use feth_control::kernel::context::Context;
 use std::{
     borrow::Cow,
     io::Write,
@@ -42,7 +43,7 @@ enum Sink {
     Pcap(PcapNgWriter<Box<dyn Write>>),
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     // Ctrl-C and SIGTERM end the capture cleanly: the switch goes off, the file is complete.
     let stop = super::stop_on_signals();
     let mut sink = match args.write.as_deref() {
@@ -72,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Sink::Pcap(writer)
         }
     };
-    let mut capture = Capture::start(&args.name, args.drops_only)?;
+    let mut capture = Capture::start(ctx, &args.name, args.drops_only)?;
     eprintln!(
         "feth-loader: capturing what {} transmits{}",
         args.name,

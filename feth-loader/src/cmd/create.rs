@@ -1,3 +1,4 @@
+use feth_control::kernel::context::Context;
 use feth_control::{ops, with_state};
 
 #[derive(clap::Args)]
@@ -13,12 +14,12 @@ pub struct Args {
     mtu: Option<u32>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let specs: Vec<ops::PortSpec> = args
         .names
         .iter()
         .map(|name| ops::PortSpec { name: name.clone(), netns: args.netns.clone(), mtu: args.mtu })
         .collect();
-    with_state(|state| ops::create_many(state, &specs))?;
+    with_state(ctx, |state| ops::create_many(state, &specs))?;
     Ok(())
 }

@@ -1,3 +1,4 @@
+use feth_control::kernel::context::Context;
 use feth_control::{ops, with_state};
 
 #[derive(clap::Args)]
@@ -13,8 +14,8 @@ pub struct DownArgs {
 }
 
 /// Strict: every name must be a feth interface, checked before any is destroyed.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    with_state(|state| {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    with_state(ctx, |state| {
         for name in &args.names {
             state.port(name)?;
         }
@@ -25,8 +26,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Idempotent counterpart of `up` (see `ops::down`).
-pub fn run_down(args: DownArgs) -> anyhow::Result<()> {
+pub fn run_down(args: DownArgs, ctx: &Context) -> anyhow::Result<()> {
     let names: Vec<&str> = args.names.iter().map(String::as_str).collect();
-    with_state(|state| ops::down(state, &names))?;
+    with_state(ctx, |state| ops::down(state, &names))?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `feth-loader exporter`: an HTTP endpoint Prometheus scrapes. Each scrape reads the pinned
 //! maps under the shared lock, just for that read, so changing commands run while it serves.
+use feth_control::kernel::context::Context;
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
@@ -18,7 +19,7 @@ pub struct Args {
     listen: SocketAddr,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     // Refused at start, not at the first scrape.
     privilege::require(&privilege::READ)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build().context("start the runtime")?;
@@ -27,7 +28,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         eprintln!("feth-loader: serving metrics on http://{}/metrics", listener.local_addr()?);
-        let app = Router::new().route("/metrics", get(metrics)).route("/", get(index));
+        let ctx = ctx.clone();
+        let app = Router::new().route("/metrics", get(move || metrics(ctx.clone()))).route("/", get(index));
         axum::serve(listener, app).await.context("serve metrics")
     })
 }
@@ -36,9 +38,9 @@ async fn index() -> &'static str {
     "feth-loader exporter: metrics are at /metrics\n"
 }
 
-async fn metrics() -> Response {
+async fn metrics(ctx: Context) -> Response {
     // The read enters namespaces on threads of its own: off the runtime's thread.
-    let read = tokio::task::spawn_blocking(|| read_state(|state| counters::snapshot(state, None))).await;
+    let read = tokio::task::spawn_blocking(move || read_state(&ctx, |state| counters::snapshot(state, None))).await;
     match read {
         Ok(Ok(ports)) => {
             ([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], prometheus::render(&ports)).into_response()

@@ -1,5 +1,6 @@
 //! `feth-loader flap`: pulls the cable between an interface and its peer and plugs it back,
 //! on a schedule, in the foreground. Interrupted, it leaves the link up as it found it.
+use feth_control::kernel::context::Context;
 use std::{io::Write as _, time::Instant};
 
 use feth_control::{ops, port::impair::parse_duration, with_state};
@@ -60,14 +61,14 @@ fn say(start: Instant, name: &str, up: bool) {
     );
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let down = parse_duration("--down", &args.down)?;
     let up = parse_duration("--up", &args.up)?;
     if args.count == Some(0) {
         anyhow::bail!("--count must be at least 1");
     }
     // Checked before the schedule starts: an unknown or unpeered name changes nothing.
-    let cable = with_state(|state| ops::Cable::of(state, &args.name))?;
+    let cable = with_state(ctx, |state| ops::Cable::of(state, &args.name))?;
     // Output to a closed pipe must not end the process with the cable pulled.
     // SAFETY: changing a signal's disposition; this thread is the only one.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };

@@ -1,4 +1,5 @@
 //! `feth-loader impair`: cable faults on what an interface transmits.
+use feth_control::kernel::context::Context;
 use feth_control::{
     ops,
     port::impair::{self, Impairment},
@@ -76,16 +77,16 @@ impl Args {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let now = if args.changes() {
-        with_state(|state| {
+        with_state(ctx, |state| {
             let port = state.port(&args.name)?;
             let next = args.apply(port.record.impair)?;
             ops::set_impair(state, &args.name, next)?;
             Ok(next)
         })?
     } else {
-        read_state(|state| Ok(state.port(&args.name)?.record.impair))?
+        read_state(ctx, |state| Ok(state.port(&args.name)?.record.impair))?
     };
     let text = now.describe();
     println!("{}: impair {}", args.name, if text.is_empty() { "none".to_owned() } else { text.join(", ") });

@@ -1,3 +1,4 @@
+use feth_control::kernel::context::Context;
 use std::os::fd::AsRawFd as _;
 
 use feth_control::{datapath::load, read_state, with_state};
@@ -31,20 +32,20 @@ impl log::Log for Printer {
     fn flush(&self) {}
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     match args.action {
         Action::On | Action::Off => {
             let on = matches!(args.action, Action::On);
-            with_state(|state| {
+            with_state(ctx, |state| {
                 let crossover = state.crossover.as_mut().ok_or(feth_control::FethError::NoPorts)?;
                 crossover.update_settings(|s| s.log = u32::from(on))
             })?;
             Ok(())
         }
         Action::Follow => {
-            let ids = read_state(|state| {
+            let ids = read_state(ctx, |state| {
                 state.crossover.as_ref().ok_or(feth_control::FethError::NoPorts)?;
-                load::program_ids()
+                load::program_ids(&state.ctx.state)
             })?;
             // Both programs write to the object's one log ring buffer.
             let mut logger = aya_log::EbpfLogger::init_from_id_with_logger(ids[0], Printer)?;

@@ -1,3 +1,4 @@
+use feth_control::kernel::context::Context;
 use feth_control::{ops, port::media, read_state, with_state};
 
 #[derive(clap::Args)]
@@ -13,21 +14,21 @@ pub struct Args {
 }
 
 /// Without --list/--current it prints the media, like `ifconfig -m`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let changing = args.list.is_some() || args.current.is_some();
     let read = |state: &feth_control::State| {
         let port = state.port(&args.name)?;
         Ok((port.record.media.clone(), state.peer_of(port).is_some()))
     };
     let (m, active) = if changing {
-        with_state(|state| {
+        with_state(ctx, |state| {
             let (m, active) = read(state)?;
             let m = media::apply(&args.name, &m, args.list.as_deref(), args.current.as_deref())?;
             ops::set_media(state, &args.name, m.clone())?;
             Ok((m, active))
         })?
     } else {
-        read_state(read)?
+        read_state(ctx, read)?
     };
     let (current, list) = (m.current, m.list);
     println!(

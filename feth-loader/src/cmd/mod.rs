@@ -132,32 +132,29 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    feth_control::kernel::bpffs::choose(cli.bpffs);
-    if cli.no_create_netns {
-        feth_control::kernel::netns::refuse_missing();
-    }
+    let ctx = &feth_control::kernel::context::Context::for_command(cli.bpffs, cli.no_create_netns);
     match cli.command {
-        Command::Repair(args) => repair::run(args),
-        Command::Up(args) => up::run(args),
-        Command::Down(args) => destroy::run_down(args),
-        Command::Create(args) => create::run(args),
-        Command::Destroy(args) => destroy::run(args),
-        Command::Peer(args) => peer::run_peer(args),
-        Command::Unpeer(args) => peer::run_unpeer(args),
-        Command::Show(args) => show::run(args),
-        Command::Media(args) => media::run(args),
-        Command::Impair(args) => impair::run(args),
-        Command::Flap(args) => flap::run(args),
-        Command::Stats(args) => stats::run(args),
-        Command::Monitor(args) => monitor::run(args),
-        Command::Exporter(args) => exporter::run(args),
-        Command::Apply(args) => topology::apply(args),
-        Command::Capture(args) => capture::run(args),
-        Command::Gen(args) => traffic::run_gen(args),
-        Command::Sink(args) => traffic::run_sink(args),
-        Command::Export => topology::export(),
-        Command::Log(args) => log::run(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Repair(args) => repair::run(args, ctx),
+        Command::Up(args) => up::run(args, ctx),
+        Command::Down(args) => destroy::run_down(args, ctx),
+        Command::Create(args) => create::run(args, ctx),
+        Command::Destroy(args) => destroy::run(args, ctx),
+        Command::Peer(args) => peer::run_peer(args, ctx),
+        Command::Unpeer(args) => peer::run_unpeer(args, ctx),
+        Command::Show(args) => show::run(args, ctx),
+        Command::Media(args) => media::run(args, ctx),
+        Command::Impair(args) => impair::run(args, ctx),
+        Command::Flap(args) => flap::run(args, ctx),
+        Command::Stats(args) => stats::run(args, ctx),
+        Command::Monitor(args) => monitor::run(args, ctx),
+        Command::Exporter(args) => exporter::run(args, ctx),
+        Command::Apply(args) => topology::apply(args, ctx),
+        Command::Capture(args) => capture::run(args, ctx),
+        Command::Gen(args) => traffic::run_gen(args, ctx),
+        Command::Sink(args) => traffic::run_sink(args, ctx),
+        Command::Export => topology::export(ctx),
+        Command::Log(args) => log::run(args, ctx),
+        Command::Bench(args) => bench::run(args, ctx),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args),
     }

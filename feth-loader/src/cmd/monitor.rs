@@ -1,3 +1,4 @@
+use feth_control::kernel::context::Context;
 use std::io::Write as _;
 
 #[derive(clap::Args)]
@@ -9,11 +10,12 @@ pub struct Args {
 
 /// Streams link events (created, peered, unpeered, carrier, destroyed), one line each,
 /// until stopped. "monitoring" on stderr says the subscription is live.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     // It repairs what a deletion behind feth's back leaves, live: a changing command.
     feth_control::kernel::privilege::require(&feth_control::kernel::privilege::CHANGE)?;
     let mut out = std::io::stdout().lock();
     feth_control::observe::monitor::run(
+        ctx,
         || eprintln!("feth-loader: monitoring link events"),
         |event| {
             let line =

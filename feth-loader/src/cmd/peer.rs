@@ -1,3 +1,4 @@
+use feth_control::kernel::context::Context;
 use feth_control::{
     ops,
     port::remote::{DEFAULT_PORT, DEFAULT_VNI, Endpoint},
@@ -48,10 +49,10 @@ fn address(flag: &str, text: &str) -> anyhow::Result<std::net::IpAddr> {
     text.parse().map_err(|_| anyhow::anyhow!("{flag} {text}: not an IPv4 or IPv6 address"))
 }
 
-pub fn run_peer(args: PeerArgs) -> anyhow::Result<()> {
+pub fn run_peer(args: PeerArgs, ctx: &Context) -> anyhow::Result<()> {
     let Some(remote) = &args.remote.remote else {
         let b = args.b.as_deref().expect("clap requires B without --remote");
-        with_state(|state| ops::peer(state, &args.a, b, args.crossing.into()))?;
+        with_state(ctx, |state| ops::peer(state, &args.a, b, args.crossing.into()))?;
         return Ok(());
     };
     if args.crossing.given() {
@@ -65,11 +66,11 @@ pub fn run_peer(args: PeerArgs) -> anyhow::Result<()> {
         dev: args.remote.dev.clone(),
     };
     at.check_form().map_err(|reason| anyhow::anyhow!("{}: {reason}", args.a))?;
-    with_state(|state| ops::peer_remote(state, &args.a, at))?;
+    with_state(ctx, |state| ops::peer_remote(state, &args.a, at))?;
     Ok(())
 }
 
-pub fn run_unpeer(args: UnpeerArgs) -> anyhow::Result<()> {
-    with_state(|state| ops::unpeer(state, &args.name))?;
+pub fn run_unpeer(args: UnpeerArgs, ctx: &Context) -> anyhow::Result<()> {
+    with_state(ctx, |state| ops::unpeer(state, &args.name))?;
     Ok(())
 }

@@ -1,3 +1,4 @@
+use feth_control::kernel::context::Context;
 use feth_control::{pending_repairs, repair};
 
 #[derive(clap::Args)]
@@ -9,13 +10,13 @@ pub struct Args {
 
 /// Brings the pinned state and the data path in line with the interfaces' records, printing
 /// one line per change (every changing command does the same silently first).
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let changes = if args.dry_run {
         feth_control::kernel::privilege::require(&feth_control::kernel::privilege::READ)?;
-        let _lock = feth_control::kernel::bpffs::lock_shared()?;
-        pending_repairs()?
+        let _lock = ctx.state.lock_shared()?;
+        pending_repairs(ctx)?
     } else {
-        repair_now()?
+        repair_now(ctx)?
     };
     for change in &changes {
         println!("{change}");
@@ -27,8 +28,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// `with_state` repairs silently before running a command; here the repair is the command.
-fn repair_now() -> anyhow::Result<Vec<String>> {
+fn repair_now(ctx: &Context) -> anyhow::Result<Vec<String>> {
     let mut run = repair::Run::all(true);
-    feth_control::with_repaired_state(&mut run, |_| Ok(()))?;
+    feth_control::with_repaired_state(ctx, &mut run, |_| Ok(()))?;
     Ok(run.changes)
 }

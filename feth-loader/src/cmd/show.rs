@@ -1,3 +1,4 @@
+use feth_control::kernel::context::Context;
 use feth_control::{observe::show, port::on_off, read_state};
 
 #[derive(clap::Args)]
@@ -9,8 +10,8 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let reports = read_state(|state| {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let reports = read_state(ctx, |state| {
         let ports = match &args.name {
             Some(name) => vec![state.port(name)?.clone()],
             None => state.ports.clone(),

@@ -1,3 +1,4 @@
+use feth_control::kernel::context::Context;
 use std::{
     io::IsTerminal as _,
     time::{Duration, Instant},
@@ -47,14 +48,14 @@ struct Rate {
     drops_per_s: f64,
 }
 
-fn read(name: Option<&str>) -> anyhow::Result<Vec<PortSnapshot>> {
-    Ok(read_state(|state| snapshot(state, name))?)
+fn read(ctx: &Context, name: Option<&str>) -> anyhow::Result<Vec<PortSnapshot>> {
+    Ok(read_state(ctx, |state| snapshot(state, name))?)
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let format = if args.json { Format::Json } else { args.format };
     if !args.watch {
-        let ports = read(args.name.as_deref())?;
+        let ports = read(ctx, args.name.as_deref())?;
         match format {
             Format::Json => println!("{}", serde_json::to_string_pretty(&ports)?),
             Format::Prometheus => print!("{}", prometheus::render(&ports)),
@@ -67,12 +68,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let interval = Duration::from_secs_f64(args.interval);
     let in_place = std::io::stdout().is_terminal() && format == Format::Text;
-    let mut before = read(args.name.as_deref())?;
+    let mut before = read(ctx, args.name.as_deref())?;
     let mut at = Instant::now();
     let mut samples = 0;
     while args.count.is_none_or(|c| samples < c) {
         std::thread::sleep(interval.saturating_sub(at.elapsed()));
-        let now = read(args.name.as_deref())?;
+        let now = read(ctx, args.name.as_deref())?;
         let secs = at.elapsed().as_secs_f64();
         at = Instant::now();
         let rates: Vec<Rate> = now.iter().map(|p| rate(p, before.iter().find(|b| b.name == p.name), secs)).collect();

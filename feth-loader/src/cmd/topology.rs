@@ -1,5 +1,6 @@
 //! `apply FILE.toml` and `export`: a bench as a file (feth_control::topology).
 use anyhow::Context as _;
+use feth_control::kernel::context::Context;
 use feth_control::{read_state, topology, with_state};
 
 #[derive(clap::Args)]
@@ -15,18 +16,18 @@ pub struct ApplyArgs {
 }
 
 /// Prints each change as it is made (or, with --dry-run, would be).
-pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
+pub fn apply(args: ApplyArgs, ctx: &Context) -> anyhow::Result<()> {
     // Read with the caller's own permissions (feth_control::kernel::caller).
     let bytes = feth_control::kernel::caller::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let text = String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", args.file.display()))?;
     // The whole file is checked before anything is touched.
-    let wanted = topology::Topology::parse(&args.file.display().to_string(), &text)?;
+    let wanted = topology::Topology::parse(&args.file.display().to_string(), &text, &ctx.features)?;
     let run = |state: &feth_control::State| wanted.plan(state, args.prune);
     let changes = if args.dry_run {
-        read_state(run)?
+        read_state(ctx, run)?
     } else {
-        with_state(|state| {
+        with_state(ctx, |state| {
             let changes = run(state)?;
             topology::apply(state, &changes)?;
             Ok(changes)
@@ -41,7 +42,7 @@ pub fn apply(args: ApplyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn export() -> anyhow::Result<()> {
-    print!("{}", read_state(topology::export)?);
+pub fn export(ctx: &Context) -> anyhow::Result<()> {
+    print!("{}", read_state(ctx, topology::export)?);
     Ok(())
 }

@@ -1,4 +1,5 @@
 //! `gen` and `sink`: traffic for a bench (feth_bench::traffic, the benchmark's generator).
+use feth_control::kernel::context::Context;
 use std::io::IsTerminal as _;
 
 use feth_bench::{
@@ -159,7 +160,7 @@ fn progress_line(line: String) {
     }
 }
 
-pub fn run_gen(args: GenArgs) -> anyhow::Result<()> {
+pub fn run_gen(args: GenArgs, ctx: &Context) -> anyhow::Result<()> {
     let progress = |sent: u64, secs: f64| {
         progress_line(format!("gen {}: {sent} frames in {secs:.1} s ({:.0} pps)", args.name, sent as f64 / secs));
     };
@@ -168,9 +169,9 @@ pub fn run_gen(args: GenArgs) -> anyhow::Result<()> {
             let frames = traffic::read_capture(path)?;
             let mean = frames.iter().map(|(_, f)| f.len() as f64).sum::<f64>() / frames.len() as f64;
             let rate_pps = args.rate.as_deref().map(|r| parse_rate(&args.name, r, mean)).transpose()?;
-            traffic::replay(&args.name, &frames, args.loops, rate_pps, super::stop_on_signals(), progress)?
+            traffic::replay(ctx, &args.name, &frames, args.loops, rate_pps, super::stop_on_signals(), progress)?
         }
-        None => generate(&args, progress)?,
+        None => generate(ctx, &args, progress)?,
     };
     print_report(&report, args.json)?;
     // A rate this machine cannot keep is said, not hidden in the numbers; a run of fewer frames
@@ -188,7 +189,7 @@ pub fn run_gen(args: GenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn generate(args: &GenArgs, progress: impl Fn(u64, f64) + Sync) -> anyhow::Result<traffic::GenReport> {
+fn generate(ctx: &Context, args: &GenArgs, progress: impl Fn(u64, f64) + Sync) -> anyhow::Result<traffic::GenReport> {
     let sizes: Vec<(usize, u64)> = if args.imix {
         IMIX.to_vec()
     } else if let Some(list) = &args.sizes {
@@ -214,7 +215,7 @@ fn generate(args: &GenArgs, progress: impl Fn(u64, f64) + Sync) -> anyhow::Resul
         flows: flows(args)?,
         dst_mac: args.dst_mac.as_deref().map(|m| mac(&args.name, m)).transpose()?,
     };
-    Ok(traffic::generate(&args.name, &opts, super::stop_on_signals(), progress)?)
+    Ok(traffic::generate(ctx, &args.name, &opts, super::stop_on_signals(), progress)?)
 }
 
 fn print_report(r: &traffic::GenReport, json: bool) -> anyhow::Result<()> {
@@ -252,8 +253,9 @@ fn print_report(r: &traffic::GenReport, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run_sink(args: SinkArgs) -> anyhow::Result<()> {
+pub fn run_sink(args: SinkArgs, ctx: &Context) -> anyhow::Result<()> {
     let report = traffic::sink(
+        ctx,
         &args.name,
         duration(&args.name, args.duration.as_deref())?,
         super::stop_on_signals(),

@@ -1,3 +1,4 @@
+use feth_control::kernel::context::Context;
 use feth_control::{ops, with_state};
 
 use super::options::Crossing;
@@ -21,7 +22,7 @@ pub struct Args {
     crossing: Crossing,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     if !args.names.len().is_multiple_of(2) {
         anyhow::bail!("{}: has no partner: up takes pairs of names", args.names.last().expect("at least two"));
     }
@@ -32,6 +33,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let pairs: Vec<(ops::PortSpec, ops::PortSpec)> =
         args.names.chunks(2).map(|p| (spec(&p[0], &args.netns_a), spec(&p[1], &args.netns_b))).collect();
-    with_state(|state| ops::up_many(state, &pairs, args.crossing.into()))?;
+    with_state(ctx, |state| ops::up_many(state, &pairs, args.crossing.into()))?;
     Ok(())
 }
