@@ -176,3 +176,16 @@ pub fn pin_to_cpu(cpu: usize) {
         libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
     }
 }
+
+/// gen, sink and the benchmark send with BPF_PROG_RUN live frames and take frames with
+/// multi-buffer XDP programs, both Linux 5.18: refused before anything is touched on older
+/// kernels.
+pub fn require_live_frames(ctx: &feth_control::kernel::context::Context, what: &str) -> Result<()> {
+    if ctx.features.live_frames {
+        return Ok(());
+    }
+    Err(FethError::KernelFeature(format!(
+        "{what} needs Linux 5.18 (BPF_PROG_RUN with live frames and multi-buffer XDP); this kernel is {}",
+        feth_control::kernel::features::release()
+    )))
+}

@@ -40,10 +40,17 @@ pub const MAP_LOG: &str = "AYA_LOGS";
 /// Every map pinned in the layout directory.
 pub const MAPS: [&str; 6] = [MAP_PORTS, MAP_CROSSOVER, MAP_STATS, MAP_SHARED, MAP_SETTINGS, MAP_CAPTURE];
 
-/// XDP program on the wire ends in XDP mode.
+/// XDP program on the wire ends in XDP mode (pinned under this name, whichever variant below
+/// the kernel takes).
 pub const PROG_XDP_WIRE: &str = "feth_xdp_wire";
-/// TCX ingress program on the wire ends in TC mode.
+/// The XDP variant for kernels without multi-buffer XDP (5.12 to 5.17).
+pub const PROG_XDP_LINEAR: &str = "feth_xdp_linear";
+/// The XDP variant for 5.10 and 5.11 (no atomic fetch-and-add either).
+pub const PROG_XDP_510: &str = "feth_xdp_510";
+/// TC ingress program on the wire ends in TC mode (pinned under this name, whichever variant).
 pub const PROG_TC_WIRE: &str = "feth_tc_wire";
+/// The TC variant for 5.10 and 5.11 (no `bpf_check_mtu`, no atomic fetch-and-add).
+pub const PROG_TC_510: &str = "feth_tc_510";
 /// TCX egress program a running `capture` attaches to its port's user end (kernels with TCX):
 /// it sees the frames the user end's own veth refuses while `flap` holds the link down.
 pub const PROG_TC_USER_EGRESS: &str = "feth_tc_user_egress";

@@ -226,7 +226,7 @@ impl State {
     pub fn crossover(&mut self) -> Result<&mut Crossover> {
         if self.crossover.is_none() {
             let capacity = crate::datapath::load::capacity_for(self.slots_needed());
-            self.crossover = Some(Crossover::open_or_load(&self.ctx.state, capacity)?);
+            self.crossover = Some(Crossover::open_or_load(&self.ctx, capacity)?);
         }
         Ok(self.crossover.as_mut().expect("just loaded"))
     }
@@ -306,7 +306,7 @@ pub mod testing {
     /// A context whose state directory does not exist, on a kernel with every feature and TC
     /// through netlink: what a test of a plan needs, nothing it could change.
     pub fn context() -> Context {
-        let features = crate::kernel::features::Features { tcx: true, xdp_jumbo: true, xdp_detach_under_gro: true };
+        let features = crate::kernel::features::Features::ALL;
         Context {
             state: crate::kernel::bpffs::StateDir::new("/nonexistent/feth-unit-test".into()),
             create_missing_netns: false,

@@ -18,10 +18,11 @@ pub fn chance(ppm: u32) -> bool {
 
 /// Decides whether the frame is dropped by loss or `loss_every`, counts the drop, and says
 /// which (a `capture::reason`). Corruption and duplication are the program's (they touch the
-/// frame).
+/// frame). `FETCH`: the kernel has atomic fetch-and-add (5.12), which `loss_every` needs; the
+/// loader refuses `loss-every` on kernels without it.
 #[inline(always)]
-pub fn drops(port: &PortConfig, bytes: u64) -> Option<u32> {
-    if port.impair & impair::LOSS_EVERY != 0 && loss_every(port) {
+pub fn drops<const FETCH: bool>(port: &PortConfig, bytes: u64) -> Option<u32> {
+    if FETCH && port.impair & impair::LOSS_EVERY != 0 && loss_every(port) {
         count_one(port.slot, bytes, |s| (&mut s.drop_loss_every, &mut s.drop_loss_every_bytes));
         return Some(reason::LOSS_EVERY);
     }

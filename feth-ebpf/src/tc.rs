@@ -37,11 +37,18 @@ impl Frame for TcContext {
 
 #[classifier]
 pub fn feth_tc_wire(ctx: TcContext) -> i32 {
-    try_crossover(&ctx).unwrap_or(TC_ACT_SHOT)
+    try_crossover::<true>(&ctx).unwrap_or(TC_ACT_SHOT)
 }
 
+/// For 5.10 and 5.11: no `bpf_check_mtu` and no atomic fetch-and-add (5.12).
+#[classifier]
+pub fn feth_tc_510(ctx: TcContext) -> i32 {
+    try_crossover::<false>(&ctx).unwrap_or(TC_ACT_SHOT)
+}
+
+/// `V5_12`: the kernel has `bpf_check_mtu` and atomic fetch-and-add (Linux 5.12).
 #[inline(always)]
-fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
+fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
     let skb = ctx.as_ptr().cast::<__sk_buff>();
     // SAFETY: the live __sk_buff of this invocation; these fields are readable from TC.
     let (ifindex, len) = unsafe { ((*skb).ifindex, (*skb).len) };
@@ -65,7 +72,7 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     }
     let mut crossed = reason::CROSSED;
     if port.impair != 0 {
-        if let Some(why) = impair::drops(&port, bytes) {
+        if let Some(why) = impair::drops::<V5_12>(&port, bytes) {
             if captured {
                 capture::frame(ctx, &settings, port.slot, why, bytes);
             }
@@ -80,10 +87,11 @@ fn try_crossover(ctx: &TcContext) -> Result<i32, ()> {
     // check that the peer's wire end still exists: it may be deleted behind the loader's back.
     // bpf_check_mtu looks the device up and says -EINVAL when it is gone. (A devmap lookup,
     // which the kernel keeps in step with unregistered devices, is refused by the kernel for
-    // a TC program.)
+    // a TC program.) Before 5.12 there is no such check: a frame sent in the instant between
+    // the deletion and the repair is lost uncounted (docs/kernels.md).
     let mut mtu = 0u32;
     // SAFETY: the live skb, a valid out-pointer.
-    if unsafe { bpf_check_mtu(ctx.as_ptr(), port.peer_ifindex, &mut mtu, 0, 0) } < 0 {
+    if V5_12 && unsafe { bpf_check_mtu(ctx.as_ptr(), port.peer_ifindex, &mut mtu, 0, 0) } < 0 {
         count_redirect_error(port.slot, bytes);
         if captured {
             capture::frame(ctx, &settings, port.slot, reason::REDIRECT_ERROR, bytes);

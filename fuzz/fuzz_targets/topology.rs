@@ -9,6 +9,6 @@ fuzz_target!(|text: &str| {
         return;
     }
     // The oldest kernel's features: the strictest checks, and no probe in a fuzz loop.
-    let features = Features { tcx: false, xdp_jumbo: false, xdp_detach_under_gro: false };
+    let features = Features::NONE;
     let _ = Topology::parse("fuzz.toml", text, &features);
 });

@@ -7,6 +7,7 @@ use std::{env, process::ExitCode};
 mod cargo;
 mod fuzz;
 mod host;
+mod kernels;
 mod package;
 mod setup;
 mod vm;
@@ -18,8 +19,11 @@ const USAGE: &str = "usage: cargo xtask <command>
   test [-- ARGS...]  build, then every test (unit + kernel end-to-end, as root) on this kernel,
                      then (without ARGS) fuzz and test-package
   test --kernel K [-- ARGS...]
-                     the same inside QEMU on kernel K: debian-6.1 (installed from Debian's
-                     archive) or a Debian kernel release in /boot
+                     the same inside QEMU on kernel K: debian-5.10, debian-6.1 or debian-6.12
+                     (fetched from Debian's archive into ~/.cache/feth-vm) or a release in /boot
+  vm --kernel K -- COMMAND...
+                     run a shell command as root inside QEMU on kernel K (the host's files
+                     visible, changes discarded)
   install            build, then copy feth-loader to /usr/local/bin
   dist               build the Debian package (target/debian/feth-loader_*.deb): binary, man
                      pages, completions, README
@@ -53,6 +57,12 @@ fn main() -> ExitCode {
             [] => cargo::test(rest).and_then(|()| fuzz::run(FUZZ_SECONDS)).and_then(|()| package::test()),
             _ => cargo::test(rest),
         }),
+        "vm" => match rest {
+            [flag, kernel, command @ ..] if flag == "--kernel" && !command.is_empty() => {
+                vm::shell(kernel, &command.strip_prefix(&["--".to_owned()]).unwrap_or(command).join(" "))
+            }
+            _ => Err(format!("vm takes --kernel K -- COMMAND\n{USAGE}")),
+        },
         "fuzz" => setup::run().and_then(|()| match rest {
             [] => fuzz::run(FUZZ_SECONDS),
             [s] => s.parse().map_err(|_| format!("fuzz takes seconds, not {s:?}")).and_then(fuzz::run),

@@ -1,5 +1,5 @@
-//! The kernel matrix: the whole suite inside QEMU on another kernel (Debian 12's own 6.1 by
-//! default), with the host's filesystem visible, so the binaries built here run there as they
+//! The kernel matrix: the whole suite inside QEMU on another kernel (Debian 11's 5.10, 12's
+//! 6.1, 13's 6.12), with the host's filesystem visible, so the binaries built here run there as they
 //! are. `vm/run-in-vm.sh` boots the kernel (TCG: KVM cannot run a stock kernel on these
 //! machines) and runs one command as root; see `vm/` for how.
 use std::{
@@ -9,6 +9,7 @@ use std::{
 
 use crate::{
     cargo::{TEST_FEATURES, build_test_loader, nightly_cargo, summarize, workspace_root},
+    kernels::{self, Kernel},
     setup::apt_install,
 };
 
@@ -16,30 +17,23 @@ use crate::{
 /// this much (FETH_TEST_SLOWDOWN).
 const SLOWDOWN: &str = "20";
 
-/// The kernel to boot: `debian-6.1` (Debian 12's own, installed from the archive) or a Debian
-/// kernel release already in /boot (`6.1.0-56-amd64`).
-fn kernel_release(kernel: &str) -> Result<String, String> {
+/// The kernel to boot: one of the matrix (`debian-5.10`, `debian-6.1`, `debian-6.12`, fetched
+/// from its Debian suite into the cache, crate::kernels) or a Debian kernel release already in
+/// /boot (`6.1.0-56-amd64`).
+fn kernel(name: &str) -> Result<Kernel, String> {
     // What vm/build-initramfs.sh and vm/run-in-vm.sh call, besides QEMU and a static busybox.
     apt_install(&["qemu-system-x86", "busybox-static", "cpio", "file", "kmod", "gzip", "xz-utils", "zstd"])?;
-    if kernel == "debian-6.1" {
-        apt_install(&["linux-image-amd64"])?;
-        let mut found: Vec<String> = std::fs::read_dir("/boot")
-            .map_err(|e| format!("/boot: {e}"))?
-            .filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_prefix("vmlinuz-").map(str::to_owned))
-            .filter(|r| r.starts_with("6.1.") && r.ends_with("-amd64"))
-            .collect();
-        found.sort_by_key(|r| r.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0)).collect::<Vec<_>>());
-        return found.pop().ok_or_else(|| "no Debian 6.1 kernel in /boot after installing linux-image-amd64".into());
+    if name.starts_with("debian-") {
+        return kernels::fetch(name);
     }
-    let release = kernel.trim_start_matches("/boot/vmlinuz-").to_owned();
-    if !PathBuf::from(format!("/boot/vmlinuz-{release}")).exists()
-        || !PathBuf::from(format!("/lib/modules/{release}")).exists()
-    {
+    let release = name.trim_start_matches("/boot/vmlinuz-").to_owned();
+    let image = PathBuf::from(format!("/boot/vmlinuz-{release}"));
+    if !image.exists() || !PathBuf::from(format!("/lib/modules/{release}")).exists() {
         return Err(format!(
-            "--kernel {kernel}: needs /boot/vmlinuz-{release} and /lib/modules/{release} (a Debian kernel package)"
+            "--kernel {name}: needs /boot/vmlinuz-{release} and /lib/modules/{release} (a Debian kernel package)"
         ));
     }
-    Ok(release)
+    Ok(Kernel { release, image, root: PathBuf::from("/") })
 }
 
 /// Test executables of the workspace, built here for the VM to run.
@@ -64,7 +58,7 @@ fn test_binaries() -> Result<Vec<String>, String> {
 }
 
 pub fn test(kernel: &str, extra: &[String]) -> Result<(), String> {
-    let release = kernel_release(kernel)?;
+    let Kernel { release, image, root } = self::kernel(kernel)?;
     let bin = build_test_loader()?;
     let exes = test_binaries()?;
     let mut script = String::from("set -u; rc=0\n");
@@ -78,6 +72,8 @@ pub fn test(kernel: &str, extra: &[String]) -> Result<(), String> {
         .arg(script)
         .current_dir(workspace_root())
         .env("VM_KVER", &release)
+        .env("VM_KERNEL", &image)
+        .env("VM_MODROOT", &root)
         .env("VM_TIMEOUT", "3600")
         .env("VM_ENV", "FETH_LOADER FETH_TEST_SLOWDOWN FETH_TEST_PAIRS")
         // Under emulation the scale test brings up fewer pairs; its assertions are the same.
@@ -88,4 +84,18 @@ pub fn test(kernel: &str, extra: &[String]) -> Result<(), String> {
         .spawn()
         .map_err(|e| format!("run-in-vm.sh could not start: {e}"))?;
     summarize(child, &format!("kernel {release} in QEMU, TC attach through netlink"))
+}
+
+/// Runs `command` as root inside QEMU on `kernel`, its output streamed as it comes.
+pub fn shell(kernel: &str, command: &str) -> Result<(), String> {
+    let Kernel { release, image, root } = self::kernel(kernel)?;
+    crate::setup::status(
+        Command::new("bash")
+            .arg(workspace_root().join("xtask/vm/run-in-vm.sh"))
+            .arg(command)
+            .env("VM_KVER", &release)
+            .env("VM_KERNEL", &image)
+            .env("VM_MODROOT", &root)
+            .env("VM_TIMEOUT", "3600"),
+    )
 }

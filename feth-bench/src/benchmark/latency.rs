@@ -1,6 +1,5 @@
 //! Round-trip time between two namespaces with `sockperf ping-pong` (UDP and TCP), for both
 //! feth modes, plain veth and a Linux bridge, in interleaved rounds.
-use feth_control::kernel::context::Context;
 use std::{
     io::{BufRead as _, BufReader},
     process::Stdio,
@@ -9,7 +8,10 @@ use std::{
 use feth_common::Mode;
 use serde::Serialize;
 
-use feth_control::error::{Context as _, FethError, Result};
+use feth_control::{
+    error::{Context as _, FethError, Result},
+    kernel::context::Context,
+};
 
 use crate::{
     benchmark::progress::Progress,

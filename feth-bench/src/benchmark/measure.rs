@@ -2,7 +2,6 @@
 //! (every row and size once per round). A slice is the generator on every chosen CPU into one
 //! row's network for a short window, the sink's rate over it, and for feth rows where every
 //! generated frame went.
-use feth_control::kernel::context::Context;
 use std::{
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
@@ -10,6 +9,7 @@ use std::{
 
 use feth_control::{
     error::{Context as _, Result},
+    kernel::context::Context,
     kernel::netns,
     observe::{counters::PortCounters, delivery::Delivery},
 };

@@ -9,10 +9,12 @@ pub mod scale;
 pub mod stats;
 pub mod tcp;
 
-use feth_control::kernel::context::Context;
 use std::fmt::Write as _;
 
-use feth_control::error::{FethError, Result};
+use feth_control::{
+    error::{FethError, Result},
+    kernel::context::Context,
+};
 use serde::Serialize;
 
 use self::{
@@ -69,6 +71,7 @@ pub const FRAME_SIZES: std::ops::RangeInclusive<usize> = 60..=3000;
 
 /// Every table in turn: packet rates, TCP, latency, scale.
 pub fn run(ctx: &Context, opts: &Options, progress: &Progress) -> Result<Report> {
+    crate::object::require_live_frames(ctx, "bench")?;
     let r = &opts.rates;
     if let Some(bad) = r.sizes.iter().find(|s| !FRAME_SIZES.contains(s)) {
         return Err(FethError::Invalid(format!(

@@ -1,12 +1,12 @@
 //! The networks the benchmark measures, all standing at once, each in namespaces it creates and
 //! removes, so that rows can be measured in turn.
 use feth_common::Mode;
-use feth_control::kernel::context::Context;
 use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth};
 
 use crate::{benchmark::rates::Row, object::BenchObject};
 use feth_control::{
     error::{Context as _, Result},
+    kernel::context::Context,
     kernel::ethtool::{self, Feature},
     kernel::netns,
     kernel::rtnl::Rtnl,

@@ -1,6 +1,5 @@
 //! Time and memory to bring many pairs up and down, in one process (what one `create` with
 //! many names plus `peer` per pair does).
-use feth_control::kernel::context::Context;
 use std::time::Instant;
 
 use feth_common::Mode;
@@ -8,6 +7,7 @@ use serde::Serialize;
 
 use feth_control::{
     error::{Context as _, Result},
+    kernel::context::Context,
     kernel::netns,
     ops::{self, PeerOptions, PortSpec},
     with_state,

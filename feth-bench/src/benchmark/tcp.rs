@@ -1,5 +1,4 @@
 //! TCP throughput between two namespaces with iperf3, for both feth modes and plain veth.
-use feth_control::kernel::context::Context;
 use std::{
     io::{BufRead as _, BufReader},
     net::{IpAddr, Ipv4Addr},
@@ -17,6 +16,7 @@ use crate::{
 };
 use feth_control::{
     error::{Context as _, FethError, Result},
+    kernel::context::Context,
     kernel::netns,
     kernel::rtnl::Rtnl,
     ops, with_state,

@@ -1,6 +1,5 @@
 //! `gen NAME`: frames of the sizes, protocol and flows asked, from every chosen CPU, for a
 //! count, a time or until stopped, paced or not; then where each of them went.
-use feth_control::kernel::context::Context;
 use std::{
     sync::atomic::{AtomicBool, AtomicU64, Ordering},
     time::{Duration, Instant},
@@ -8,6 +7,7 @@ use std::{
 
 use feth_control::{
     error::{FethError, Result},
+    kernel::context::Context,
     observe::{counters::PortCounters, delivery::Delivery},
 };
 use serde::Serialize;
@@ -108,6 +108,7 @@ pub fn generate(
     stop: &AtomicBool,
     progress: impl Fn(u64, f64) + Sync,
 ) -> Result<GenReport> {
+    crate::object::require_live_frames(ctx, "gen")?;
     let t = target(ctx, name)?;
     check(name, opts, t.mtu)?;
     // A rate for a time is a number of frames, spread over that time.

@@ -1,12 +1,14 @@
 //! `gen NAME --pcap FILE`: the frames of a capture, in order, at their own timing or a rate.
-use feth_control::kernel::context::Context;
 use std::{
     collections::BTreeMap,
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
-use feth_control::error::{FethError, Result};
+use feth_control::{
+    error::{FethError, Result},
+    kernel::context::Context,
+};
 
 use super::{
     generate::{GenReport, account},
@@ -100,6 +102,7 @@ pub fn replay(
     stop: &AtomicBool,
     progress: impl Fn(u64, f64) + Sync,
 ) -> Result<GenReport> {
+    crate::object::require_live_frames(ctx, "gen")?;
     let t = target(ctx, name)?;
     let max = LIVE_FRAME_MAX.min(t.mtu as usize + 14);
     if let Some((i, (_, f))) = frames.iter().enumerate().find(|(_, (_, f))| f.len() < 14 || f.len() > max) {

@@ -1,11 +1,10 @@
 //! `sink NAME`: counts and drops at XDP what NAME receives.
-use feth_control::kernel::context::Context;
 use std::{
     sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
-use feth_control::error::Result;
+use feth_control::{error::Result, kernel::context::Context};
 use serde::Serialize;
 
 use super::target::target;
@@ -30,6 +29,7 @@ pub fn sink(
     ready: impl FnOnce(),
     progress: impl Fn(u64, f64),
 ) -> Result<SinkReport> {
+    crate::object::require_live_frames(ctx, "sink")?;
     let t = target(ctx, name)?;
     let mut object = BenchObject::load()?;
     let dev = name.to_owned();

@@ -1,11 +1,11 @@
 //! What `gen` and `sink` need of the interface they are pointed at: its namespace, addresses,
 //! mode and peer; its counters and its peer's; and the rate its mode's bare path allows.
-use feth_control::kernel::context::Context;
 use std::time::Duration;
 
 use feth_common::Mode;
 use feth_control::{
     error::{FethError, Result},
+    kernel::context::Context,
     kernel::netns::Netns,
     observe::counters::{self, PortCounters},
     read_state,

@@ -9,7 +9,7 @@ use aya::programs::{
 use aya_obj::programs::XdpAttachType;
 use feth_common::{
     Mode,
-    names::{PROG_TC_WIRE, PROG_XDP_WIRE},
+    names::{PROG_TC_510, PROG_TC_WIRE, PROG_XDP_WIRE},
 };
 use futures::TryStreamExt as _;
 use rtnetlink::packet_route::tc::TcAttribute;
@@ -105,9 +105,12 @@ pub fn detach(ctx: &Context, wire: &str, wire_ifindex: u32, mode: Mode) -> Resul
     }
     unpin_link(&link_pin_path(dir, wire, mode))?;
     if mode == Mode::Tc && netlink_filter_attached(wire_ifindex) {
-        match qdisc_detach_program(wire_ifindex, TcAttachType::Ingress.into(), PROG_TC_WIRE) {
-            Err(TcError::IoError(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
-            other => other.context(format!("{wire}: remove the cls_bpf filter"))?,
+        // The filter carries the name of the variant that was loaded (datapath::load::variants).
+        for name in [PROG_TC_WIRE, PROG_TC_510] {
+            match qdisc_detach_program(wire_ifindex, TcAttachType::Ingress.into(), name) {
+                Err(TcError::IoError(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+                other => other.context(format!("{wire}: remove the cls_bpf filter"))?,
+            }
         }
     }
     Ok(())

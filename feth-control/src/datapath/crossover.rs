@@ -16,7 +16,7 @@ use feth_common::{
 use crate::{
     datapath::{load, pins::open_pin_read_only},
     error::{Context as _, Result},
-    kernel::bpffs::StateDir,
+    kernel::{bpffs::StateDir, context::Context},
 };
 
 pub struct Crossover {
@@ -31,9 +31,10 @@ pub struct Crossover {
 impl Crossover {
     /// Opens the pinned state, loading and pinning it first if absent, with room for
     /// `capacity` slots (or as many as the pinned maps already hold, which a load must match).
-    pub fn open_or_load(dir: &StateDir, capacity: u32) -> Result<Self> {
+    pub fn open_or_load(ctx: &Context, capacity: u32) -> Result<Self> {
+        let dir = &ctx.state;
         if !load::is_loaded(dir) {
-            load::load_and_pin(dir, load::pinned_capacity(dir).unwrap_or(capacity))?;
+            load::load_and_pin(ctx, load::pinned_capacity(dir).unwrap_or(capacity))?;
         }
         Self::open(dir)
     }

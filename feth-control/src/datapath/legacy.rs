@@ -69,6 +69,13 @@ impl OldLayout {
     }
 }
 
+/// Where its pins are.
+impl std::fmt::Display for OldLayout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.path.display().fmt(f)
+    }
+}
+
 /// `v<N>`: a layout directory.
 fn is_versioned(path: &Path) -> bool {
     path.file_name()

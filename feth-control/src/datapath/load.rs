@@ -10,7 +10,10 @@ use aya::{
 use aya_obj::programs::XdpAttachType;
 use feth_common::{
     Mode,
-    names::{MAP_CROSSOVER, MAP_PORTS, MAP_SHARED, MAP_STATS, MAPS, PROG_TC_USER_EGRESS, PROG_TC_WIRE, PROG_XDP_WIRE},
+    names::{
+        MAP_CROSSOVER, MAP_PORTS, MAP_SHARED, MAP_STATS, MAPS, PROG_TC_510, PROG_TC_USER_EGRESS, PROG_TC_WIRE,
+        PROG_XDP_510, PROG_XDP_LINEAR, PROG_XDP_WIRE,
+    },
 };
 
 use crate::{
@@ -19,7 +22,7 @@ use crate::{
         pins::{link_pin_path, remove_pin, unpin_link},
     },
     error::{Context as _, FethError, Result},
-    kernel::{bpffs::StateDir, context::Context},
+    kernel::{bpffs::StateDir, context::Context, features::Features},
 };
 
 /// The eBPF object built by build.rs with aya-build.
@@ -112,9 +115,24 @@ pub fn unload(dir: &StateDir) -> Result<()> {
     Ok(())
 }
 
+/// The variant of each program the kernel takes (feth-ebpf: each holds only what its kernels
+/// know), and the name it is pinned under whichever it is.
+pub fn variants(features: &Features) -> [(&'static str, &'static str); 3] {
+    let xdp = if features.xdp_frags {
+        PROG_XDP_WIRE
+    } else if features.atomic_fetch {
+        PROG_XDP_LINEAR
+    } else {
+        PROG_XDP_510
+    };
+    let tc = if features.atomic_fetch { PROG_TC_WIRE } else { PROG_TC_510 };
+    [(xdp, PROG_XDP_WIRE), (tc, PROG_TC_WIRE), (PROG_TC_USER_EGRESS, PROG_TC_USER_EGRESS)]
+}
+
 /// Loads the object (maps pin themselves by name in the layout directory, reusing existing pins) and pins
 /// the programs. A load killed half-way leaves pins the next load reuses.
-pub fn load_and_pin(dir: &StateDir, capacity: u32) -> Result<()> {
+pub fn load_and_pin(ctx: &Context, capacity: u32) -> Result<()> {
+    let dir = &ctx.state;
     dir.ensure_mounted()?;
     fs::create_dir_all(dir.link_dir()).context(format!("create {}", dir.link_dir().display()))?;
     let mut ebpf = EbpfLoader::new()
@@ -126,7 +144,7 @@ pub fn load_and_pin(dir: &StateDir, capacity: u32) -> Result<()> {
         .load(EBPF_OBJECT)
         .context("load the feth eBPF object")?;
     let missing = |name: &str| FethError::KernelFeature(format!("program {name} missing from the object"));
-    for name in [PROG_XDP_WIRE, PROG_TC_WIRE, PROG_TC_USER_EGRESS] {
+    for (name, pinned) in variants(&ctx.features) {
         let prog = ebpf.program_mut(name).ok_or_else(|| missing(name))?;
         let loaded = match prog {
             Program::Xdp(p) => p.load(),
@@ -134,7 +152,7 @@ pub fn load_and_pin(dir: &StateDir, capacity: u32) -> Result<()> {
             _ => return Err(missing(name)),
         };
         loaded.context(format!("load {name} (verifier)"))?;
-        pin_program_once(dir, prog.pin(dir.pin_path(name)), name)?;
+        pin_program_once(dir, prog.pin(dir.pin_path(pinned)), pinned)?;
     }
     Ok(())
 }

@@ -80,7 +80,7 @@ mod tests {
     use super::*;
 
     fn features(tcx: bool) -> Features {
-        Features { tcx, xdp_jumbo: true, xdp_detach_under_gro: true }
+        Features { tcx, ..Features::ALL }
     }
 
     #[test]

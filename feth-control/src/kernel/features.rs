@@ -21,6 +21,23 @@ pub struct Features {
     /// 6.18 never did. Below 6.6 feth turns the wire end's GRO off around the detach, so the
     /// kernel stops NAPI first. By version: a bug shows only by crashing.
     pub xdp_detach_under_gro: bool,
+    /// Multi-buffer XDP programs and their helpers (5.18): otherwise the single-buffer XDP
+    /// program is loaded. By version: the variant is chosen before anything is loaded.
+    pub xdp_frags: bool,
+    /// Atomic fetch-and-add and `bpf_check_mtu` in BPF (5.12): otherwise the 5.10 variants are
+    /// loaded and `loss-every` is refused. By version, as `xdp_frags`.
+    pub atomic_fetch: bool,
+    /// A veth receives XDP-redirected frames through its NAPI without an XDP program of its
+    /// own, as long as GRO is on (5.13): otherwise XDP mode is refused. By version.
+    pub veth_napi: bool,
+    /// BPF_PROG_RUN with live frames (5.18), which `gen`, `sink`'s probe and the benchmark
+    /// send with. By version.
+    pub live_frames: bool,
+}
+
+/// The running kernel's release (`uname -r`), for sentences that name what a feature needs.
+pub fn release() -> String {
+    nix::sys::utsname::uname().map_or_else(|_| "unknown".into(), |u| u.release().to_string_lossy().into_owned())
 }
 
 fn at_least(major: u8, minor: u8) -> bool {
@@ -28,6 +45,27 @@ fn at_least(major: u8, minor: u8) -> bool {
 }
 
 impl Features {
+    /// A kernel with every feature (for plans and tests that must not probe).
+    pub const ALL: Features = Features {
+        tcx: true,
+        xdp_jumbo: true,
+        xdp_detach_under_gro: true,
+        xdp_frags: true,
+        atomic_fetch: true,
+        veth_napi: true,
+        live_frames: true,
+    };
+    /// The oldest kernel feth runs on (5.10): the strictest checks.
+    pub const NONE: Features = Features {
+        tcx: false,
+        xdp_jumbo: false,
+        xdp_detach_under_gro: false,
+        xdp_frags: false,
+        atomic_fetch: false,
+        veth_napi: false,
+        live_frames: false,
+    };
+
     /// The running kernel's features, probed now (`kernel::context::Context` keeps them for
     /// the command).
     pub fn probe() -> Features {
@@ -36,6 +74,10 @@ impl Features {
             tcx: probe_tcx().unwrap_or_else(|| at_least(6, 6)),
             xdp_jumbo: at_least(6, 3),
             xdp_detach_under_gro: at_least(6, 6),
+            xdp_frags: at_least(5, 18),
+            atomic_fetch: at_least(5, 12),
+            veth_napi: at_least(5, 13),
+            live_frames: at_least(5, 18),
         }
     }
 }

@@ -98,8 +98,7 @@ pub fn create_many(state: &mut State, specs: &[PortSpec]) -> Result<Vec<String>>
         if state.crossover.is_some() {
             repair::grow(state, slots)?;
         } else {
-            state.crossover =
-                Some(Crossover::open_or_load(&state.ctx.state, crate::datapath::load::capacity_for(slots))?);
+            state.crossover = Some(Crossover::open_or_load(&state.ctx, crate::datapath::load::capacity_for(slots))?);
         }
     }
     let slots = state.free_slots(todo.len());
@@ -198,7 +197,7 @@ pub fn up_many(state: &mut State, pairs: &[(PortSpec, PortSpec)], opts: PeerOpti
             peering::check_free_for(state, &spec.name, &other.name)?;
         }
         let mode = opts.mode.unwrap_or(state.find(&a.name)?.map_or(DEFAULT_MODE, Port::mode));
-        opts.check(&a.name, mode)?;
+        opts.check(&a.name, mode, &state.ctx.features)?;
         for spec in [a, b] {
             if let Some(mtu) = spec.mtu {
                 mtu::check_xdp(&spec.name, mode, mtu, &state.ctx.features)?;

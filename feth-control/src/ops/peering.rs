@@ -7,6 +7,7 @@ use crate::{
     datapath::tunnel,
     error::{FethError, Result},
     fault,
+    kernel::features::Features,
     port::mtu,
     port::record::{self, Record},
     port::remote::{Endpoint, Remote},
@@ -24,7 +25,8 @@ pub struct PeerOptions {
 
 impl PeerOptions {
     /// Refuses combinations feth cannot honour, before anything changes.
-    pub fn check(&self, name: &str, current: Mode) -> Result<()> {
+    pub fn check(&self, name: &str, current: Mode, features: &Features) -> Result<()> {
+        record::mode_fits(self.mode.unwrap_or(current), features)?;
         if let Err(why) = record::hwcsum_fits(self.hwcsum, self.mode.unwrap_or(current)) {
             return Err(FethError::Refused {
                 name: name.to_owned(),
@@ -72,7 +74,7 @@ pub fn check_free_for(state: &State, name: &str, other: &str) -> Result<()> {
 pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()> {
     check_peer(state, a, b)?;
     let (pa, pb) = (state.port(a)?.clone(), state.port(b)?.clone());
-    opts.check(a, pa.mode())?;
+    opts.check(a, pa.mode(), &state.ctx.features)?;
     // Both sides of a pair share one mode: the asked one, else the one A has (a new port
     // starts in DEFAULT_MODE, an unpeered one keeps its last). hwcsum is kept per port unless
     // asked.
@@ -91,7 +93,7 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
                 hwcsum: opts.hwcsum.unwrap_or(me.record.hwcsum),
                 ..me.record.clone()
             };
-            record.impair.check(&me.name(), mode).map(|()| (me, record))
+            record.impair.check(&me.name(), mode, &state.ctx.features).map(|()| (me, record))
         })
         .collect::<Result<_>>()?;
     for (me, record) in records {
@@ -126,7 +128,7 @@ pub fn peer_remote(state: &mut State, name: &str, at: Endpoint) -> Result<()> {
         });
     }
     let remote = Remote { at, slot, lowered_mtu: None };
-    p.record.impair.check(name, Mode::Tc)?;
+    p.record.impair.check(name, Mode::Tc, &state.ctx.features)?;
     let before = p.record.clone();
     state.write_record(p.slot, Record { remote: Some(remote), ..p.record.clone() })?;
     let done =

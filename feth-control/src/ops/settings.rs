@@ -41,7 +41,7 @@ pub fn set_media(state: &mut State, name: &str, media: PortMedia) -> Result<()> 
 /// its record, so they survive unpeer, peer and mode switches.
 pub fn set_impair(state: &mut State, name: &str, impair: Impairment) -> Result<()> {
     let p = state.port(name)?.clone();
-    impair.check(name, p.mode())?;
+    impair.check(name, p.mode(), &state.ctx.features)?;
     let record = Record { impair, ..p.record.clone() };
     if record == p.record {
         return Ok(());

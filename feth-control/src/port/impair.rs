@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use feth_common::{Mode, PPM, PortConfig, impair};
 
-use crate::error::{FethError, Result};
+use crate::{
+    error::{FethError, Result},
+    kernel::features::Features,
+};
 
 /// One port's impairments; all zero is none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -185,8 +188,14 @@ impl Impairment {
     }
 
     /// Refuses what the port's mode cannot do, naming the mode that can.
-    pub fn check(&self, name: &str, mode: Mode) -> Result<()> {
+    pub fn check(&self, name: &str, mode: Mode, features: &Features) -> Result<()> {
         let refuse = |reason: &str| Err(FethError::Refused { name: name.to_owned(), reason: reason.to_owned() });
+        if self.loss_every != 0 && !features.atomic_fetch {
+            return Err(FethError::KernelFeature(format!(
+                "{name}: loss-every needs Linux 5.12 (an atomic fetch-and-add in BPF counts every frame exactly); this kernel is {}",
+                crate::kernel::features::release()
+            )));
+        }
         if self.duplicate_ppm != 0 && mode == Mode::Xdp {
             return refuse(
                 "duplication needs TC mode (an XDP frame can only go one way); `feth-loader peer` with --mode tc switches",

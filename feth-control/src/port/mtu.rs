@@ -45,7 +45,7 @@ mod tests {
 
     #[test]
     fn xdp_limit_follows_the_kernel() {
-        let old = Features { tcx: false, xdp_jumbo: false, xdp_detach_under_gro: false };
+        let old = Features::NONE;
         let new = Features { xdp_jumbo: true, ..old };
         assert!(check_xdp("feth0", Mode::Xdp, XDP_LINEAR, &old).is_ok());
         assert!(check_xdp("feth0", Mode::Xdp, XDP_LINEAR + 1, &old).is_err());

@@ -137,9 +137,7 @@ impl Change {
             }
             Change::WriteRecord { why, .. } => one(why.clone()),
             Change::ClearCapture { .. } => one("switch off the capture of a capture that is no longer running".into()),
-            Change::RetireLayout { old } => {
-                one(format!("remove the pins of an older layout in {}", old.path.display()))
-            }
+            Change::RetireLayout { old } => one(format!("remove the pins of an older layout in {old}")),
             Change::LoadPins { missing, .. } if missing.is_empty() => vec![],
             Change::LoadPins { missing, reattach, layout } => {
                 let mut lines = vec![format!("load and pin {} in {}", missing.join(", "), layout.display())];

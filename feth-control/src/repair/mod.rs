@@ -96,7 +96,7 @@ pub fn grow(state: &mut State, slots: u32) -> Result<()> {
     state.crossover = None;
     load::unpin_programs_and_links(&state.ctx, &wires)?;
     load::unpin_slot_maps(&state.ctx.state)?;
-    state.crossover = Some(Crossover::open_or_load(&state.ctx.state, load::capacity_for(slots))?);
+    state.crossover = Some(Crossover::open_or_load(&state.ctx, load::capacity_for(slots))?);
     converge(state, &mut Run::all(true))?;
     let crossover = state.crossover()?;
     for (slot, values, shared) in saved {

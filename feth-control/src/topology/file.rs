@@ -184,6 +184,7 @@ impl Peer {
             None => DEFAULT_MODE,
             Some(text) => text.parse().map_err(|()| format!("mode {text:?}: xdp or tc"))?,
         };
+        crate::port::record::mode_fits(mode, features).map_err(|e| e.to_string())?;
         if let Err(why) = crate::port::record::hwcsum_fits(p.hwcsum, mode) {
             return Err(format!("{}: hwcsum needs mode tc: {why}", p.a));
         }
@@ -208,7 +209,7 @@ impl Peer {
                 return Err(format!("{me}: has a remote peer in the file; it cannot also have a local one"));
             }
             w.peer = Some((other.clone(), mode, p.hwcsum));
-            w.impair.check(me, mode).map_err(|e| e.to_string())?;
+            w.impair.check(me, mode, features).map_err(|e| e.to_string())?;
             mtu::check_xdp(me, mode, w.mtu, features).map_err(|e| e.to_string())?;
         }
         Ok(())

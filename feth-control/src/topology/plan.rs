@@ -189,7 +189,7 @@ impl Wanted {
         }
         if current.map_or(!w.impair.is_none(), |p| p.record.impair != w.impair) {
             let mode_now = current.map_or(DEFAULT_MODE, |p| p.mode());
-            if w.impair.check(&w.name, mode_now).is_ok() {
+            if w.impair.check(&w.name, mode_now, &state.ctx.features).is_ok() {
                 changes.push(Change::Impair(w.name.clone(), w.impair));
             } else {
                 after_peering.push(Change::Impair(w.name.clone(), w.impair));

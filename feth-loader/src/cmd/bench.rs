@@ -1,6 +1,7 @@
 //! `feth-loader bench`: the user's entry to the benchmark, which lives in feth-bench.
-use feth_control::kernel::context::Context;
 use std::path::PathBuf;
+
+use feth_control::kernel::context::Context;
 
 use feth_bench::{Options, RateOptions, benchmark::progress::Progress};
 

@@ -1,6 +1,5 @@
 //! `feth-loader capture NAME`: what NAME transmits, as the crossover saw it, including the
 //! frames it dropped (each pcapng record's comment says what happened to the frame).
-use feth_control::kernel::context::Context;
 use std::{
     borrow::Cow,
     io::Write,
@@ -10,7 +9,10 @@ use std::{
 
 use anyhow::Context as _;
 use feth_common::capture::{SNAPLEN, reason};
-use feth_control::observe::capture::{Capture, Frame};
+use feth_control::{
+    kernel::context::Context,
+    observe::capture::{Capture, Frame},
+};
 use pcap_file::{
     DataLink,
     pcapng::{

@@ -1,6 +1,5 @@
 //! `feth-loader exporter`: an HTTP endpoint Prometheus scrapes. Each scrape reads the pinned
 //! maps under the shared lock, just for that read, so changing commands run while it serves.
-use feth_control::kernel::context::Context;
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
@@ -10,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use feth_control::{kernel::privilege, observe::counters, observe::prometheus, read_state};
+use feth_control::{kernel::context::Context, kernel::privilege, observe::counters, observe::prometheus, read_state};
 
 #[derive(clap::Args)]
 pub struct Args {

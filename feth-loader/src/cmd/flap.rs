@@ -1,9 +1,8 @@
 //! `feth-loader flap`: pulls the cable between an interface and its peer and plugs it back,
 //! on a schedule, in the foreground. Interrupted, it leaves the link up as it found it.
-use feth_control::kernel::context::Context;
 use std::{io::Write as _, time::Instant};
 
-use feth_control::{ops, port::impair::parse_duration, with_state};
+use feth_control::{kernel::context::Context, ops, port::impair::parse_duration, with_state};
 use nix::sys::signal::{SigSet, Signal};
 
 #[derive(clap::Args)]

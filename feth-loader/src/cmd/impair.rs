@@ -1,6 +1,6 @@
 //! `feth-loader impair`: cable faults on what an interface transmits.
-use feth_control::kernel::context::Context;
 use feth_control::{
+    kernel::context::Context,
     ops,
     port::impair::{self, Impairment},
     read_state, with_state,

@@ -1,7 +1,6 @@
-use feth_control::kernel::context::Context;
 use std::os::fd::AsRawFd as _;
 
-use feth_control::{datapath::load, read_state, with_state};
+use feth_control::{datapath::load, kernel::context::Context, read_state, with_state};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Action {

@@ -1,5 +1,4 @@
-use feth_control::kernel::context::Context;
-use feth_control::{ops, port::media, read_state, with_state};
+use feth_control::{kernel::context::Context, ops, port::media, read_state, with_state};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -1,5 +1,6 @@
-use feth_control::kernel::context::Context;
 use std::io::Write as _;
+
+use feth_control::kernel::context::Context;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -1,5 +1,5 @@
-use feth_control::kernel::context::Context;
 use feth_control::{
+    kernel::context::Context,
     ops,
     port::remote::{DEFAULT_PORT, DEFAULT_VNI, Endpoint},
     with_state,

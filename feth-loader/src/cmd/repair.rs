@@ -1,5 +1,4 @@
-use feth_control::kernel::context::Context;
-use feth_control::{pending_repairs, repair};
+use feth_control::{kernel::context::Context, pending_repairs, repair};
 
 #[derive(clap::Args)]
 pub struct Args {

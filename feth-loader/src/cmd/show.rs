@@ -1,5 +1,4 @@
-use feth_control::kernel::context::Context;
-use feth_control::{observe::show, port::on_off, read_state};
+use feth_control::{kernel::context::Context, observe::show, port::on_off, read_state};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -1,10 +1,10 @@
-use feth_control::kernel::context::Context;
 use std::{
     io::IsTerminal as _,
     time::{Duration, Instant},
 };
 
 use feth_control::{
+    kernel::context::Context,
     observe::counters::{PortSnapshot, snapshot},
     observe::prometheus,
     read_state,

@@ -1,7 +1,6 @@
 //! `apply FILE.toml` and `export`: a bench as a file (feth_control::topology).
 use anyhow::Context as _;
-use feth_control::kernel::context::Context;
-use feth_control::{read_state, topology, with_state};
+use feth_control::{kernel::context::Context, read_state, topology, with_state};
 
 #[derive(clap::Args)]
 pub struct ApplyArgs {

@@ -1,12 +1,11 @@
 //! `gen` and `sink`: traffic for a bench (feth_bench::traffic, the benchmark's generator).
-use feth_control::kernel::context::Context;
 use std::io::IsTerminal as _;
 
 use feth_bench::{
     frames::{self, IMIX},
     traffic::{self, GenOptions},
 };
-use feth_control::{FethError, port::impair};
+use feth_control::{FethError, kernel::context::Context, port::impair};
 
 #[derive(clap::Args)]
 pub struct GenArgs {

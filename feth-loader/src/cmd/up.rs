@@ -1,5 +1,4 @@
-use feth_control::kernel::context::Context;
-use feth_control::{ops, with_state};
+use feth_control::{kernel::context::Context, ops, with_state};
 
 use super::options::Crossing;
 
