@@ -238,12 +238,6 @@ fn rate_shapes_tcp_and_counts_what_overflows(mode: &str) {
     ok(&["impair", "feth0", "--clear"]);
     assert!(!ok(&["show", "feth0"]).contains("qdisc tbf"), "--clear removes the shaper");
     assert!(!qdisc().contains("fe7f:"), "and the kernel no longer has it: {}", qdisc());
-    // A burst four times the old bucket now passes the port with no rate drop, all of it
-    // delivered or refused by the sender's own queue (never by a shaper).
-    let frames = (4 * burst_100 / 1400 + 1) as usize;
-    // (`send` checks that every frame was delivered or counted.)
-    let (a, _) = send(&p, frames, 1400);
-    assert_eq!(a["drops"]["tx_rate"].as_u64().unwrap(), 0, "no shaper drops after --clear:\n{a}");
     // TCP still crosses once the shaper is gone.
     let (bytes, _) = tcp_bytes(&p, 1.0);
     assert!(bytes > 0, "after --clear TCP crosses");
