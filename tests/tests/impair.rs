@@ -235,13 +235,48 @@ fn rate_shapes_tcp_and_counts_what_overflows(mode: &str) {
     assert!(bytes <= could_pass, "TCP was held to the rate: {bytes} B in {secs:.2} s, at most {could_pass}");
     let qdisc = || p.a.run(|| feth_tests::world::sh_out("tc qdisc show dev feth0"));
     assert!(qdisc().contains("tbf fe7f: root") && qdisc().contains("rate 100Mbit"), "the kernel's view: {}", qdisc());
+    // Back at the flood's 10 Mbit/s, then cleared: the shaper is gone from feth's view and
+    // the kernel's, and a burst that 10 Mbit/s would have cut (200 frames of 1400 bytes, far
+    // above its bucket and queue) passes whole, nothing dropped or refused. The connection's
+    // last frames may still be on their way, so the burst is counted as at least its frames.
+    ok(&["impair", "feth0", "--rate", "10mbit"]);
     ok(&["impair", "feth0", "--clear"]);
     assert!(!ok(&["show", "feth0"]).contains("qdisc tbf"), "--clear removes the shaper");
     assert!(!qdisc().contains("fe7f:"), "and the kernel no longer has it: {}", qdisc());
+    let frames = 200;
+    let (a0, b0) = settled();
+    let start = Instant::now();
+    send_burst(&p, frames, 1400);
+    let secs = start.elapsed().as_secs_f64();
+    let (a, b) = settled();
+    let at_10 = ((2.0 * burst + 10e6 / 8.0 * (secs + 0.05)) / 1400.0).ceil();
+    let delta = |v: &serde_json::Value, u: &serde_json::Value, path: &[&str]| packets(v, path) - packets(u, path);
+    let entered = delta(&a, &a0, &["tx"]);
+    let seen = format!("{frames} frames in {secs:.3} s (10 Mbit/s would pass at most {at_10}):\n{a0}\n{a}");
+    assert!(entered >= frames as u64, "the burst entered the crossover: {seen}");
+    assert_eq!(a["drops"]["tx_rate"], 0, "no shaper drops once cleared: {seen}");
+    assert_eq!(a["drops"]["tx_refused"], a0["drops"]["tx_refused"], "nothing refused: {seen}");
+    assert_eq!(delta(&b, &b0, &["rx"]), entered, "and all of it arrived:\n{b0}\n{b}");
     // TCP still crosses once the shaper is gone.
     let (bytes, _) = tcp_bytes(&p, 1.0);
     assert!(bytes > 0, "after --clear TCP crosses");
     settled();
+}
+
+/// Sends `n` test frames of `len` bytes from feth0 as fast as they go and waits until feth0
+/// has given at least that many more (other traffic may add to them).
+fn send_burst(p: &Pair, n: usize, len: usize) {
+    let before = given(&counters("feth0"));
+    let src = mac(&p.a, "feth0");
+    p.a.run(|| {
+        let tx = PacketSocket::open("feth0");
+        tx.set_send_buffer(64 << 20);
+        for seq in 0..n {
+            tx.try_send(&test_frame(src, len, seq as u32));
+        }
+    });
+    let gone = wait_until(WAIT, || given(&counters("feth0")) - before >= n as u64);
+    assert!(gone, "feth0 gave the {n} frames: {}", counters("feth0"));
 }
 
 fn impairments_survive_unpeer_peer_and_mode_switches(mode: &str) {
