@@ -13,8 +13,13 @@ pub fn workspace_root() -> PathBuf {
 
 /// `cargo` of the pinned nightly, without what the outer (stable) cargo put in the environment.
 pub fn nightly_cargo() -> Command {
+    toolchain_cargo(nightly())
+}
+
+/// `cargo` of `toolchain`, without what the outer cargo put in the environment.
+fn toolchain_cargo(toolchain: &str) -> Command {
     let mut cmd = Command::new("rustup");
-    cmd.args(["run", nightly(), "cargo"]).current_dir(workspace_root());
+    cmd.args(["run", toolchain, "cargo"]).current_dir(workspace_root());
     for var in
         ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTC_WRAPPER", "RUSTDOC", "CARGO", "CARGO_MANIFEST_DIR", "CARGO_PKG_NAME"]
     {
@@ -27,6 +32,29 @@ pub fn nightly_cargo() -> Command {
 pub fn build_loader() -> Result<PathBuf, String> {
     status(nightly_cargo().args(["build", "--release", "--package", "feth-loader"]))?;
     Ok(workspace_root().join("target/release/feth-loader"))
+}
+
+/// The binary the packages ship: linked statically against musl, so one build runs on every
+/// distribution whatever its libc (Debian 11 has glibc 2.31); the eBPF objects are embedded as
+/// in every build. It lands in target/x86_64-unknown-linux-musl/release/.
+pub fn build_static_loader() -> Result<PathBuf, String> {
+    use crate::setup::{STATIC_TARGET, STATIC_TOOLCHAIN};
+    crate::setup::static_toolchain()?;
+    status(toolchain_cargo(STATIC_TOOLCHAIN).args([
+        "build",
+        "--release",
+        "--package",
+        "feth-loader",
+        "--target",
+        STATIC_TARGET,
+    ]))?;
+    Ok(static_release_dir().join("feth-loader"))
+}
+
+/// Where the static build's outputs go (cargo-deb and cargo-generate-rpm read `target/release/`
+/// in their asset lists as this directory when given `--target`).
+pub fn static_release_dir() -> PathBuf {
+    workspace_root().join("target").join(crate::setup::STATIC_TARGET).join("release")
 }
 
 /// The feature the test builds add: the failure matrix's FETH_FAULT points (feth-control's

@@ -53,6 +53,31 @@ fn toolchain() -> Result<(), String> {
     ]))
 }
 
+/// The toolchain of the packages' static binary: the pinned nightly has no musl standard
+/// library on the registry, this stable release (rustc 1.98, which aya needs) has it. The eBPF
+/// objects are still built by the pinned nightly (aya-build names it).
+pub const STATIC_TOOLCHAIN: &str = "1.98.0";
+pub const STATIC_TARGET: &str = "x86_64-unknown-linux-musl";
+
+pub fn static_toolchain() -> Result<(), String> {
+    let installed =
+        output(Command::new("rustup").args(["target", "list", "--installed", "--toolchain", STATIC_TOOLCHAIN]))
+            .is_some_and(|list| list.lines().any(|l| l.trim() == STATIC_TARGET));
+    if installed {
+        return Ok(());
+    }
+    eprintln!("xtask: installing toolchain {STATIC_TOOLCHAIN} with the {STATIC_TARGET} standard library");
+    status(Command::new("rustup").args([
+        "toolchain",
+        "install",
+        STATIC_TOOLCHAIN,
+        "--profile",
+        "minimal",
+        "--target",
+        STATIC_TARGET,
+    ]))
+}
+
 pub fn cargo_bin(name: &str) -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)

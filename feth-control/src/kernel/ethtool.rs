@@ -56,7 +56,7 @@ fn ioctl(ifname: &str, cmd: u32, data: u32) -> io::Result<u32> {
     let mut req = IfReq { name: [0; libc::IFNAMSIZ], data: &mut value, _pad: [0; 16] };
     req.name[..ifname.len()].copy_from_slice(ifname.as_bytes());
     // SAFETY: req points at a valid ifreq whose data points at a valid ethtool_value.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCETHTOOL, &mut req) } < 0 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCETHTOOL as libc::Ioctl, &mut req) } < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(value.data)

@@ -35,8 +35,7 @@ fn wait_until(deadline: Instant, set: &SigSet) -> bool {
     if left.is_zero() {
         return true;
     }
-    let timeout =
-        libc::timespec { tv_sec: left.as_secs() as libc::time_t, tv_nsec: left.subsec_nanos() as libc::c_long };
+    let timeout = libc::timespec { tv_sec: left.as_secs() as _, tv_nsec: left.subsec_nanos() as libc::c_long };
     // SAFETY: a valid signal set and timeout; no siginfo wanted.
     let got = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &timeout) };
     // EAGAIN: the timeout passed. EINTR (another signal): keep waiting.
