@@ -110,6 +110,9 @@ fn bad_peers_are_refused_without_change(mode: &str) {
     let _p = up_pair(mode, &[]);
     ok(&["unpeer", "feth0"]);
     let before = show_state();
+    // Before 5.13 XDP mode itself is refused, before the offload is looked at.
+    let xdp_hwcsum =
+        if feth_tests::kernel_at_least(5, 13) { "hwcsum on needs --mode tc" } else { "XDP mode needs Linux 5.13" };
     for (args, expect) in [
         (vec!["peer", "feth0", "lo"], "lo: invalid"),
         (vec!["peer", "feth0", "nosuchif9"], "nosuchif9: no such interface"),
@@ -120,7 +123,7 @@ fn bad_peers_are_refused_without_change(mode: &str) {
         (vec!["create", "lo"], "lo: an interface with this name already exists"),
         (vec!["create", "feth9", "--mtu", "71"], "out of range"),
         (vec!["create", "feth9", "--mtu", "16371"], "out of range"),
-        (vec!["peer", "feth0", "feth1", "--mode", "xdp", "--hwcsum", "on"], "hwcsum on needs --mode tc"),
+        (vec!["peer", "feth0", "feth1", "--mode", "xdp", "--hwcsum", "on"], xdp_hwcsum),
     ] {
         let err = fails(&args);
         assert!(err.contains(expect), "{args:?}: expected {expect:?} in {err:?}");
@@ -177,8 +180,11 @@ fn deleting_one_side_behind_our_back_unpeers_the_other(mode: &str) {
     assert_eq!(port(&show, "feth0")["peer"], serde_json::Value::Null);
     let counters = &port(&show, "feth0")["counters"];
     assert_eq!(counters["tx"]["packets"], 5, "{counters}");
-    assert_eq!(counters["drops"]["tx_redirect_error"]["packets"], 5, "{counters}");
-    assert_eq!(counters["drops"]["tx_redirect_error"]["bytes"], 500, "{counters}");
+    // Before 5.12 (no bpf_check_mtu) the TC program cannot tell that the peer is gone: these
+    // frames are lost uncounted until the repair, as docs/kernels.md says.
+    let counted = if mode == "tc" && !feth_tests::kernel_at_least(5, 12) { 0 } else { 5 };
+    assert_eq!(counters["drops"]["tx_redirect_error"]["packets"], counted, "{counters}");
+    assert_eq!(counters["drops"]["tx_redirect_error"]["bytes"], counted * 100, "{counters}");
     // Reading changed nothing: the repair is a changing command's (or `repair`'s) job.
     assert!(carrier(&p.a, "feth0"), "show does not repair");
     let repaired = ok(&["repair"]);
