@@ -151,13 +151,22 @@ fn bad_namespace_arguments_are_refused() {
     assert!(show_json().as_array().unwrap().is_empty(), "nothing was made");
 }
 
+/// `program` under coreutils' `timeout`: killed after two minutes (Podman's slowest step took
+/// 5 s under emulation), so a container engine that hangs fails its test instead of hanging
+/// the whole run.
+fn bounded(program: &str) -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["-k", "10", "120", program]);
+    cmd
+}
+
 /// A running container's namespace, where Docker answers and has an image to run; elsewhere
 /// only the refusal above is tested (xtask's summary line says which).
 #[test]
 fn docker_container_namespace_where_docker_runs() {
-    let docker_ok = Command::new("docker").args(["info"]).output().is_ok_and(|o| o.status.success());
+    let docker_ok = bounded("docker").args(["info"]).output().is_ok_and(|o| o.status.success());
     let image = docker_ok
-        .then(|| Command::new("docker").args(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]).output().ok())
+        .then(|| bounded("docker").args(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]).output().ok())
         .flatten()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(str::to_owned));
     let Some(image) = image else {
@@ -167,17 +176,17 @@ fn docker_container_namespace_where_docker_runs() {
     let _w = world();
     let _ports = Ports::new(&["feth0", "feth1"]);
     let name = format!("feth-test-{}", std::process::id());
-    let started = Command::new("docker")
+    let started = bounded("docker")
         .args(["run", "-d", "--rm", "--network", "none", "--name", &name, &image, "sleep", "600"])
         .status()
         .is_ok_and(|s| s.success());
     assert!(started, "docker run {image}");
     let result = std::panic::catch_unwind(|| {
         ok(&["up", "feth0", "feth1", "--netns-a", &format!("docker:{name}")]);
-        let pid = Command::new("docker").args(["inspect", "--format", "{{.State.Pid}}", &name]).output().unwrap();
+        let pid = bounded("docker").args(["inspect", "--format", "{{.State.Pid}}", &name]).output().unwrap();
         assert_feth0_inside(&pid.stdout);
     });
-    let _ = Command::new("docker").args(["rm", "-f", &name]).status();
+    let _ = bounded("docker").args(["rm", "-f", &name]).status();
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
@@ -192,8 +201,10 @@ fn docker_container_namespace_where_docker_runs() {
 fn podman_container_namespace() {
     let dir = std::env::temp_dir().join(format!("feth-podman-{}", std::process::id()));
     let conf = dir.join("storage.conf");
+    // Every engine command is bounded (coreutils' timeout, status 124): a Podman that hangs
+    // fails this test, never the whole run.
     let podman = |args: &[&str]| {
-        Command::new("podman").env("CONTAINERS_STORAGE_CONF", &conf).args(args).output().expect("run podman")
+        bounded("podman").env("CONTAINERS_STORAGE_CONF", &conf).args(args).output().expect("run podman")
     };
     let usable = Command::new("podman").arg("--version").output().is_ok_and(|o| o.status.success())
         && Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success())

@@ -7,7 +7,8 @@
 use std::{
     os::unix::{fs::MetadataExt as _, process::CommandExt as _},
     path::PathBuf,
-    process::Command,
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
 };
 
 use crate::error::{FethError, Result};
@@ -69,6 +70,24 @@ pub fn command(program: &str) -> Option<Command> {
     Some(cmd)
 }
 
+/// Runs `cmd` to its end, or kills it after `limit`: a container engine whose daemon hangs
+/// must not hang feth with it. `None` when it did not end in time. Its output is read after it
+/// ends, which is fine for what feth asks (one `inspect` line); a helper that writes more than
+/// a pipe holds would be killed at `limit`, not deadlock.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> std::io::Result<Option<Output>> {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let deadline = Instant::now() + limit;
+    while child.try_wait()?.is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().map(Some)
+}
+
 /// `command`, or a refusal naming where `program` was looked for.
 pub fn require(program: &str, what: &str) -> Result<Command> {
     command(program).ok_or_else(|| {
@@ -88,6 +107,16 @@ mod tests {
         assert!(find("sh").is_some(), "sh is in /bin or /usr/bin on every Debian");
         assert!(find("./sh").is_none() && find("/bin/sh").is_none() && find("../bin/sh").is_none());
         assert!(find("feth-no-such-helper").is_none());
+    }
+
+    #[test]
+    fn a_helper_that_hangs_is_killed_at_its_limit() {
+        let mut cmd = command("sleep").expect("sleep is installed");
+        cmd.arg("30");
+        assert!(output_within(&mut cmd, Duration::from_millis(200)).expect("spawn sleep").is_none());
+        let mut cmd = command("echo").expect("echo is installed");
+        let out = output_within(cmd.arg("12"), Duration::from_secs(30)).expect("run echo").expect("echo ends");
+        assert_eq!(out.stdout, b"12\n");
     }
 
     #[test]

@@ -182,6 +182,10 @@ pub fn run_in<T: Send>(name: Option<&str>, f: impl FnOnce() -> Result<T> + Send)
     Netns::from_arg(name)?.run(f)
 }
 
+/// How long a container engine may take to say where a container is (a cold Podman on a slow
+/// machine takes a second or two; a hung daemon would take forever).
+const INSPECT_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The process holding a container's network namespace, from its engine's CLI (run as
 /// `crate::kernel::helper` runs programs: from a system directory, clean, without capabilities).
 fn container_pid(engine: &str, container: &str) -> Result<u32> {
@@ -192,10 +196,10 @@ fn container_pid(engine: &str, container: &str) -> Result<u32> {
             crate::kernel::helper::DIRS.join(", ")
         )));
     };
-    let out = cmd
-        .args(["inspect", "--format", "{{.State.Pid}}", container])
-        .output()
-        .map_err(|e| refuse(format!("the {engine} command did not run ({e})")))?;
+    cmd.args(["inspect", "--format", "{{.State.Pid}}", container]);
+    let out = crate::kernel::helper::output_within(&mut cmd, INSPECT_LIMIT)
+        .map_err(|e| refuse(format!("the {engine} command did not run ({e})")))?
+        .ok_or_else(|| refuse(format!("{engine} inspect did not answer within {} s", INSPECT_LIMIT.as_secs())))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(refuse(format!("{engine} inspect failed: {}", err.lines().next().unwrap_or("").trim())));
