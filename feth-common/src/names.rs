@@ -47,6 +47,9 @@ pub const PROG_XDP_WIRE: &str = "feth_xdp_wire";
 pub const PROG_XDP_LINEAR: &str = "feth_xdp_linear";
 /// The XDP variant for 5.10 and 5.11 (no atomic fetch-and-add either).
 pub const PROG_XDP_510: &str = "feth_xdp_510";
+/// XDP_PASS program on the user ends in XDP mode where a veth needs one to take redirected
+/// frames (before 5.13), attached through netlink, so nothing pins it to the device.
+pub const PROG_XDP_USER_RX: &str = "feth_xdp_user_rx";
 /// TC ingress program on the wire ends in TC mode (pinned under this name, whichever variant).
 pub const PROG_TC_WIRE: &str = "feth_tc_wire";
 /// The TC variant for 5.10 and 5.11 (no `bpf_check_mtu`, no atomic fetch-and-add).

@@ -48,6 +48,14 @@ pub fn feth_xdp_510(ctx: XdpContext) -> u32 {
     try_crossover::<false, false>(&ctx).unwrap_or(XDP_ABORTED)
 }
 
+/// On the user ends in XDP mode, before 5.13 only: a veth then takes frames redirected into it
+/// (the peer wire end's `ndo_xdp_xmit`) only while it has an XDP program of its own, which
+/// gets them after the crossover has counted them, so it passes every one to the stack.
+#[xdp]
+pub fn feth_xdp_user_rx(_ctx: XdpContext) -> u32 {
+    XDP_PASS
+}
+
 /// `FRAGS`: multi-buffer frames (5.18); `FETCH`: atomic fetch-and-add (5.12). Each variant
 /// holds only instructions and helpers its kernels know: the verifier refuses the others even
 /// on a path never taken.

@@ -6,7 +6,7 @@ use std::{
 };
 
 use futures::TryStreamExt as _;
-use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkXdp};
 
 const NETNS_DIR: &str = "/run/netns";
 
@@ -98,10 +98,10 @@ impl NetNs {
     }
 
     /// Runs `op` with an rtnetlink handle inside this namespace and the ifindex of `dev`.
-    fn on_link<F, Fut>(&self, dev: &str, op: F)
+    fn on_link<T: Send, F, Fut>(&self, dev: &str, op: F) -> T
     where
         F: FnOnce(rtnetlink::Handle, u32) -> Fut + Send,
-        Fut: std::future::Future<Output = ()>,
+        Fut: std::future::Future<Output = T>,
     {
         self.run(|| {
             block_on(async {
@@ -154,8 +154,13 @@ impl NetNs {
 
     /// Sets `dev`'s MTU through rtnetlink (like `ip link set dev mtu N`).
     pub fn set_mtu(&self, dev: &str, mtu: u32) {
+        assert!(self.try_set_mtu(dev, mtu), "{dev}: set mtu {mtu}");
+    }
+
+    /// `set_mtu`, false when the kernel refuses it.
+    pub fn try_set_mtu(&self, dev: &str, mtu: u32) -> bool {
         self.on_link(dev, |h, i| async move {
-            h.link().set(rtnetlink::LinkUnspec::new_with_index(i).mtu(mtu).build()).execute().await.expect("set mtu")
+            h.link().set(rtnetlink::LinkUnspec::new_with_index(i).mtu(mtu).build()).execute().await.is_ok()
         })
     }
 
@@ -183,6 +188,8 @@ pub struct Link {
     pub mac: Vec<u8>,
     pub tx_queues: u32,
     pub rx_queues: u32,
+    /// Id of the XDP program on it, if any.
+    pub xdp_prog: Option<u32>,
 }
 
 /// A link in the calling thread's namespace.
@@ -199,6 +206,7 @@ pub fn link_here(name: &str) -> Option<Link> {
             mac: Vec::new(),
             tx_queues: 0,
             rx_queues: 0,
+            xdp_prog: None,
         };
         for attr in msg.attributes {
             match attr {
@@ -207,6 +215,12 @@ pub fn link_here(name: &str) -> Option<Link> {
                 LinkAttribute::Carrier(c) => link.carrier = c != 0,
                 LinkAttribute::NumTxQueues(q) => link.tx_queues = q,
                 LinkAttribute::NumRxQueues(q) => link.rx_queues = q,
+                LinkAttribute::Xdp(xdp) => {
+                    link.xdp_prog = xdp.iter().find_map(|x| match x {
+                        LinkXdp::ProgId(id) if *id != 0 => Some(*id),
+                        _ => None,
+                    })
+                }
                 _ => {}
             }
         }

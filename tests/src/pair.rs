@@ -152,29 +152,13 @@ macro_rules! both_modes {
         mod xdp {
             $( #[test] fn $name() {
                 let _w = $crate::world();
-                if $crate::pair::xdp_mode_here() { super::$name("xdp") }
+                super::$name("xdp")
             } )*
         }
         mod tc {
             $( #[test] fn $name() { let _w = $crate::world(); super::$name("tc") } )*
         }
     };
-}
-
-/// Whether this kernel has XDP mode (5.13: before it a veth takes redirected frames only with
-/// an XDP program of its own, docs/kernels.md). Where it has not, checks the refusal instead:
-/// one sentence naming the version and the way out, and nothing made.
-pub fn xdp_mode_here() -> bool {
-    if crate::kernel_at_least(5, 13) {
-        return true;
-    }
-    let _ports = Ports::new(&["feth0", "feth1"]);
-    let (a, b) = (NetNs::new("a"), NetNs::new("b"));
-    let err =
-        crate::loader::fails(&["up", "feth0", "feth1", "--netns-a", &a.name, "--netns-b", &b.name, "--mode", "xdp"]);
-    assert!(err.contains("XDP mode needs Linux 5.13") && err.contains("--mode tc"), "{err}");
-    assert!(a.link("feth0").is_none() && b.link("feth1").is_none(), "a refused up made nothing");
-    false
 }
 
 /// The invariant at rest for A -> B, in `field` ("packets" or "bytes"): what A sent into the

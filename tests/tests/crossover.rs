@@ -110,9 +110,7 @@ fn bad_peers_are_refused_without_change(mode: &str) {
     let _p = up_pair(mode, &[]);
     ok(&["unpeer", "feth0"]);
     let before = show_state();
-    // Before 5.13 XDP mode itself is refused, before the offload is looked at.
-    let xdp_hwcsum =
-        if feth_tests::kernel_at_least(5, 13) { "hwcsum on needs --mode tc" } else { "XDP mode needs Linux 5.13" };
+    let xdp_hwcsum = "hwcsum on needs --mode tc";
     for (args, expect) in [
         (vec!["peer", "feth0", "lo"], "lo: invalid"),
         (vec!["peer", "feth0", "nosuchif9"], "nosuchif9: no such interface"),
@@ -155,7 +153,7 @@ fn down_of_last_interface_leaves_nothing(mode: &str) {
     .lines()
     .map(|l| l.trim().parse().expect("a program id"))
     .collect();
-    assert_eq!(ids.len(), 3, "the three programs are pinned");
+    assert_eq!(ids.len(), 4, "the four programs are pinned");
     ok(&["down", "feth0", "feth1"]);
     assert!(!feth_tests::world::exists("/sys/fs/bpf/feth"), "pin directory removed");
     let world_net = feth_tests::world::current_net();

@@ -44,6 +44,8 @@ struct Block {
     info: String,
     text: String,
     file: Option<String>,
+    /// `<!-- needs: Linux X.Y -->` just before the block: it runs on X.Y and later only.
+    needs: Option<(u32, u32)>,
     line: usize,
 }
 
@@ -52,19 +54,23 @@ fn blocks(markdown: &str) -> Vec<Block> {
     // The block being read, its indent, and the marker seen just before a block.
     let mut open: Option<(Block, usize)> = None;
     let mut marker: Option<String> = None;
+    let mut needs: Option<(u32, u32)> = None;
     for (i, raw) in markdown.lines().enumerate() {
         let line = raw.trim_start();
         match open.take() {
             None if line.starts_with("```") => {
                 let info = line.trim_start_matches('`').trim().to_owned();
-                let block = Block { info, text: String::new(), file: marker.take(), line: i + 1 };
+                let block = Block { info, text: String::new(), file: marker.take(), needs: needs.take(), line: i + 1 };
                 open = Some((block, raw.len() - line.len()));
             }
             None => {
                 if let Some(name) = line.strip_prefix("<!-- file: ").and_then(|r| r.strip_suffix(" -->")) {
                     marker = Some(name.to_owned());
+                } else if let Some(v) = line.strip_prefix("<!-- needs: Linux ").and_then(|r| r.strip_suffix(" -->")) {
+                    let (major, minor) = v.split_once('.').expect("needs: Linux X.Y");
+                    needs = Some((major.parse().expect("a major version"), minor.parse().expect("a minor version")));
                 } else if !line.is_empty() {
-                    marker = None;
+                    (marker, needs) = (None, None);
                 }
             }
             Some((block, _)) if line.starts_with("```") => found.push(block),
@@ -81,10 +87,10 @@ fn blocks(markdown: &str) -> Vec<Block> {
 
 #[test]
 fn the_block_reader_reads_what_the_pages_write() {
-    let page =
-        "intro\n\n```sh\necho a\n```\n\n<!-- file: x.toml -->\n```toml\nk = 1\n```\n\n  ```console\n  make\n  ```\n";
+    let page = "intro\n\n```sh\necho a\n```\n\n<!-- file: x.toml -->\n```toml\nk = 1\n```\n\n  ```console\n  make\n  ```\n\n<!-- needs: Linux 5.18 -->\n```sh\ngen\n```\n";
     let found = blocks(page);
-    assert_eq!(found.len(), 3);
+    assert_eq!(found.len(), 4);
+    assert_eq!((found[0].needs, found[3].needs), (None, Some((5, 18))));
     assert_eq!((found[0].info.as_str(), found[0].text.as_str(), found[0].line), ("sh", "echo a\n", 3));
     assert_eq!(found[1].file.as_deref(), Some("x.toml"));
     assert_eq!((found[2].info.as_str(), found[2].text.as_str()), ("console", "make\n"));
@@ -170,6 +176,13 @@ fn run_page(page: &Path) -> Vec<String> {
     let mut failures = Vec::new();
     for block in &found {
         let at = format!("{}:{}", page.display(), block.line);
+        if let Some((major, minor)) = block.needs
+            && !feth_tests::kernel_at_least(major, minor)
+        {
+            // Later blocks build on this one: the page stops here on this kernel.
+            eprintln!("NOTE: {at} and what follows it need Linux {major}.{minor}: not run on this kernel");
+            break;
+        }
         if let Some(file) = &block.file {
             std::fs::write(dir.join(file), &block.text).expect("write the block's file");
         } else if block.info == "sh" {

@@ -11,7 +11,7 @@ use std::{
 use feth_tests::{
     frames::{PacketSocket, test_frame},
     loader::{ok, show_json},
-    pair::{WAIT, mac, port, tcp_transfer, up_pair},
+    pair::{WAIT, assert_crosses, mac, port, tcp_transfer, up_pair},
     wait_until, world,
 };
 
@@ -48,6 +48,38 @@ fn xdp_mode_turns_checksum_offload_off_and_back() {
     ok(&["peer", "feth0", "feth1", "--hwcsum", "off"]);
     assert!(!p.a.ethtool("feth0", ETHTOOL_GTXCSUM), "hwcsum off");
     assert_eq!(port(&show_json(), "feth0")["mode"], "tc");
+}
+
+/// Before 5.13 a veth takes XDP-redirected frames only with an XDP program of its own: XDP mode
+/// puts feth's pass-through program on both user ends, the repair puts back one someone took
+/// off, and TC mode takes them off again. From 5.13 a user end's XDP hook stays its user's.
+#[test]
+fn user_ends_get_an_xdp_program_only_where_the_kernel_needs_one() {
+    let _w = world();
+    let needed = !feth_tests::kernel_at_least(5, 13);
+    let p = up_pair("xdp", &[]);
+    let xdp_on = |ns: &feth_tests::netns::NetNs, dev: &str| ns.link(dev).expect(dev).xdp_prog.is_some();
+    let ends = [(&p.a, "feth0"), (&p.b, "feth1")];
+    for (ns, dev) in ends {
+        assert_eq!(xdp_on(ns, dev), needed, "{dev}: an XDP program in xdp mode exactly where needed");
+    }
+    assert_crosses(&p.a, "feth0", &p.b, "feth1", 1);
+    assert_crosses(&p.b, "feth1", &p.a, "feth0", 2);
+    if needed {
+        // Taken off behind feth's back: frames stop, the repair says what it puts back.
+        assert!(feth_tests::world::sh(&format!("ip -n {} link set dev feth1 xdp off", p.b.name)));
+        assert!(!xdp_on(&p.b, "feth1"));
+        let out = ok(&["repair"]);
+        assert!(out.contains("feth1: attach a pass-through XDP program"), "{out}");
+        assert!(xdp_on(&p.b, "feth1"));
+        assert_crosses(&p.a, "feth0", &p.b, "feth1", 3);
+    }
+    ok(&["peer", "feth0", "feth1", "--mode", "tc"]);
+    for (ns, dev) in ends {
+        assert!(!xdp_on(ns, dev), "{dev}: no XDP program in tc mode");
+    }
+    assert_crosses(&p.a, "feth0", &p.b, "feth1", 4);
+    assert_eq!(ok(&["repair", "--dry-run"]).trim(), "nothing to repair");
 }
 
 #[test]

@@ -242,11 +242,7 @@ fn bad_remote_peerings_change_nothing() {
         assert_eq!(show_state(), before, "{args:?} changed nothing");
         assert!(a.world.net.link("fvx9").is_none(), "{args:?}: no VXLAN device left");
     }
-    // An XDP port peered remotely uses the TC path and says so (where XDP mode exists: before
-    // 5.13 it is refused, which the crossover tests check).
-    if !feth_tests::kernel_at_least(5, 13) {
-        return;
-    }
+    // An XDP port peered remotely uses the TC path and says so.
     ok(&["unpeer", "feth0"]);
     ok(&["peer", "feth0", "feth9", "--mode", "xdp"]);
     ok(&["unpeer", "feth0"]);

@@ -162,7 +162,9 @@ pub fn test(extra: &[String]) -> Result<(), String> {
     let suite = run_suite(&bin, extra, asked.as_deref());
     let kept = host.check(|envs| {
         let mut cmd = nightly_cargo();
-        cmd.args(["test", "--release", "-p", "feth-tests", "--test", "host", "--", "--ignored"])
+        // The suite's features, so the suite's build is reused rather than redone without them.
+        cmd.args(["test", "--release", "-p", "feth-tests", "--features", TEST_FEATURES, "--test", "host"])
+            .args(["--", "--ignored"])
             .envs(envs.iter().copied());
         status(&mut cmd)
     });

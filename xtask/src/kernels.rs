@@ -22,7 +22,9 @@ pub struct Kernel {
     pub root: PathBuf,
 }
 
-fn cache() -> PathBuf {
+/// What xtask keeps across clones (kernels, their suites' lists, the package test's debs):
+/// `$VM_CACHE`, else `~/.cache/feth-vm`.
+pub fn cache() -> PathBuf {
     std::env::var_os("VM_CACHE").map(PathBuf::from).unwrap_or_else(|| {
         let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
         std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| home.join(".cache")).join("feth-vm")

@@ -9,7 +9,7 @@ use aya::programs::{
 use aya_obj::programs::XdpAttachType;
 use feth_common::{
     Mode,
-    names::{PROG_TC_510, PROG_TC_WIRE, PROG_XDP_WIRE},
+    names::{PROG_TC_510, PROG_TC_WIRE, PROG_XDP_USER_RX, PROG_XDP_WIRE},
 };
 use futures::TryStreamExt as _;
 use rtnetlink::packet_route::tc::TcAttribute;
@@ -20,6 +20,8 @@ use crate::{
     kernel::{
         bpffs::StateDir,
         context::{Context, TcPath},
+        netns::Netns,
+        rtnl::{LinkView, Rtnl},
     },
 };
 
@@ -124,4 +126,24 @@ pub fn unpin(dir: &StateDir, wire: &str, mode: Mode) -> Result<()> {
 /// Wire ends and modes that have a pinned link.
 pub fn attached_links(dir: &StateDir) -> Vec<(String, Mode)> {
     links_in(&dir.link_dir())
+}
+
+/// Id of the pinned pass-through program user ends get in XDP mode before 5.13
+/// (`datapath::pair::attach_user_rx`), if it is pinned.
+pub fn user_rx_id(dir: &StateDir) -> Option<u32> {
+    let prog = Xdp::from_pin(dir.pin_path(PROG_XDP_USER_RX), XdpAttachType::Interface).ok()?;
+    prog.info().ok().map(|i| i.id())
+}
+
+/// Puts the pass-through program on a user end (`on`) or takes it off.
+pub fn user_rx(dir: &StateDir, rtnl: &Rtnl, wire: &LinkView, name: &str, ns: &Netns, on: bool) -> Result<()> {
+    use std::os::fd::{AsFd as _, AsRawFd as _};
+    let prog = Xdp::from_pin(dir.pin_path(PROG_XDP_USER_RX), XdpAttachType::Interface)
+        .context(format!("open pinned program {PROG_XDP_USER_RX}"))?;
+    let fd = prog.fd().context(format!("{PROG_XDP_USER_RX}: its file descriptor"))?.as_fd().as_raw_fd();
+    if on {
+        crate::datapath::pair::attach_user_rx(rtnl, wire, name, ns, fd)
+    } else {
+        crate::datapath::pair::detach_user_rx(rtnl, wire, name, ns, fd)
+    }
 }

@@ -12,7 +12,7 @@ use feth_common::{
     Mode,
     names::{
         MAP_CROSSOVER, MAP_PORTS, MAP_SHARED, MAP_STATS, MAPS, PROG_TC_510, PROG_TC_USER_EGRESS, PROG_TC_WIRE,
-        PROG_XDP_510, PROG_XDP_LINEAR, PROG_XDP_WIRE,
+        PROG_XDP_510, PROG_XDP_LINEAR, PROG_XDP_USER_RX, PROG_XDP_WIRE,
     },
 };
 
@@ -51,9 +51,12 @@ pub fn pinned_capacity(dir: &StateDir) -> Option<u32> {
     MapData::from_pin(dir.pin_path(MAP_PORTS)).ok()?.info().ok().map(|i| i.max_entries())
 }
 
+/// The names every program is pinned under.
+const PROGRAMS: [&str; 4] = [PROG_XDP_WIRE, PROG_TC_WIRE, PROG_TC_USER_EGRESS, PROG_XDP_USER_RX];
+
 /// Every pin a complete layout has, programs and maps.
 fn pins() -> impl Iterator<Item = &'static str> {
-    [PROG_XDP_WIRE, PROG_TC_WIRE, PROG_TC_USER_EGRESS].into_iter().chain(MAPS)
+    PROGRAMS.into_iter().chain(MAPS)
 }
 
 /// True when every map and program of this layout is pinned.
@@ -77,7 +80,7 @@ pub fn unpin_programs_and_links(ctx: &Context, wires: &[(String, u32)]) -> Resul
     for (wire, ifindex) in wires {
         attach::detach(ctx, wire, *ifindex, Mode::Tc)?;
     }
-    for name in [PROG_XDP_WIRE, PROG_TC_WIRE, PROG_TC_USER_EGRESS] {
+    for name in PROGRAMS {
         remove_pin(&dir.pin_path(name))?;
     }
     Ok(())
@@ -117,7 +120,7 @@ pub fn unload(dir: &StateDir) -> Result<()> {
 
 /// The variant of each program the kernel takes (feth-ebpf: each holds only what its kernels
 /// know), and the name it is pinned under whichever it is.
-pub fn variants(features: &Features) -> [(&'static str, &'static str); 3] {
+pub fn variants(features: &Features) -> [(&'static str, &'static str); 4] {
     let xdp = if features.xdp_frags {
         PROG_XDP_WIRE
     } else if features.atomic_fetch {
@@ -126,7 +129,12 @@ pub fn variants(features: &Features) -> [(&'static str, &'static str); 3] {
         PROG_XDP_510
     };
     let tc = if features.atomic_fetch { PROG_TC_WIRE } else { PROG_TC_510 };
-    [(xdp, PROG_XDP_WIRE), (tc, PROG_TC_WIRE), (PROG_TC_USER_EGRESS, PROG_TC_USER_EGRESS)]
+    [
+        (xdp, PROG_XDP_WIRE),
+        (tc, PROG_TC_WIRE),
+        (PROG_TC_USER_EGRESS, PROG_TC_USER_EGRESS),
+        (PROG_XDP_USER_RX, PROG_XDP_USER_RX),
+    ]
 }
 
 /// Loads the object (maps pin themselves by name in the layout directory, reusing existing pins) and pins

@@ -4,7 +4,7 @@ use std::os::fd::AsRawFd as _;
 
 use rtnetlink::{
     LinkMessageBuilder, LinkUnspec, LinkVeth,
-    packet_route::link::{InfoData, InfoVeth, LinkAttribute},
+    packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkXdp},
 };
 
 use crate::{
@@ -135,4 +135,52 @@ pub fn set_user_up(name: &str, ns: &Netns) -> Result<()> {
         }
         Ok(())
     })
+}
+
+/// `include/uapi/linux/if_link.h`: native mode, attach only where none is, replace only the
+/// expected program.
+const XDP_FLAGS_UPDATE_IF_NOEXIST: u32 = 1 << 0;
+const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+const XDP_FLAGS_REPLACE: u32 = 1 << 4;
+
+/// The MTU a 5.10 veth accepts on its peer while it has an XDP program (`veth_xdp_set`: a page
+/// less headroom, Ethernet header and `skb_shared_info`, 3506 on x86_64), rounded down to what
+/// XDP mode allows a user end anyway.
+const WIRE_MTU_UNDER_USER_XDP: u32 = mtu::XDP_LINEAR;
+
+/// Puts `prog` (feth's pass-through, `datapath::load`) on a user end through netlink, never
+/// over a program someone else attached there. Before 5.13 a veth takes redirected frames only
+/// with an XDP program of its own, and refuses one while its peer's MTU exceeds a page: the
+/// wire end's MTU comes down first (it limits nothing in XDP mode: frames are redirected
+/// into the user end, whose own MTU counts).
+pub fn attach_user_rx(rtnl: &Rtnl, wire: &LinkView, name: &str, ns: &Netns, prog: i32) -> Result<()> {
+    if wire.mtu > WIRE_MTU_UNDER_USER_XDP {
+        rtnl.set_mtu(wire.index, WIRE_MTU_UNDER_USER_XDP, &format!("{}: set MTU for {name}'s XDP program", wire.name))?;
+    }
+    let flags = XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST;
+    ns.run(|| {
+        let rtnl = Rtnl::open()?;
+        let link = rtnl.require(name)?;
+        let msg = LinkUnspec::new_with_index(link.index)
+            .append_extra_attribute(LinkAttribute::Xdp(vec![LinkXdp::Fd(prog), LinkXdp::Flags(flags)]))
+            .build();
+        rtnl.set(msg, &format!("{name}: attach the pass-through XDP program"))
+    })
+}
+
+/// Takes feth's pass-through program off a user end (only if it is still the one there), then
+/// gives the wire end back the MTU that lets TC mode cross jumbo frames.
+pub fn detach_user_rx(rtnl: &Rtnl, wire: &LinkView, name: &str, ns: &Netns, prog: i32) -> Result<()> {
+    let flags = XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE;
+    ns.run(|| {
+        let rtnl = Rtnl::open()?;
+        let Some(link) = rtnl.link_by_name(name)? else { return Ok(()) };
+        let xdp = vec![LinkXdp::Fd(-1), LinkXdp::ExpectedFd(prog as u32), LinkXdp::Flags(flags)];
+        let msg = LinkUnspec::new_with_index(link.index).append_extra_attribute(LinkAttribute::Xdp(xdp)).build();
+        rtnl.set(msg, &format!("{name}: detach the pass-through XDP program"))
+    })?;
+    if wire.mtu != WIRE_MTU {
+        rtnl.set_mtu(wire.index, WIRE_MTU, &format!("{}: set MTU {WIRE_MTU}", wire.name))?;
+    }
+    Ok(())
 }

@@ -197,7 +197,7 @@ pub fn up_many(state: &mut State, pairs: &[(PortSpec, PortSpec)], opts: PeerOpti
             peering::check_free_for(state, &spec.name, &other.name)?;
         }
         let mode = opts.mode.unwrap_or(state.find(&a.name)?.map_or(DEFAULT_MODE, Port::mode));
-        opts.check(&a.name, mode, &state.ctx.features)?;
+        opts.check(&a.name, mode)?;
         for spec in [a, b] {
             if let Some(mtu) = spec.mtu {
                 mtu::check_xdp(&spec.name, mode, mtu, &state.ctx.features)?;

@@ -7,7 +7,6 @@ use crate::{
     datapath::tunnel,
     error::{FethError, Result},
     fault,
-    kernel::features::Features,
     port::mtu,
     port::record::{self, Record},
     port::remote::{Endpoint, Remote},
@@ -25,8 +24,7 @@ pub struct PeerOptions {
 
 impl PeerOptions {
     /// Refuses combinations feth cannot honour, before anything changes.
-    pub fn check(&self, name: &str, current: Mode, features: &Features) -> Result<()> {
-        record::mode_fits(self.mode.unwrap_or(current), features)?;
+    pub fn check(&self, name: &str, current: Mode) -> Result<()> {
         if let Err(why) = record::hwcsum_fits(self.hwcsum, self.mode.unwrap_or(current)) {
             return Err(FethError::Refused {
                 name: name.to_owned(),
@@ -74,7 +72,7 @@ pub fn check_free_for(state: &State, name: &str, other: &str) -> Result<()> {
 pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()> {
     check_peer(state, a, b)?;
     let (pa, pb) = (state.port(a)?.clone(), state.port(b)?.clone());
-    opts.check(a, pa.mode(), &state.ctx.features)?;
+    opts.check(a, pa.mode())?;
     // Both sides of a pair share one mode: the asked one, else the one A has (a new port
     // starts in DEFAULT_MODE, an unpeered one keeps its last). hwcsum is kept per port unless
     // asked.

@@ -15,8 +15,6 @@ use feth_common::{
 };
 
 use crate::{
-    error::{FethError, Result},
-    kernel::features::Features,
     port::impair::Impairment,
     port::media::{PortMedia, default_media},
     port::remote::Remote,
@@ -125,18 +123,6 @@ fn parse_fields(text: &str) -> Option<Record> {
         }
     }
     Some(record)
-}
-
-/// Refuses XDP mode where a veth takes XDP-redirected frames only with an XDP program of its
-/// own (before 5.13): feth would have to put one on the user's interface.
-pub fn mode_fits(mode: Mode, features: &Features) -> Result<()> {
-    if mode == Mode::Xdp && !features.veth_napi {
-        return Err(FethError::KernelFeature(format!(
-            "XDP mode needs Linux 5.13 (before it a veth receives redirected frames only with an XDP program of its own); this kernel is {}: use --mode tc",
-            crate::kernel::features::release()
-        )));
-    }
-    Ok(())
 }
 
 /// Whether `hwcsum` can be honoured in `mode`; `Err` says why not. Only TC mode keeps transmit

@@ -77,6 +77,13 @@ pub enum Change {
         wire: String,
         on: bool,
     },
+    /// The pass-through XDP program goes on a user end (`on`, XDP mode before 5.13) or off.
+    UserRx {
+        slot: u32,
+        name: String,
+        netns: Netns,
+        on: bool,
+    },
     UserOffloads {
         name: String,
         netns: Netns,
@@ -160,6 +167,10 @@ impl Change {
                 let why = if *on { "" } else { " while TC mode corrupts frames" };
                 one(format!("{name}: set gro {} on {wire}{why}", on_off(*on)))
             }
+            Change::UserRx { name, on: true, .. } => one(format!(
+                "{name}: attach a pass-through XDP program (before Linux 5.13 a veth takes XDP-redirected frames only with one)"
+            )),
+            Change::UserRx { name, on: false, .. } => one(format!("{name}: detach the pass-through XDP program")),
             Change::UserOffloads { name, tx_checksum, mode, .. } => {
                 one(format!("{name}: set tx-checksumming {} and gro on for {} mode", on_off(*tx_checksum), mode.name()))
             }
@@ -251,6 +262,11 @@ impl Change {
                 state.crossover().map(drop).and_then(|()| attach::attach(&state.ctx, wire, *wire_index, *mode))
             }
             Change::WireGro { wire, on, .. } => ethtool::set(wire, ethtool::Feature::Gro, *on),
+            Change::UserRx { slot, name, netns, on } => {
+                let wire = state.by_slot(*slot).map(|p| p.wire.clone()).unwrap_or_default();
+                state.crossover().map(drop)?;
+                attach::user_rx(&state.ctx.state, &state.rtnl, &wire, name, netns, *on)
+            }
             Change::UserOffloads { name, netns, tx_checksum, .. } => pair::configure_user(name, netns, *tx_checksum),
             Change::SetPort { config, now, .. } => {
                 let crossover = state.crossover()?;
@@ -291,6 +307,12 @@ impl Change {
                 }
             }
             Change::DeleteTunnel { owner, .. } => drop(state.tunnels.remove(owner)),
+            Change::UserRx { slot, on, .. } => {
+                let id = if *on { attach::user_rx_id(&state.ctx.state) } else { None };
+                if let Some(user) = state.by_slot_mut(*slot).and_then(|p| p.user.as_mut()) {
+                    user.xdp_prog_id = id;
+                }
+            }
             Change::Carrier { slot, up, .. } => {
                 if let Some(p) = state.by_slot_mut(*slot) {
                     p.wire.admin_up = *up;

@@ -85,11 +85,20 @@ pub fn attach_programs(state: &State, run: &Run) -> Result<Vec<Change>> {
         }
         let on = port.wants_wire_gro();
         if ethtool::get(&port.wire.name, ethtool::Feature::Gro)? != on {
-            changes.push(Change::WireGro { name, wire, on });
+            changes.push(Change::WireGro { name: name.clone(), wire, on });
+        }
+        if wants_user_rx(state, port) && port.user.as_ref().is_some_and(|u| u.xdp_prog_id.is_none()) {
+            changes.push(Change::UserRx { slot: port.slot, name, netns: port.netns.clone(), on: true });
         }
     }
     changes.extend(user_offloads(&ports)?);
     Ok(changes)
+}
+
+/// Whether a port's user end needs feth's pass-through XDP program: in XDP mode on a kernel
+/// whose veth takes redirected frames only with one (before 5.13; `Features::veth_napi`).
+fn wants_user_rx(state: &State, port: &Port) -> bool {
+    port.mode() == Mode::Xdp && !state.ctx.features.veth_napi
 }
 
 /// User ends whose offloads differ from what their mode wants. Offloads are read one namespace
@@ -181,15 +190,20 @@ pub fn remove_stale_tunnels(state: &State, run: &Run) -> Vec<Change> {
     stale
 }
 
-/// Programs of a mode a port left (after the map flipped), and pinned links of wire ends that
-/// are gone.
+/// Programs of a mode a port left (after the map flipped), the pass-through program of a user
+/// end that left XDP mode, and pinned links of wire ends that are gone.
 pub fn detach_stale_links(state: &State, run: &Run) -> Vec<Change> {
     let mut changes = Vec::new();
+    let user_rx = attach::user_rx_id(&state.ctx.state);
     for port in run.touched(state) {
         let left = if port.mode() == Mode::Xdp { Mode::Tc } else { Mode::Xdp };
         if attach::is_attached(&state.ctx.state, &port.wire.name, port.wire.index, left) {
             let (name, wire, wire_index) = (port.name(), port.wire.name.clone(), port.wire.index);
             changes.push(Change::Detach { name, wire, wire_index, mode: left });
+        }
+        let ours = port.user.as_ref().and_then(|u| u.xdp_prog_id).filter(|id| Some(*id) == user_rx);
+        if ours.is_some() && !wants_user_rx(state, port) {
+            changes.push(Change::UserRx { slot: port.slot, name: port.name(), netns: port.netns.clone(), on: false });
         }
     }
     if !run.is_whole() {

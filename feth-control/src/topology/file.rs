@@ -184,7 +184,6 @@ impl Peer {
             None => DEFAULT_MODE,
             Some(text) => text.parse().map_err(|()| format!("mode {text:?}: xdp or tc"))?,
         };
-        crate::port::record::mode_fits(mode, features).map_err(|e| e.to_string())?;
         if let Err(why) = crate::port::record::hwcsum_fits(p.hwcsum, mode) {
             return Err(format!("{}: hwcsum needs mode tc: {why}", p.a));
         }

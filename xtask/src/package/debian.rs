@@ -20,8 +20,10 @@ pub fn test(deb: &Path, suite: &str) -> Result<(), String> {
     let work = workspace_root().join("target/package-test");
     let root = work.join(suite);
     remove_root(&root)?;
-    // Each suite keeps its own downloads: debootstrap checks them against that suite's lists.
-    let cache = work.join("debs").join(suite);
+    // Each suite keeps its own downloads (debootstrap checks them against that suite's lists),
+    // in the user's cache like the kernels (crate::kernels): a fresh clone does not fetch them
+    // again; debootstrap fetches what is missing or outdated.
+    let cache = crate::kernels::cache().join("debs").join(suite);
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     eprintln!("xtask: debootstrap {suite} into {} (a few minutes the first time)", root.display());
     status(
