@@ -89,11 +89,12 @@ pub fn test(kernel: &str, extra: &[String]) -> Result<(), String> {
     let Kernel { release, image, root } = self::kernel(kernel)?;
     let bin = build_test_loader()?;
     let exes = test_binaries()?;
-    let mut script = String::from("set -u; rc=0\n");
+    let bounded = workspace_root().join("xtask/vm/bounded.sh");
+    let mut script = format!("set -u; rc=0; . '{}'\n", bounded.display());
     for exe in &exes {
-        // One binary that hangs fails alone, said by name, and the others still run.
+        // One binary that hangs fails alone, says where it hung, and the others still run.
         script.push_str(&format!(
-            "t0=$(date +%s); timeout -k 10 {BINARY_LIMIT} '{exe}' {} || {{ s=$?; rc=1; [ $s = 124 ] && echo 'xtask: {exe} did not end within {BINARY_LIMIT} s: killed'; }}; echo \"xtask: {exe} took $(( $(date +%s) - t0 )) s\" >&2\n",
+            "t0=$(date +%s); bounded {BINARY_LIMIT} '{exe}' {} || rc=1; echo \"xtask: {exe} took $(( $(date +%s) - t0 )) s\" >&2\n",
             extra.join(" ")
         ));
     }

@@ -27,8 +27,8 @@ impl TcPath {
     /// has it. A TCX attach waits for an RCU grace period under the RTNL lock, and so does its
     /// detach, while a cls_bpf filter does not, which is what makes many ports come up and go
     /// down fast (docs/kernels.md); both keep every guarantee feth gives (the filter stays on
-    /// the device after the loader exits, and the repair finds and replaces it). CI runs the
-    /// suite through netlink on the host and 6.1, through TCX on 6.12, so both stay covered.
+    /// the device after the loader exits, and the repair finds and replaces it). The test
+    /// suite runs once each way so both paths stay covered.
     pub fn choose(asked: Option<&str>, features: &Features) -> TcPath {
         match asked {
             Some("tcx") if features.tcx => TcPath::Tcx,
