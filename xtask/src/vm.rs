@@ -58,8 +58,7 @@ fn version(release: &str) -> (u32, u32) {
 }
 
 /// The TC attach path the suite takes on `release`: TCX links where the kernel has them (6.6),
-/// else clsact + cls_bpf through netlink. The host's suite takes netlink (what `up` does unless
-/// asked), so the matrix covers both paths on kernels that have both.
+/// else clsact + cls_bpf through netlink (the host's suite runs both, crate::cargo::test).
 fn tc_attach(release: &str) -> &'static str {
     if version(release) >= (6, 6) { "tcx" } else { "netlink" }
 }
