@@ -130,6 +130,16 @@ pub enum Change {
     },
 }
 
+fn user_rx_sentence(name: &str, on: bool) -> String {
+    if on {
+        format!(
+            "{name}: attach a pass-through XDP program (before Linux 5.13 a veth takes XDP-redirected frames only with one)"
+        )
+    } else {
+        format!("{name}: detach the pass-through XDP program")
+    }
+}
+
 fn mode_name(config: &PortConfig) -> &'static str {
     Mode::from_raw(config.mode).map_or("?", Mode::name)
 }
@@ -167,10 +177,7 @@ impl Change {
                 let why = if *on { "" } else { " while TC mode corrupts frames" };
                 one(format!("{name}: set gro {} on {wire}{why}", on_off(*on)))
             }
-            Change::UserRx { name, on: true, .. } => one(format!(
-                "{name}: attach a pass-through XDP program (before Linux 5.13 a veth takes XDP-redirected frames only with one)"
-            )),
-            Change::UserRx { name, on: false, .. } => one(format!("{name}: detach the pass-through XDP program")),
+            Change::UserRx { name, on, .. } => one(user_rx_sentence(name, *on)),
             Change::UserOffloads { name, tx_checksum, mode, .. } => {
                 one(format!("{name}: set tx-checksumming {} and gro on for {} mode", on_off(*tx_checksum), mode.name()))
             }
