@@ -78,6 +78,13 @@ fn user_ends_get_an_xdp_program_only_where_the_kernel_needs_one() {
     for (ns, dev) in ends {
         assert!(!xdp_on(ns, dev), "{dev}: no XDP program in tc mode");
     }
+    // Detached when the command returns, not an RCU grace period later (pins::unpin_link):
+    // the kernel says so at once, and on 5.10 an MTU above a page is taken at once.
+    let wires = feth_tests::world::current_net();
+    for wire in ["fwire0", "fwire1"] {
+        assert_eq!(wires.link(wire).expect(wire).xdp_prog, None, "{wire}: XDP detached by the switch");
+    }
+    p.a.set_mtu("feth0", 9000);
     assert_crosses(&p.a, "feth0", &p.b, "feth1", 4);
     assert_eq!(ok(&["repair", "--dry-run"]).trim(), "nothing to repair");
 }
