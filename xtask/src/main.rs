@@ -48,7 +48,9 @@ fn main() -> ExitCode {
     let result = match command {
         "setup" => setup::run(),
         "build" => setup::run().and_then(|()| cargo::build_loader()).map(drop),
-        "run" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::run_as_root(&bin, rest)),
+        "run" => {
+            setup::run().and_then(|()| cargo::build_loader_for(rest)).and_then(|bin| cargo::run_as_root(&bin, rest))
+        }
         "test" => setup::run().and_then(|()| setup::test_tools()).and_then(|()| match rest {
             [flag, kernel, rest @ ..] if flag == "--kernel" => {
                 vm::test(kernel, rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest))

@@ -1,6 +1,7 @@
 //! Subcommands: one module each, each with a `run`.
 use clap::{CommandFactory as _, Parser, Subcommand};
 
+#[cfg(feature = "traffic")]
 mod bench;
 mod capture;
 mod create;
@@ -18,8 +19,13 @@ mod repair;
 mod show;
 mod stats;
 mod topology;
+#[cfg(feature = "traffic")]
 mod traffic;
 mod up;
+#[cfg(not(feature = "traffic"))]
+mod without_traffic;
+#[cfg(not(feature = "traffic"))]
+use without_traffic::{self as traffic, bench};
 
 /// The exit status of every command (main.rs maps errors to them), for `--help` and the man
 /// page.
