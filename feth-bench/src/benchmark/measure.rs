@@ -24,14 +24,22 @@ use crate::{
 };
 
 /// Builds every network, then measures rows in turn (every row and size once per round) for
-/// `rounds` rounds.
+/// `rounds` rounds, and more until every ratio is pinned or the time cap has passed.
 pub fn packet_rates(ctx: &Context, opts: &RateOptions, progress: &Progress) -> Result<Vec<Sample>> {
-    let section = progress.section("packet rate", Row::ALL.len() * opts.sizes.len() * opts.rounds);
+    let per_round = Row::ALL.len() * opts.sizes.len();
+    let section = progress.section("packet rate", per_round * opts.rounds);
     let mut objects = BenchObject::load()?;
     let topologies = Networks::build(ctx, &mut objects)?;
+    let started = Instant::now();
     let measured = (|| {
         let mut samples = Vec::new();
-        for round in 0..opts.rounds {
+        for round in 0.. {
+            if round >= opts.rounds && !more_rounds(&samples, opts, started, progress) {
+                break;
+            }
+            if round >= opts.rounds {
+                section.extend(per_round);
+            }
             for row in Row::ALL {
                 for &size in &opts.sizes {
                     section.measuring(&format!("round {} {} {size}B", round + 1, row.label()));
@@ -46,6 +54,29 @@ pub fn packet_rates(ctx: &Context, opts: &RateOptions, progress: &Progress) -> R
     // Torn down whether or not the measurement worked.
     topologies.teardown(ctx, &mut objects)?;
     measured
+}
+
+/// Whether another round is wanted: some ratio is not pinned yet and the cap leaves time for
+/// it (judged by the rounds so far).
+fn more_rounds(samples: &[Sample], opts: &RateOptions, started: Instant, progress: &Progress) -> bool {
+    let loose = crate::benchmark::stats::ratios(samples, &opts.sizes)
+        .iter()
+        .filter(|r| !r.ratio.pinned(crate::benchmark::rates::PINNED))
+        .count();
+    if loose == 0 {
+        return false;
+    }
+    let rounds = samples.iter().map(|s| s.round + 1).max().unwrap_or(1);
+    let per_round = started.elapsed().as_secs_f64() / rounds as f64;
+    let more = started.elapsed().as_secs_f64() + per_round <= opts.max_seconds;
+    if !more {
+        progress.note(&format!(
+            "{loose} ratios not within +/-{:.0}% after {rounds} rounds; stopping at the {:.0} s cap",
+            crate::benchmark::rates::PINNED * 100.0,
+            opts.max_seconds
+        ));
+    }
+    more
 }
 
 /// Frames per BPF_PROG_RUN call (about 10 ms at a few Mpps).

@@ -84,8 +84,12 @@ pub fn run(ctx: &Context, opts: &Options, progress: &Progress) -> Result<Report>
         return Err(FethError::Invalid("--rounds must be at least 1".into()));
     }
     progress.note(&format!(
-        "{} rounds of {} s slices of every row and size, rows in turn, generator on CPUs {:?}",
-        r.rounds, r.seconds, r.cpus
+        "{} rounds (more, up to {} s, until every ratio is within +/-{:.0}%) of {} s slices of every row and size, rows in turn, generator on CPUs {:?}",
+        r.rounds,
+        r.max_seconds,
+        rates::PINNED * 100.0,
+        r.seconds,
+        r.cpus
     ));
     let samples = measure::packet_rates(ctx, r, progress)?;
     let tcp = optional(opts.tcp_seconds, "iperf3", "TCP", progress, |s, p| tcp::tcp_throughput(ctx, s, p))?;
@@ -94,7 +98,8 @@ pub fn run(ctx: &Context, opts: &Options, progress: &Progress) -> Result<Report>
     let scale = scale::scale(ctx, &counts, progress)?;
     Ok(Report {
         machine: Machine::this(&r.cpus),
-        rounds: r.rounds,
+        // What was measured: --rounds, or more until the ratios were pinned.
+        rounds: samples.iter().map(|s| s.round + 1).max().unwrap_or(0),
         seconds_per_slice: r.seconds,
         sizes: r.sizes.clone(),
         packet_rates: stats::rates(&samples, &r.sizes),
@@ -139,6 +144,18 @@ fn spread(s: &Spread) -> String {
     format!("{:.2} ({:.2}-{:.2})", s.median, s.min, s.max)
 }
 
+/// A ratio: its median and 95% interval, `0.94 [0.92-0.96]`, marked when the interval is
+/// wider than +/-3% (rates::PINNED); the min-max spread where there were too few rounds.
+fn interval(s: &Spread) -> String {
+    match (s.ci_low, s.ci_high) {
+        (Some(low), Some(high)) => {
+            let mark = if s.pinned(rates::PINNED) { "" } else { " not pinned" };
+            format!("{:.2} [{low:.2}-{high:.2}]{mark}", s.median)
+        }
+        _ => spread(s),
+    }
+}
+
 impl Report {
     /// Markdown tables, ready for the README: medians with the min-max spread over the rounds.
     pub fn tables(&self) -> String {
@@ -179,13 +196,13 @@ impl Report {
 
     /// Each ratio of `RATIOS` by frame size.
     fn ratio_table(&self, out: &mut String) {
-        header(out, "ratio, within each round: median (min-max)", &self.sizes, &[]);
+        header(out, "ratio, within each round: median [95% interval]", &self.sizes, &[]);
         for (row, baseline) in RATIOS {
             let _ = write!(out, "| {} / {} |", row.label(), baseline.label());
             for &s in &self.sizes {
                 match self.ratios.iter().find(|x| x.row == row && x.baseline == baseline && x.frame_size == s) {
                     Some(x) => {
-                        let _ = write!(out, " {} |", spread(&x.ratio));
+                        let _ = write!(out, " {} |", interval(&x.ratio));
                     }
                     None => {
                         let _ = write!(out, " - |");

@@ -122,7 +122,12 @@ mod tests {
                 sizes.iter().map(move |&frame_size| RateSummary {
                     row,
                     frame_size,
-                    mpps: Spread { median: 1.0 + i as f64, min: 0.5 + i as f64, max: 1.5 + i as f64 },
+                    mpps: Spread {
+                        median: 1.0 + i as f64,
+                        min: 0.5 + i as f64,
+                        max: 1.5 + i as f64,
+                        ..Default::default()
+                    },
                     gbps: Spread::default(),
                     unaccounted: None,
                 })

@@ -65,6 +65,13 @@ impl Section {
         }
     }
 
+    /// `steps` more measurements than the section started with.
+    pub fn extend(&self, steps: usize) {
+        if let Some(bar) = &self.bar {
+            bar.inc_length(steps as u64);
+        }
+    }
+
     /// One measurement finished: its result, above the bar or as a plain line.
     pub fn done(&self, result: &str) {
         let line = format!("bench: {} {result}", self.name);

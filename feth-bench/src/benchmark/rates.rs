@@ -102,6 +102,13 @@ pub struct RateOptions {
     pub sizes: Vec<usize>,
     /// Seconds measured per slice (after a short warm-up).
     pub seconds: f64,
+    /// Rounds at least; then more, until every ratio is pinned (stats::Spread::pinned to
+    /// PINNED) or `max_seconds` have passed since the first.
     pub rounds: usize,
+    pub max_seconds: f64,
     pub cpus: Vec<usize>,
 }
+
+/// How close the 95% interval of every ratio must come to its median (+/-3%) before the
+/// packet-rate table stops taking rounds.
+pub const PINNED: f64 = 0.03;

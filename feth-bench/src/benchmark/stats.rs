@@ -4,12 +4,17 @@ use serde::Serialize;
 
 use crate::benchmark::rates::{RATIOS, Row, Sample};
 
-/// Median and min-max spread.
+/// Median, min-max spread, and a 95% confidence interval of the median where there are
+/// enough values for one (at least 6).
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Spread {
     pub median: f64,
     pub min: f64,
     pub max: f64,
+    /// The interval's ends: order statistics, so no assumption about the distribution
+    /// (slices on a shared machine are skewed by whatever else runs).
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
 }
 
 impl Spread {
@@ -20,8 +25,39 @@ impl Spread {
         values.sort_by(f64::total_cmp);
         let n = values.len();
         let median = if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 };
-        Some(Spread { median, min: values[0], max: values[n - 1] })
+        let ci = interval_rank(n).map(|k| (values[k - 1], values[n - k]));
+        Some(Spread { median, min: values[0], max: values[n - 1], ci_low: ci.map(|c| c.0), ci_high: ci.map(|c| c.1) })
     }
+
+    /// Whether the 95% interval lies within `tolerance` (a fraction, 0.03 for +/-3%) of the
+    /// median on both sides; never without an interval.
+    pub fn pinned(&self, tolerance: f64) -> bool {
+        match (self.ci_low, self.ci_high) {
+            (Some(low), Some(high)) => {
+                low >= self.median * (1.0 - tolerance) && high <= self.median * (1.0 + tolerance)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The rank k (1-based) of the lower end of a 95% confidence interval for the median of n
+/// values: the interval [x(k), x(n+1-k)] misses the median only when at most k-1 values fall
+/// on one side, which for a Binomial(n, 1/2) count happens with probability 2 P(B < k); k is
+/// the largest with P(B < k) <= 2.5%. None below 6 values, where even [min, max] is not sure
+/// enough. The terms are summed from their logarithms, so no n underflows them all.
+fn interval_rank(n: usize) -> Option<usize> {
+    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
+    let (mut ln_choose, mut below, mut k) = (0.0f64, 0.0f64, 0);
+    for i in 0..n {
+        below += (ln_choose + ln_half_n).exp(); // now P(B <= i)
+        if below > 0.025 {
+            break;
+        }
+        k = i + 1;
+        ln_choose += ((n - i) as f64).ln() - ((i + 1) as f64).ln();
+    }
+    (k >= 1).then_some(k)
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -89,6 +125,25 @@ mod tests {
         assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
         assert_eq!(Spread::of(vec![4.0, 1.0, 2.0, 3.0]).unwrap().median, 2.5);
         assert!(Spread::of(vec![]).is_none());
+    }
+
+    #[test]
+    fn intervals_of_the_median_take_the_binomial_ranks() {
+        // The textbook ranks: 6 values give [min, max] (96.9%); 15 give [x4, x12] (96.5%);
+        // 100 give [x40, x61] (96.5%); fewer than 6 give none.
+        assert_eq!(interval_rank(5), None);
+        assert_eq!(interval_rank(6), Some(1));
+        assert_eq!(interval_rank(15), Some(4));
+        assert_eq!(interval_rank(100), Some(40));
+        // Large n: near n/2 - 1.96 sqrt(n)/2, not lost to underflow.
+        let k = interval_rank(4000).unwrap();
+        assert!((1936..=1939).contains(&k), "{k}");
+        let s = Spread::of((1..=15).map(f64::from).collect()).unwrap();
+        assert_eq!((s.ci_low, s.ci_high), (Some(4.0), Some(12.0)));
+        assert!(!s.pinned(0.03));
+        let tight = Spread::of((0..15).map(|i| 1.0 + f64::from(i) * 0.001).collect()).unwrap();
+        assert!(tight.pinned(0.03), "{tight:?}");
+        assert!(!Spread::of(vec![1.0; 5]).unwrap().pinned(0.03), "no interval, not pinned");
     }
 
     #[test]

@@ -13,11 +13,16 @@ pub struct Args {
     /// Seconds measured per slice (one row at one size, after a short warm-up).
     #[arg(long, default_value_t = 0.5)]
     seconds: f64,
-    /// Rounds: every row and size is measured once per round, rows taken in turn, and every
-    /// ratio is computed within a round. (15 short slices: three runs in a row agreed within
-    /// 5% on this noisy machine, where 7 slices of 1 s did not.)
+    /// Rounds at least: every row and size is measured once per round, rows taken in turn, and
+    /// every ratio is computed within a round. (15 short slices: three runs in a row agreed
+    /// within 5% on this noisy machine, where 7 slices of 1 s did not.)
     #[arg(long, default_value_t = 15)]
     rounds: usize,
+    /// Seconds the packet-rate table may take: after --rounds, rounds go on until the 95%
+    /// interval of every ratio's median is within +/-3% of it, or until this cap (0: exactly
+    /// --rounds). A ratio that did not get there is marked "not pinned".
+    #[arg(long, default_value_t = 600.0, value_name = "S")]
+    max_seconds: f64,
     /// CPUs that run a generator thread each (default: every CPU).
     #[arg(long, value_delimiter = ',')]
     cpus: Option<Vec<usize>>,
@@ -47,6 +52,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             sizes: args.sizes,
             seconds: args.seconds,
             rounds: args.rounds,
+            max_seconds: args.max_seconds,
             cpus: args.cpus.unwrap_or(all),
         },
         tcp_seconds: args.tcp_seconds,
