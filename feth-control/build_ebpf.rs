@@ -57,9 +57,9 @@ pub fn build(package: &str) -> anyhow::Result<()> {
 /// pointing at one cargo target directory for both packages. aya-build keys its target
 /// directory by OUT_DIR and package, so every variant of the host build (the users' binary,
 /// the tests' with fault points, clippy's, the static one of the packages) and each of the two
-/// packages built the same eBPF crates again, `core` included: about 30 s of CPU each, 2 to 3
-/// minutes of a fresh `cargo xtask run`. Cargo's lock on the shared directory serialises two
-/// build scripts that get there at once; what cargo finds fresh is not built again.
+/// packages built `core` and the eBPF crates' host build dependencies again (33 s of CPU for
+/// the bench's package alone). Cargo's lock on the shared directory serialises two build
+/// scripts that get there at once; what cargo finds fresh is not built again.
 fn shared_out_dir(target_dir: &std::path::Path, package: &str) -> anyhow::Result<std::path::PathBuf> {
     let root = target_dir.join("ebpf");
     let out = root.join(package);
