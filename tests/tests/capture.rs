@@ -147,6 +147,14 @@ fn drops_only_and_a_second_capture_is_refused() {
         let len = if exact_loss || seq % 2 == 0 { 100 } else { 1400 };
         tx.send(&test_frame(src, len, seq));
     }
+    // Stopped once the data path has dropped the ten (a loaded machine delivers a burst to the
+    // wire end later than the socket took it), so the capture has had them.
+    let (port, reason) = if exact_loss { ("feth0", "tx_loss_every") } else { ("feth1", "rx_refused") };
+    assert!(
+        wait_until(WAIT, || counters(port)["drops"][reason]["packets"].as_u64() >= Some(10)),
+        "ten frames dropped: {}",
+        counters(port)
+    );
     let _ = capture.stop();
     let records = read_with_tshark(&path);
     let _ = std::fs::remove_file(&path);
