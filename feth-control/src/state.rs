@@ -169,6 +169,13 @@ impl State {
         self.index.get(&slot).map(|i| &mut self.ports[*i])
     }
 
+    /// The MTU of the user end of `slot`'s peer, above which its veth refuses frames (0
+    /// without a local peer).
+    pub fn peer_user_mtu(&self, slot: u32) -> u32 {
+        let peer = self.by_slot(slot).and_then(|p| self.peer_of(p));
+        peer.and_then(|p| p.user.as_ref()).map_or(0, |u| u.mtu)
+    }
+
     /// The peer, when both records name each other (a one-sided record is a peering cut
     /// short, which counts as unpeered until repaired).
     pub fn peer_of(&self, port: &Port) -> Option<&Port> {

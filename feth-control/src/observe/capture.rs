@@ -78,12 +78,6 @@ fn attach_user_egress(
 /// How often a capture looks at the peer's MTU again (a user may change it meanwhile).
 const PEER_MTU_EVERY: Duration = Duration::from_secs(1);
 
-/// The MTU of the user end of `slot`'s local peer (0: none, or remote, or unreadable).
-fn peer_mtu(state: &crate::state::State, slot: u32) -> u32 {
-    let peer = state.by_slot(slot).and_then(|p| state.peer_of(p));
-    peer.and_then(|p| p.user.as_ref()).map_or(0, |u| u.mtu)
-}
-
 impl Capture {
     /// Starts capturing what `name` transmits into the crossover.
     pub fn start(ctx: &Context, name: &str, drops_only: bool) -> Result<Capture> {
@@ -108,7 +102,7 @@ impl Capture {
                 array.set(cpu, &buffer).context(format!("register the capture ring of CPU {cpu}"))?;
                 buffers.push(buffer);
             }
-            let mtu = peer_mtu(state, slot);
+            let mtu = state.peer_user_mtu(slot);
             let egress = match &port.user {
                 Some(user) if ctx.features.tcx => Some(attach_user_egress(&ctx.state, &port.netns, user.index, name)?),
                 _ => None,
@@ -139,7 +133,7 @@ impl Capture {
         }
         self.peer_mtu_at = Instant::now();
         let slot = self.slot;
-        let mtu = read_state(&self.ctx, |state| Ok(peer_mtu(state, slot)))?;
+        let mtu = read_state(&self.ctx, |state| Ok(state.peer_user_mtu(slot)))?;
         if mtu == self.peer_mtu {
             return Ok(());
         }

@@ -100,7 +100,22 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
             fault::point("peer:first-record");
         }
     }
-    repair::converge(state, &mut Run::ports(&[pa.slot, pb.slot]))
+    repair::converge(state, &mut Run::ports(&[pa.slot, pb.slot]))?;
+    tell_capture(state)
+}
+
+/// A running capture learns its port's new peer MTU with the peering change: by itself it
+/// looks again only about once a second, and until then a frame sent right after `peer` or
+/// `unpeer` was judged against the MTU of the peer before (or of none): captured as crossed
+/// although the new peer refuses it, which is what a 5.10 test saw.
+fn tell_capture(state: &mut State) -> Result<()> {
+    let Some(crossover) = state.crossover.as_ref() else { return Ok(()) };
+    let captured = crossover.settings()?.capture & feth_common::capture::SLOT_MASK;
+    if captured == 0 {
+        return Ok(());
+    }
+    let mtu = state.peer_user_mtu(captured - 1);
+    state.crossover.as_mut().map_or(Ok(()), |c| c.update_settings(|s| s.capture_mtu = mtu))
 }
 
 /// Crosses `name` over to a feth interface on another host through a VXLAN device
@@ -177,5 +192,6 @@ pub fn unpeer_slot(state: &mut State, slot: u32) -> Result<()> {
         fault::point("unpeer:first-record");
     }
     let slots: Vec<u32> = sides.iter().map(|p| p.slot).collect();
-    repair::converge(state, &mut Run::ports(&slots))
+    repair::converge(state, &mut Run::ports(&slots))?;
+    tell_capture(state)
 }
