@@ -151,10 +151,10 @@ impl Capture {
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout.as_millis() as i32) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                return Ok(());
+            // A signal (Ctrl-C) still drains what the rings hold.
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(FethError::Io { context: "wait for captured frames".into(), cause: e });
             }
-            return Err(FethError::Io { context: "wait for captured frames".into(), cause: e });
         }
         let lost = &mut self.lost;
         for buffer in &mut self.buffers {

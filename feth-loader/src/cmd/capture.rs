@@ -84,8 +84,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     // The data path stamps frames with CLOCK_MONOTONIC; the file wants wall-clock time.
     let offset = wall_minus_monotonic();
     let (mut seen, mut failed) = (0u64, None);
-    while !stop.load(Ordering::Relaxed) && args.count.is_none_or(|n| seen < n) {
-        capture.read(Duration::from_millis(100), |frame| {
+    loop {
+        // Ctrl-C ends the capture after one last pass over the rings: what they hold was sent
+        // before the stop, and a capture that left it there would miss it without a word.
+        let stopping = stop.load(Ordering::Relaxed);
+        let wait = if stopping { Duration::ZERO } else { Duration::from_millis(100) };
+        capture.read(wait, |frame| {
             if failed.is_some() || args.count.is_some_and(|n| seen >= n) {
                 return;
             }
@@ -100,6 +104,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 break;
             }
             return Err(e).context("write captured frames");
+        }
+        if stopping || args.count.is_some_and(|n| seen >= n) {
+            break;
         }
     }
     let lost = capture.lost;
