@@ -125,12 +125,14 @@ fn a_rate_is_kept() {
         return;
     }
     let _p = up_pair("xdp", &[]);
-    let out = report(&ok(&["gen", "feth0", "--rate", "100kpps", "--duration", "2s", "--json"]));
+    // 10 kpps: gen refuses a rate more than twice what the bare path carried a moment ago,
+    // and an emulated 6.12 beside a second VM carried 45 kpps, so 100 kpps was a coin toss.
+    let out = report(&ok(&["gen", "feth0", "--rate", "10kpps", "--duration", "2s", "--json"]));
     // A rate for a time is a count: exactly rate x duration frames, paced so that they cannot
     // leave faster than the rate (a slow machine may take longer, which is no failure).
-    assert_eq!(n(&out, "sent"), 200_000, "100 kpps for 2 s: {out}");
+    assert_eq!(n(&out, "sent"), 20_000, "10 kpps for 2 s: {out}");
     let secs = out["seconds"].as_f64().unwrap();
-    assert!(secs >= 1.9, "paced, not sent at once: 200000 frames in {secs:.2} s");
+    assert!(secs >= 1.9, "paced, not sent at once: 20000 frames in {secs:.2} s");
     assert_eq!(out["unaccounted"], 0, "{out}");
 }
 
