@@ -25,6 +25,8 @@ const GEN_FLOWS: &str = "feth_bench_gen_flows";
 const SINK: &str = "feth_bench_sink";
 const REDIRECT: &str = "feth_bench_redirect";
 const TC_REDIRECT: &str = "feth_bench_tc_redirect";
+const TC_REDIRECT_PEER: &str = "feth_bench_tc_redirect_peer";
+const TC_SINK: &str = "feth_bench_tc_sink";
 /// Frames the kernel sends per batch of a live-frames run.
 const BATCH: u32 = 64;
 
@@ -57,28 +59,41 @@ impl BenchObject {
         for name in [GEN, GEN_FLOWS, SINK, REDIRECT] {
             program(&mut ebpf, name)?.load().context(format!("load {name}"))?;
         }
-        let prog =
-            ebpf.program_mut(TC_REDIRECT).ok_or_else(|| FethError::KernelFeature(format!("{TC_REDIRECT} missing")))?;
-        <&mut SchedClassifier>::try_from(prog).context(TC_REDIRECT)?.load().context(format!("load {TC_REDIRECT}"))?;
+        for name in [TC_REDIRECT, TC_REDIRECT_PEER, TC_SINK] {
+            let prog = ebpf.program_mut(name).ok_or_else(|| FethError::KernelFeature(format!("{name} missing")))?;
+            <&mut SchedClassifier>::try_from(prog).context(name)?.load().context(format!("load {name}"))?;
+        }
         Ok(BenchObject { ebpf, links: Vec::new(), flows: false })
     }
 
     /// The bare TC redirect from `from` to `to` (a cls_bpf filter on `from`'s ingress), in
-    /// the calling thread's namespace. Stays attached until `from` is removed.
-    pub fn attach_tc_redirect_here(&mut self, from: &str, to: &str) -> Result<()> {
-        let ebpf = &mut self.ebpf;
+    /// the calling thread's namespace: to `to`'s egress, or with `peer` into the ingress of
+    /// `to`'s veth peer (`bpf_redirect_peer`, which must be in another namespace). Stays
+    /// attached until `from` is removed.
+    pub fn attach_tc_redirect_here(&mut self, from: &str, to: &str, peer: bool) -> Result<()> {
         let mut target: Array<&mut MapData, u32> =
-            Array::try_from(ebpf.map_mut("BENCH_TC_TARGET").expect("declared")).context("BENCH_TC_TARGET")?;
+            Array::try_from(self.ebpf.map_mut("BENCH_TC_TARGET").expect("declared")).context("BENCH_TC_TARGET")?;
         target.set(0, &ifindex(to)?, 0).context(format!("BENCH_TC_TARGET[0] = {to}"))?;
-        let from_index = ifindex(from)?;
-        match qdisc_add_clsact(from_index) {
+        let name = if peer { TC_REDIRECT_PEER } else { TC_REDIRECT };
+        self.attach_tc_here(name, from, "attach the bare TC redirect")
+    }
+
+    /// Attaches the sink to `dev`'s TC ingress in the calling thread's namespace, for frames
+    /// that arrive after the XDP hook. Stays attached until `dev` is removed.
+    pub fn attach_tc_sink_here(&mut self, dev: &str) -> Result<()> {
+        self.attach_tc_here(TC_SINK, dev, "attach the sink at TC ingress")
+    }
+
+    fn attach_tc_here(&mut self, name: &str, dev: &str, what: &str) -> Result<()> {
+        let index = ifindex(dev)?;
+        match qdisc_add_clsact(index) {
             Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => {}
-            other => other.context(format!("{from}: add clsact"))?,
+            other => other.context(format!("{dev}: add clsact"))?,
         }
-        let prog = ebpf.program_mut(TC_REDIRECT).expect("loaded by load()");
-        let prog = <&mut SchedClassifier>::try_from(prog).context(TC_REDIRECT)?;
+        let prog = self.ebpf.program_mut(name).expect("loaded by load()");
+        let prog = <&mut SchedClassifier>::try_from(prog).context(name.to_owned())?;
         let netlink = TcAttach::Netlink { parent: TcAttachType::Ingress.into(), options: NlOptions::default() };
-        prog.attach(from_index, netlink).context(format!("{from}: attach the bare TC redirect"))?;
+        prog.attach(index, netlink).context(format!("{dev}: {what}"))?;
         Ok(())
     }
 

@@ -13,10 +13,10 @@ pub const TC_ATTACH_ENV: &str = "FETH_TC_ATTACH";
 /// another version's pins rebuilds the current layout from the interfaces and removes the old.
 /// Layout 1 (before versions) pinned everything directly in `<dir>`; layout 2 had no
 /// impairments (a smaller `PortConfig` and `PortStats`); layout 3 had no `FETH_SHARED` (and
-/// counted `loss_every` per CPU in `PortStats`).
-pub const LAYOUT_VERSION: u32 = 4;
+/// counted `loss_every` per CPU in `PortStats`); layout 4 had no one-hop fields in `PortConfig`.
+pub const LAYOUT_VERSION: u32 = 5;
 /// The layout directory's name, `v<LAYOUT_VERSION>`.
-pub const LAYOUT_DIR: &str = "v4";
+pub const LAYOUT_DIR: &str = "v5";
 const _: () = assert!(LAYOUT_DIR.len() == 2 && LAYOUT_DIR.as_bytes()[1] == b'0' + LAYOUT_VERSION as u8);
 /// Sub-directory of the layout directory holding the pinned links, `<wire>_xdp` and `<wire>_tc`.
 pub const LINK_DIR: &str = "links";

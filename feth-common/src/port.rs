@@ -72,9 +72,32 @@ pub struct PortConfig {
     pub corrupt_ppm: u32,
     /// Frames sent twice, in parts per million (TC mode).
     pub duplicate_ppm: u32,
+    /// How TC mode reaches the peer ([`hop`] bits); 0 is through the peer's wire end.
+    pub hop: u32,
+    /// With [`hop::ONE`]: the longest frame (not GSO) the peer's user end accepts, its MTU
+    /// plus an Ethernet header and a VLAN tag, as the veth judges it. The one hop skips that
+    /// judgement, so a longer frame takes the two hops and the veth refuses and counts it.
+    pub peer_limit: u32,
+    /// With [`hop::ONE`]: the peer user end's MAC address. Unicast frames to it, and every
+    /// group frame, take the one hop; frames to any other address take the two, so the
+    /// receiving veth judges them against the address it has now.
+    pub peer_mac: [u8; 6],
+    pub _pad: [u8; 2],
 }
 
-const _: () = assert!(core::mem::size_of::<PortConfig>() == 36);
+const _: () = assert!(core::mem::size_of::<PortConfig>() == 52);
+
+/// Bits of [`PortConfig::hop`].
+pub mod hop {
+    /// TC mode delivers into the peer's user end with `bpf_redirect_peer`: one hop from the
+    /// sender's wire end, no veth transmit and no backlog queue. Set only where the kernel
+    /// counts such frames in the receiver's own counters (6.7), the user end lies in another
+    /// namespace than the wire ends (the kernel refuses the hop within one), is up (the hop
+    /// would deliver into a down device), and has no XDP program (which only the veth hop
+    /// runs). The loader sets it from what it last saw of the peer: every changing command
+    /// and `repair` bring it up to date.
+    pub const ONE: u32 = 1;
+}
 
 /// Bits of [`PortConfig::impair`].
 pub mod impair {
@@ -109,6 +132,10 @@ impl PortConfig {
             loss_every: 0,
             corrupt_ppm: 0,
             duplicate_ppm: 0,
+            hop: 0,
+            peer_limit: 0,
+            peer_mac: [0; 6],
+            _pad: [0; 2],
         }
     }
 }

@@ -189,6 +189,19 @@ impl State {
         if let Some(peer) = self.peer_of(port) {
             config.peer_slot = peer.slot;
             config.peer_ifindex = peer.wire.index;
+            if let Some(user) = peer.user.as_ref().filter(|_| port.mode() == Mode::Tc) {
+                // The wire end's link-netnsid says the user end is in another namespace.
+                let one_hop = self.ctx.features.one_hop
+                    && peer.wire.link_netnsid.is_some()
+                    && user.admin_up
+                    && user.xdp_prog_id.is_none();
+                if let (true, Ok(mac)) = (one_hop, <[u8; 6]>::try_from(user.mac.as_slice())) {
+                    config.hop = feth_common::port::hop::ONE;
+                    // ETH_HLEN and VLAN_HLEN over the MTU: veth's is_skb_forwardable.
+                    config.peer_limit = user.mtu + 18;
+                    config.peer_mac = mac;
+                }
+            }
         } else if let (Some(remote), Some(tunnel)) = (&port.record.remote, self.tunnels.get(&port.slot)) {
             config.peer_slot = remote.slot;
             config.peer_ifindex = tunnel.index;

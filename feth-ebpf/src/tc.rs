@@ -1,11 +1,13 @@
 //! TC datapath: an ingress program on the wire end (a cls_bpf filter, or a TCX link with
-//! `FETH_TC_ATTACH=tcx`) redirects the skb to the egress of the
-//! peer's wire end, whose veth delivers it to the peer's user end. The skb keeps GSO/TSO and
-//! CHECKSUM_PARTIAL, so TCP runs with offloads on (feth's hwcsum mode).
+//! `FETH_TC_ATTACH=tcx`) crosses the skb over in one hop, straight into the ingress of the
+//! peer's user end (`bpf_redirect_peer`), where the port allows it (`feth_common::port::hop`),
+//! and otherwise in two: to the egress of the peer's wire end, whose veth delivers it to the
+//! peer's user end. The skb keeps GSO/TSO and CHECKSUM_PARTIAL either way, so TCP runs with
+//! offloads on (feth's hwcsum mode).
 use aya_ebpf::{
     EbpfContext as _,
     bindings::{__sk_buff, BPF_CSUM_LEVEL_RESET, BPF_F_RECOMPUTE_CSUM, TC_ACT_OK, TC_ACT_SHOT},
-    helpers::{bpf_check_mtu, bpf_csum_level, bpf_redirect},
+    helpers::{bpf_check_mtu, bpf_csum_level, bpf_redirect, bpf_redirect_peer, bpf_skb_change_type},
     macros::classifier,
     programs::TcContext,
 };
@@ -109,10 +111,17 @@ fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
             capture::frame(ctx, &settings, port.slot, reason::DUPLICATED, bytes);
         }
     }
-    // To the peer wire's egress (not bpf_redirect_peer): veth then applies the receiving
-    // user end's MTU and counts what it refuses.
-    // SAFETY: a helper call with an ifindex and no flags; it only sets the redirect target.
-    let action = unsafe { bpf_redirect(port.peer_ifindex, 0) } as i32;
+    // Either hop leaves the receiving user end's judgement to the kernel: its MTU and whether
+    // it is up, at the moment the frame arrives, and what it refuses is not in its rx
+    // counters, so it shows as `rx_refused` (crossed minus received).
+    let action = if one_hop(ctx, &port) {
+        // SAFETY: a helper call with the peer wire end's ifindex; it only sets the target
+        // (the kernel takes that device's veth peer).
+        unsafe { bpf_redirect_peer(port.peer_ifindex, 0) }
+    } else {
+        // SAFETY: a helper call with an ifindex and no flags; it only sets the redirect target.
+        unsafe { bpf_redirect(port.peer_ifindex, 0) }
+    } as i32;
     if action == TC_ACT_REDIRECT {
         count_rx(port.peer_slot, 1, bytes);
         if captured {
@@ -128,6 +137,33 @@ fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
         }
         Ok(TC_ACT_SHOT)
     }
+}
+
+/// Whether this frame takes the one hop into the peer's user end: not when it is longer than
+/// the receiver accepts (the veth of the two hops refuses and counts it, against the MTU the
+/// receiver has at that moment), nor when it is for another address. Its packet type was set by
+/// the sender's wire end, against that device's own address: a group frame's is right for any
+/// receiver, a unicast frame's only after it is judged against the receiver's address here
+/// (before 6.15 the kernel keeps the type through the hop; since, it makes every frame
+/// PACKET_HOST). A frame for any other address takes the two hops, so the receiving veth
+/// judges it against the address it has now.
+#[inline(always)]
+fn one_hop(ctx: &TcContext, port: &feth_common::PortConfig) -> bool {
+    if port.hop & feth_common::port::hop::ONE == 0 {
+        return false;
+    }
+    // SAFETY: the live __sk_buff of this invocation; len and gso_size are readable from TC.
+    let skb = ctx.as_ptr().cast::<__sk_buff>();
+    let (len, gso) = unsafe { ((*skb).len, (*skb).gso_size) };
+    if len > port.peer_limit && gso == 0 {
+        return false;
+    }
+    let Some(dest) = ctx.read::<[u8; 6]>(0) else { return false };
+    if dest[0] & 1 != 0 {
+        return true;
+    }
+    // SAFETY: the live skb; PACKET_HOST (0) is one of the types the helper allows.
+    dest == port.peer_mac && unsafe { bpf_skb_change_type(ctx.as_ptr().cast(), 0) } == 0
 }
 
 /// Flips one random bit of the frame's last byte, past the headers of any frame that carries

@@ -190,6 +190,8 @@ pub struct Link {
     pub rx_queues: u32,
     /// Id of the XDP program on it, if any.
     pub xdp_prog: Option<u32>,
+    /// Frames it sent, as the kernel counts them.
+    pub tx_packets: u64,
 }
 
 /// A link in the calling thread's namespace.
@@ -207,6 +209,7 @@ pub fn link_here(name: &str) -> Option<Link> {
             tx_queues: 0,
             rx_queues: 0,
             xdp_prog: None,
+            tx_packets: 0,
         };
         for attr in msg.attributes {
             match attr {
@@ -215,6 +218,7 @@ pub fn link_here(name: &str) -> Option<Link> {
                 LinkAttribute::Carrier(c) => link.carrier = c != 0,
                 LinkAttribute::NumTxQueues(q) => link.tx_queues = q,
                 LinkAttribute::NumRxQueues(q) => link.rx_queues = q,
+                LinkAttribute::Stats64(s) => link.tx_packets = s.tx_packets,
                 LinkAttribute::Xdp(xdp) => {
                     link.xdp_prog = xdp.iter().find_map(|x| match x {
                         LinkXdp::ProgId(id) if *id != 0 => Some(*id),

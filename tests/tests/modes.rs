@@ -84,9 +84,9 @@ fn user_ends_get_an_xdp_program_only_where_the_kernel_needs_one() {
     for wire in ["fwire0", "fwire1"] {
         assert_eq!(wires.link(wire).expect(wire).xdp_prog, None, "{wire}: XDP detached by the switch");
     }
+    assert_eq!(ok(&["repair", "--dry-run"]).trim(), "nothing to repair");
     p.a.set_mtu("feth0", 9000);
     assert_crosses(&p.a, "feth0", &p.b, "feth1", 4);
-    assert_eq!(ok(&["repair", "--dry-run"]).trim(), "nothing to repair");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Benchmark programs (`feth-loader bench`), a package and object apart from the product's:
-//! a live-frames generator, a counting sink, and the minimal devmap crossover the design is
-//! measured against.
+//! a live-frames generator, a counting sink (at XDP, or at TC ingress), and the bare redirects
+//! the design is measured against.
 #![no_std]
 #![no_main]
 
@@ -123,16 +123,19 @@ const BENCH_ETHERTYPE: u16 = 0x88b5;
 /// namespaces must not spoil the accounting) and drops everything.
 #[xdp(frags)]
 pub fn feth_bench_sink(ctx: XdpContext) -> u32 {
-    bump(Count::AllAtSink);
     let at = ctx.data() + 12;
-    if at + 2 <= ctx.data_end() {
-        // SAFETY: bounds checked against data_end just above.
-        let ethertype = u16::from_be(unsafe { core::ptr::read_unaligned(at as *const u16) });
-        if ethertype == BENCH_ETHERTYPE {
-            bump(Count::GenAtSink);
-        }
-    }
+    // SAFETY: bounds checked against data_end first.
+    sunk((at + 2 <= ctx.data_end()).then(|| u16::from_be(unsafe { core::ptr::read_unaligned(at as *const u16) })));
     XDP_DROP
+}
+
+/// The sink's count, of a frame whose EtherType is `ethertype`.
+#[inline(always)]
+fn sunk(ethertype: Option<u16>) {
+    bump(Count::AllAtSink);
+    if ethertype == Some(BENCH_ETHERTYPE) {
+        bump(Count::GenAtSink);
+    }
 }
 
 /// A devmap redirect with one counter and no control plane: the design's limit.
@@ -145,9 +148,34 @@ pub fn feth_bench_redirect(_ctx: XdpContext) -> u32 {
 /// TC mode's own baseline, in a module of its own as the product's TC program is (the
 /// classifier macro's entry point then is not public API).
 mod tc_baseline {
-    use aya_ebpf::{bindings::TC_ACT_SHOT, helpers::bpf_redirect, macros::classifier, programs::TcContext};
+    use aya_ebpf::{
+        bindings::TC_ACT_SHOT,
+        helpers::{bpf_redirect, bpf_redirect_peer},
+        macros::classifier,
+        programs::TcContext,
+    };
 
-    use super::{BENCH_TC_TARGET, Count, bump};
+    use super::{BENCH_TC_TARGET, Count, bump, sunk};
+
+    /// `bpf_redirect_peer` into the ingress of one device's veth peer in another namespace,
+    /// with one counter and no control plane: the baseline of TC mode's one hop.
+    #[classifier]
+    pub fn feth_bench_tc_redirect_peer(_ctx: TcContext) -> i32 {
+        bump(Count::BareCrossed);
+        match BENCH_TC_TARGET.get(0) {
+            // SAFETY: plain helper call.
+            Some(&target) => unsafe { bpf_redirect_peer(target, 0) as i32 },
+            None => TC_ACT_SHOT,
+        }
+    }
+
+    /// The sink at TC ingress, for rows whose frames arrive after the XDP hook (one hop by
+    /// `bpf_redirect_peer`) and the rows they are compared with.
+    #[classifier]
+    pub fn feth_bench_tc_sink(ctx: TcContext) -> i32 {
+        sunk(ctx.load::<u16>(12).ok().map(u16::from_be));
+        TC_ACT_SHOT
+    }
 
     /// A TC redirect to the egress of one device with one counter and no control plane: TC
     /// mode's own baseline, as the devmap redirect is XDP mode's.

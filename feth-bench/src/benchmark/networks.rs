@@ -44,9 +44,10 @@ fn namespaces(row: Row) -> (String, String) {
         Row::PlainVeth => "veth",
         Row::MinimalDevmap => "devmap",
         Row::MinimalTc => "tcredir",
+        Row::MinimalPeer => "tcpeer",
         Row::Bridge => "bridge",
     };
-    if row.is_feth() {
+    if row.is_feth() || row == Row::MinimalPeer {
         (format!("fbench-{tag}-a"), format!("fbench-{tag}-b"))
     } else {
         (format!("fbench-{tag}"), format!("fbench-{tag}"))
@@ -104,6 +105,21 @@ pub fn bare_pairs_here(row: Row) -> Result<()> {
     Ok(())
 }
 
+/// The bare one-hop row's pairs: as the other bare rows' in `gen_ns`, but b0 lies in `sink_ns`,
+/// as a feth receiver's user end does: bpf_redirect_peer crosses namespaces only.
+fn peer_pairs(gen_ns: &str, sink_ns: &str) -> Result<()> {
+    netns::run_in(Some(gen_ns), || {
+        bare_pairs_here(Row::MinimalPeer)?;
+        let rtnl = Rtnl::open()?;
+        let b0 = rtnl.require("b0")?.index;
+        let fd = std::fs::File::open(std::path::Path::new(netns::NETNS_DIR).join(sink_ns))
+            .context(format!("open namespace {sink_ns}"))?;
+        let msg = LinkUnspec::new_with_index(b0).setns_by_fd(std::os::fd::AsRawFd::as_raw_fd(&fd)).build();
+        rtnl.set(msg, &format!("b0: move to {sink_ns}"))
+    })?;
+    netns::run_in(Some(sink_ns), || up(&Rtnl::open()?, "b0").map(drop))
+}
+
 impl Network {
     fn build(ctx: &Context, row: Row, objects: &mut BenchObject) -> Result<Network> {
         let (gen_ns, sink_ns) = namespaces(row);
@@ -156,6 +172,10 @@ impl Network {
                 netns::run_in(Some(&gen_ns), || bare_pairs_here(row))?;
                 ("a0", "b0")
             }
+            Row::MinimalPeer => {
+                peer_pairs(&gen_ns, &sink_ns)?;
+                ("a0", "b0")
+            }
         };
         let topo = Network { row, gen_ns, gen_dev, sink_ns, sink_dev, sink_mac: vec![] };
         topo.attach(objects).map(|sink_mac| Network { sink_mac, ..topo })
@@ -164,7 +184,11 @@ impl Network {
     /// Attaches the sink (and the bare crossover of its row); returns the sink's MAC.
     fn attach(&self, objects: &mut BenchObject) -> Result<Vec<u8>> {
         let mac = netns::run_in(Some(&self.sink_ns), || {
-            objects.attach_sink_here(self.sink_dev)?;
+            if self.row.sinks_at_tc() {
+                objects.attach_tc_sink_here(self.sink_dev)?;
+            } else {
+                objects.attach_sink_here(self.sink_dev)?;
+            }
             Ok(Rtnl::open()?.link_by_name(self.sink_dev)?.map(|l| l.mac).unwrap_or_default())
         })?;
         netns::run_in(Some(&self.gen_ns), || attach_bare_here(objects, self.row))?;
@@ -176,7 +200,8 @@ impl Network {
 /// namespace: the devmap redirect or the TC redirect; nothing for the other rows.
 pub fn attach_bare_here(objects: &mut BenchObject, row: Row) -> Result<()> {
     match row {
-        Row::MinimalTc => objects.attach_tc_redirect_here("a1", "b1"),
+        Row::MinimalTc => objects.attach_tc_redirect_here("a1", "b1", false),
+        Row::MinimalPeer => objects.attach_tc_redirect_here("a1", "b1", true),
         Row::MinimalDevmap => objects.attach_devmap_redirect_here("a1", "b1"),
         _ => Ok(()),
     }

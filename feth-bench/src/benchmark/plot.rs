@@ -8,13 +8,14 @@ use plotters::prelude::*;
 use crate::benchmark::{Report, rates::Row};
 
 /// One colour per row, in `Row::ALL` order: feth's two modes warm, the baselines cool.
-const COLOURS: [RGBColor; 7] = [
+const COLOURS: [RGBColor; 8] = [
     RGBColor(214, 39, 40),
     RGBColor(240, 128, 128),
     RGBColor(255, 127, 14),
     RGBColor(31, 119, 180),
     RGBColor(44, 160, 44),
     RGBColor(148, 103, 189),
+    RGBColor(23, 190, 207),
     RGBColor(127, 127, 127),
 ];
 

@@ -13,17 +13,19 @@ pub enum Row {
     PlainVeth,
     MinimalDevmap,
     MinimalTc,
+    MinimalPeer,
     Bridge,
 }
 
 impl Row {
-    pub const ALL: [Row; 7] = [
+    pub const ALL: [Row; 8] = [
         Row::FethXdp,
         Row::FethXdpImpaired,
         Row::FethTc,
         Row::PlainVeth,
         Row::MinimalDevmap,
         Row::MinimalTc,
+        Row::MinimalPeer,
         Row::Bridge,
     ];
 
@@ -34,7 +36,8 @@ impl Row {
             Row::FethTc => "feth crossover, TC mode",
             Row::PlainVeth => "plain veth, one hop",
             Row::MinimalDevmap => "bare devmap redirect (no control plane)",
-            Row::MinimalTc => "bare TC redirect (no control plane)",
+            Row::MinimalTc => "bare TC redirect, two hops (no control plane)",
+            Row::MinimalPeer => "bare TC redirect_peer, one hop (no control plane)",
             Row::Bridge => "Linux bridge joining two veth pairs",
         }
     }
@@ -42,12 +45,19 @@ impl Row {
     pub fn is_feth(self) -> bool {
         matches!(self, Row::FethXdp | Row::FethXdpImpaired | Row::FethTc)
     }
+
+    /// Rows whose sink counts at TC ingress: TC mode's one hop (`bpf_redirect_peer`) delivers
+    /// after the receiver's XDP hook, so TC mode and its TC baselines count there; the others
+    /// at XDP.
+    pub fn sinks_at_tc(self) -> bool {
+        matches!(self, Row::FethTc | Row::MinimalTc | Row::MinimalPeer)
+    }
 }
 
 /// The ratios the report gives, each computed within a round: (row, baseline).
 pub const RATIOS: [(Row, Row); 7] = [
     (Row::FethXdp, Row::MinimalDevmap),
-    (Row::FethTc, Row::MinimalTc),
+    (Row::FethTc, Row::MinimalPeer),
     (Row::FethXdpImpaired, Row::FethXdp),
     (Row::FethXdp, Row::PlainVeth),
     (Row::FethTc, Row::PlainVeth),

@@ -34,6 +34,13 @@ pub fn sink(
     let mut object = BenchObject::load()?;
     let dev = name.to_owned();
     t.netns.run(|| object.attach_sink_here(&dev))?;
+    // An XDP program on the receiver takes its peer's frames off the one hop of TC mode, which
+    // passes the XDP hook by (feth_common::port::hop): the repair every changing command makes
+    // first sees the program and moves them to the veth, and back once the sink is gone.
+    if let Err(e) = feth_control::session::repair_now(ctx) {
+        object.detach_all();
+        return Err(e);
+    }
     ready();
     let start = Instant::now();
     let (mut last_total, mut last) = (0u64, Instant::now());
@@ -48,5 +55,6 @@ pub fn sink(
     let received = object.count(Count::AllAtSink)?;
     object.detach_all();
     let seconds = start.elapsed().as_secs_f64();
+    feth_control::session::repair_now(ctx)?;
     Ok(SinkReport { interface: name.to_owned(), received, seconds, rate_pps: received as f64 / seconds })
 }

@@ -33,6 +33,11 @@ pub struct Features {
     /// BPF_PROG_RUN with live frames (5.18), which `gen`, `sink`'s probe and the benchmark
     /// send with. By version.
     pub live_frames: bool,
+    /// A frame `bpf_redirect_peer` delivers is counted in the receiver's rx counters (6.7,
+    /// with veth's per-CPU counters): TC mode then crosses in one hop
+    /// (`feth_common::port::hop`). Before, the hop would bypass the counters `rx` reads, so
+    /// TC mode keeps the two hops through the veth. By version: only traffic shows it.
+    pub one_hop: bool,
 }
 
 /// The running kernel's release (`uname -r`), for sentences that name what a feature needs.
@@ -54,6 +59,7 @@ impl Features {
         atomic_fetch: true,
         veth_napi: true,
         live_frames: true,
+        one_hop: true,
     };
     /// The oldest kernel feth runs on (5.10): the strictest checks.
     pub const NONE: Features = Features {
@@ -64,6 +70,7 @@ impl Features {
         atomic_fetch: false,
         veth_napi: false,
         live_frames: false,
+        one_hop: false,
     };
 
     /// The running kernel's features, probed now (`kernel::context::Context` keeps them for
@@ -78,6 +85,7 @@ impl Features {
             atomic_fetch: at_least(5, 12),
             veth_napi: at_least(5, 13),
             live_frames: at_least(5, 18),
+            one_hop: at_least(6, 7),
         }
     }
 }

@@ -41,6 +41,10 @@ pub struct PortReport {
     pub link: &'static str,
     pub peer: Option<String>,
     pub mode: &'static str,
+    /// How TC mode crosses to a local peer now: 1 (`bpf_redirect_peer` into the peer's user
+    /// end), or 2 (through the peer's wire end, a veth); null otherwise
+    /// (`feth_common::port::hop`).
+    pub hops: Option<u32>,
     /// feth's hwcsum as recorded (honoured in TC mode).
     pub hwcsum: bool,
     pub wire: String,
@@ -123,6 +127,13 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
     let carrier = user.is_some_and(|u| u.carrier);
     let remote = remote_report(state, port)?;
     let peered = state.is_linked(port);
+    // From the data path, or without its pins, what the records and the peer say it holds.
+    let hops = if port.mode() == Mode::Tc && state.peer_of(port).is_some() {
+        let config = state.crossover.as_ref().map_or_else(|| Ok(state.config_of(port)), |c| c.port(port.slot))?;
+        Some(if config.hop & feth_common::port::hop::ONE != 0 { 1 } else { 2 })
+    } else {
+        None
+    };
     Ok(PortReport {
         name: port.name(),
         netns: port.netns.label(),
@@ -133,6 +144,7 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
         link: if peered && carrier { "up" } else { "down" },
         peer: state.peer_of(port).map(Port::name),
         mode: port.mode().name(),
+        hops,
         hwcsum: port.record.hwcsum,
         wire: port.wire.name.clone(),
         wire_ifindex: port.wire.index,

@@ -218,6 +218,7 @@ pub fn up_many(state: &mut State, pairs: &[(PortSpec, PortSpec)], opts: PeerOpti
                 let p = state.port(name)?;
                 pair::set_user_up(name, &p.netns)?;
             }
+            super::hops::follow(state, &[&a.name, &b.name])?;
         }
         Ok(())
     })();

@@ -2,6 +2,7 @@
 //! the records (the wire ends' aliases) first and then lets `repair::converge` bring the data
 //! path in line, so a command killed half-way leaves what the next one finishes or rolls back.
 pub mod cable;
+pub mod hops;
 pub mod lifecycle;
 pub mod peering;
 pub mod settings;

@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// Sets the MTU of a port's user end, within feth's range.
-pub fn set_mtu(state: &State, name: &str, mtu: u32) -> Result<()> {
+pub fn set_mtu(state: &mut State, name: &str, mtu: u32) -> Result<()> {
     mtu::check(name, mtu)?;
     let p = state.port(name)?;
     mtu::check_xdp(name, p.mode(), mtu, &state.ctx.features)?;
@@ -27,7 +27,20 @@ pub fn set_mtu(state: &State, name: &str, mtu: u32) -> Result<()> {
             ),
         });
     }
-    pair::set_user_mtu(name, &p.netns, mtu)
+    // The one hop skips the receiver's MTU check, so its peer stops sending frames above a
+    // lower MTU through it before the MTU comes down, and starts sending them after it went
+    // up. A limit below the MTU is only slower: such frames take the veth, which checks.
+    let lowering = p.user.as_ref().is_some_and(|u| mtu < u.mtu);
+    let netns = p.netns.clone();
+    if lowering && state.ctx.features.one_hop {
+        let slot = p.slot;
+        if let Some(user) = state.by_slot_mut(slot).and_then(|p| p.user.as_mut()) {
+            user.mtu = mtu;
+        }
+        repair::converge(state, &mut Run::ports(&[slot]))?;
+    }
+    pair::set_user_mtu(name, &netns, mtu)?;
+    if lowering { Ok(()) } else { super::hops::follow(state, &[name]) }
 }
 
 /// Replaces a port's media (already checked by `media::apply`).

@@ -181,13 +181,7 @@ impl Change {
             Change::UserOffloads { name, tx_checksum, mode, .. } => {
                 one(format!("{name}: set tx-checksumming {} and gro on for {} mode", on_off(*tx_checksum), mode.name()))
             }
-            Change::SetPort { name, config, now } => one(match (now, config.is_peered()) {
-                (None, _) => format!("{name}: register slot {} in the data path", config.slot),
-                (Some(_), true) => {
-                    format!("{name}: data path crosses to slot {} in {} mode", config.peer_slot, mode_name(config))
-                }
-                (Some(_), false) => format!("{name}: data path unpeered in {} mode", mode_name(config)),
-            }),
+            Change::SetPort { name, config, now } => one(describe_set_port(name, config, now.as_ref())),
             Change::ForgetSlot { slot } => one(format!("forget slot {slot}: its wire end is gone")),
             Change::DeleteTunnel { tunnel, .. } => {
                 one(format!("delete {}, the VXLAN device of a port no longer peered with it", tunnel.name))
@@ -353,6 +347,24 @@ fn end_link_down(state: &mut State, slot: u32) -> Result<()> {
     Ok(())
 }
 
+/// What a `Change::SetPort` does.
+fn describe_set_port(name: &str, config: &PortConfig, now: Option<&PortConfig>) -> String {
+    match (now, config.is_peered()) {
+        (None, _) => format!("{name}: register slot {} in the data path", config.slot),
+        (Some(now), true)
+            if now != config
+                && PortConfig { hop: config.hop, peer_limit: config.peer_limit, peer_mac: config.peer_mac, ..*now }
+                    == *config =>
+        {
+            // Only what it saw of its peer's user end changed (`ops::hops`).
+            let hops = if config.hop == 0 { "two hops" } else { "one hop" };
+            format!("{name}: data path follows its peer's user end: {hops}")
+        }
+        (Some(_), true) => format!("{name}: data path crosses to slot {} in {} mode", config.peer_slot, mode_name(config)),
+        (Some(_), false) => format!("{name}: data path unpeered in {} mode", mode_name(config)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +375,10 @@ mod tests {
         let port = |now| Change::SetPort { name: "feth0".into(), config, now };
         assert_eq!(port(None).describe(), ["feth0: register slot 0 in the data path"]);
         assert_eq!(port(Some(config)).describe(), ["feth0: data path crosses to slot 1 in xdp mode"]);
+        let two_hops = PortConfig { mode: Mode::Tc as u32, ..config };
+        let one_hop = PortConfig { hop: feth_common::port::hop::ONE, peer_limit: 1518, ..two_hops };
+        let follows = Change::SetPort { name: "feth0".into(), config: one_hop, now: Some(two_hops) };
+        assert_eq!(follows.describe(), ["feth0: data path follows its peer's user end: one hop"]);
         let gro = Change::WireGro { name: "feth0".into(), wire: "fwire0".into(), on: false };
         assert_eq!(gro.describe(), ["feth0: set gro off on fwire0 while TC mode corrupts frames"]);
         let carrier = Change::Carrier { slot: 0, wire_index: 1, name: "feth0".into(), up: true };

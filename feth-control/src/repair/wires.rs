@@ -136,12 +136,19 @@ pub fn sync_maps(state: &mut State, run: &Run) -> Result<Vec<Change>> {
     if state.ports.is_empty() && state.crossover.is_none() {
         return Ok(Vec::new());
     }
-    let wanted: Vec<(String, PortConfig)> =
-        run.touched(state).into_iter().map(|p| (p.name(), state.config_of(p))).collect();
+    // A port's entry holds what it saw of its peer's user end (`feth_common::port::hop`), so a
+    // command that changes one port brings its peer's entry up to date too.
+    let mut touched = run.touched(state);
+    let peers: Vec<&crate::state::Port> = touched.iter().filter_map(|p| state.peer_of(p)).collect();
+    touched.extend(peers);
+    touched.sort_by_key(|p| p.slot);
+    touched.dedup_by_key(|p| p.slot);
+    let slots: Vec<u32> = touched.iter().map(|p| p.slot).collect();
+    let wanted: Vec<(String, PortConfig)> = touched.into_iter().map(|p| (p.name(), state.config_of(p))).collect();
     // Tunnel ends' pseudo-ports are the tunnel steps'.
     let tunnel_slots: Vec<u32> = state.tunnels.values().filter_map(|t| feth_common::wire_slot_of(t.index)).collect();
     let crossover = state.crossover()?;
-    let registered = registered_configs(crossover, run.only.as_deref())?;
+    let registered = registered_configs(crossover, run.only.as_ref().map(|_| slots.as_slice()))?;
     let by_slot: HashMap<u32, PortConfig> = registered.iter().copied().collect();
     let mut changes = Vec::new();
     for (name, config) in &wanted {

@@ -25,6 +25,7 @@ pub fn apply(state: &mut State, changes: &[Change]) -> Result<()> {
                     let p = state.port(name)?;
                     crate::datapath::pair::set_user_up(name, &p.netns)?;
                 }
+                ops::hops::follow(state, &[a, b])?;
             }
             Change::PeerRemote(n, r) => {
                 ops::peer_remote(state, n, r.clone())?;

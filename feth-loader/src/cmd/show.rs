@@ -25,10 +25,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         let ns = r.netns.as_deref().map(|n| format!(" netns {n}")).unwrap_or_default();
         println!("{}: {}{} mtu {} mac {}", r.name, if r.admin_up { "UP" } else { "DOWN" }, ns, r.mtu, r.mac);
         println!(
-            "\tpeer {} link {} mode {} hwcsum {} wire {} (slot {})",
+            "\tpeer {} link {} mode {}{} hwcsum {} wire {} (slot {})",
             r.peer.as_deref().or(r.remote.as_ref().map(|_| "(remote)")).unwrap_or("-"),
             r.link,
             r.mode,
+            match r.hops {
+                Some(1) => " (one hop)",
+                Some(_) => " (two hops)",
+                None => "",
+            },
             on_off(r.hwcsum),
             r.wire,
             r.slot
