@@ -360,7 +360,9 @@ fn describe_set_port(name: &str, config: &PortConfig, now: Option<&PortConfig>) 
             let hops = if config.hop == 0 { "two hops" } else { "one hop" };
             format!("{name}: data path follows its peer's user end: {hops}")
         }
-        (Some(_), true) => format!("{name}: data path crosses to slot {} in {} mode", config.peer_slot, mode_name(config)),
+        (Some(_), true) => {
+            format!("{name}: data path crosses to slot {} in {} mode", config.peer_slot, mode_name(config))
+        }
         (Some(_), false) => format!("{name}: data path unpeered in {} mode", mode_name(config)),
     }
 }
