@@ -35,6 +35,8 @@ pub struct BenchObject {
     links: Vec<(&'static str, XdpLinkId)>,
     /// `transmit` runs the flows generator.
     flows: bool,
+    /// TC filters attached so far (each gets its own priority).
+    tc_filters: u16,
 }
 
 fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp> {
@@ -63,7 +65,7 @@ impl BenchObject {
             let prog = ebpf.program_mut(name).ok_or_else(|| FethError::KernelFeature(format!("{name} missing")))?;
             <&mut SchedClassifier>::try_from(prog).context(name)?.load().context(format!("load {name}"))?;
         }
-        Ok(BenchObject { ebpf, links: Vec::new(), flows: false })
+        Ok(BenchObject { ebpf, links: Vec::new(), flows: false, tc_filters: 0 })
     }
 
     /// The bare TC redirect from `from` to `to` (a cls_bpf filter on `from`'s ingress), in
@@ -90,9 +92,14 @@ impl BenchObject {
             Err(TcError::NetlinkError(e)) if e.raw_os_error() == Some(libc::EEXIST) => {}
             other => other.context(format!("{dev}: add clsact"))?,
         }
+        // A priority of its own for each filter: the rows' devices share names and indexes in
+        // their namespaces, and aya refuses a second link of one program with the same
+        // (index, priority, handle).
+        self.tc_filters += 1;
+        let options = NlOptions { priority: self.tc_filters, ..NlOptions::default() };
         let prog = self.ebpf.program_mut(name).expect("loaded by load()");
         let prog = <&mut SchedClassifier>::try_from(prog).context(name.to_owned())?;
-        let netlink = TcAttach::Netlink { parent: TcAttachType::Ingress.into(), options: NlOptions::default() };
+        let netlink = TcAttach::Netlink { parent: TcAttachType::Ingress.into(), options };
         prog.attach(index, netlink).context(format!("{dev}: {what}"))?;
         Ok(())
     }

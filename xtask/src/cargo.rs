@@ -33,6 +33,11 @@ pub fn build_loader() -> Result<PathBuf, String> {
     build_loader_for(&[])
 }
 
+/// The whole binary, traffic generator included: what `install` and `bench` need.
+pub fn build_full_loader() -> Result<PathBuf, String> {
+    build_loader_for(&[TRAFFIC_COMMANDS[0].to_owned()])
+}
+
 /// Commands of feth-loader that need its feature "traffic" (the benchmark's crate).
 const TRAFFIC_COMMANDS: &[&str] = &["gen", "sink", "bench"];
 

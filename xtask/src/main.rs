@@ -73,9 +73,9 @@ fn main() -> ExitCode {
         "lint" => setup::run().and_then(|()| setup::lint_toolchain()).and_then(|()| cargo::lint()),
         "dist" => setup::run().and_then(|()| package::dist()).map(drop),
         "test-package" => setup::run().and_then(|()| package::test()),
-        "install" => setup::run().and_then(|()| cargo::build_loader()).and_then(|bin| cargo::install(&bin)),
+        "install" => setup::run().and_then(|()| cargo::build_full_loader()).and_then(|bin| cargo::install(&bin)),
         "bench" => {
-            setup::run().and_then(|()| setup::bench_tools()).and_then(|()| cargo::build_loader()).and_then(|bin| {
+            setup::run().and_then(|()| setup::bench_tools()).and_then(|()| cargo::build_full_loader()).and_then(|bin| {
                 let mut args = vec!["bench".to_owned()];
                 args.extend_from_slice(rest);
                 cargo::run_as_root(&bin, &args)
