@@ -111,8 +111,9 @@ fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
             capture::frame(ctx, &settings, port.slot, reason::DUPLICATED, bytes);
         }
     }
-    // Either hop leaves the receiving user end's judgement to the kernel: its MTU and whether
-    // it is up, at the moment the frame arrives, and what it refuses is not in its rx
+    // The two hops leave the receiver's judgement (its MTU and whether it is up, as they are
+    // when the frame arrives) to its veth; the one hop is taken only by frames that judgement
+    // would pass (one_hop). Either way what the receiver did not get is not in its rx
     // counters, so it shows as `rx_refused` (crossed minus received).
     let action = if one_hop(ctx, &port) {
         // SAFETY: a helper call with the peer wire end's ifindex; it only sets the target
@@ -152,8 +153,8 @@ fn one_hop(ctx: &TcContext, port: &feth_common::PortConfig) -> bool {
     if port.hop & feth_common::port::hop::ONE == 0 {
         return false;
     }
-    // SAFETY: the live __sk_buff of this invocation; len and gso_size are readable from TC.
     let skb = ctx.as_ptr().cast::<__sk_buff>();
+    // SAFETY: the live __sk_buff of this invocation; len and gso_size are readable from TC.
     let (len, gso) = unsafe { ((*skb).len, (*skb).gso_size) };
     if len > port.peer_limit && gso == 0 {
         return false;
