@@ -161,12 +161,8 @@ mod tc_baseline {
     /// with one counter and no control plane: the baseline of TC mode's one hop.
     #[classifier]
     pub fn feth_bench_tc_redirect_peer(_ctx: TcContext) -> i32 {
-        bump(Count::BareCrossed);
-        match BENCH_TC_TARGET.get(0) {
-            // SAFETY: plain helper call.
-            Some(&target) => unsafe { bpf_redirect_peer(target, 0) as i32 },
-            None => TC_ACT_SHOT,
-        }
+        // SAFETY: plain helper call.
+        redirect_to_target(|target| unsafe { bpf_redirect_peer(target, 0) })
     }
 
     /// The sink at TC ingress, for rows whose frames arrive after the XDP hook (one hop by
@@ -181,12 +177,15 @@ mod tc_baseline {
     /// mode's own baseline, as the devmap redirect is XDP mode's.
     #[classifier]
     pub fn feth_bench_tc_redirect(_ctx: TcContext) -> i32 {
+        // SAFETY: plain helper call.
+        redirect_to_target(|target| unsafe { bpf_redirect(target, 0) })
+    }
+
+    /// Counts the frame and redirects it with `redirect` to `BENCH_TC_TARGET`'s one target.
+    #[inline(always)]
+    fn redirect_to_target(redirect: impl FnOnce(u32) -> i64) -> i32 {
         bump(Count::BareCrossed);
-        match BENCH_TC_TARGET.get(0) {
-            // SAFETY: plain helper call.
-            Some(&target) => unsafe { bpf_redirect(target, 0) as i32 },
-            None => TC_ACT_SHOT,
-        }
+        BENCH_TC_TARGET.get(0).map_or(TC_ACT_SHOT, |&target| redirect(target) as i32)
     }
 }
 
