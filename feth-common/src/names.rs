@@ -18,7 +18,7 @@ pub const LAYOUT_VERSION: u32 = 5;
 /// The layout directory's name, `v<LAYOUT_VERSION>`.
 pub const LAYOUT_DIR: &str = "v5";
 const _: () = assert!(LAYOUT_DIR.len() == 2 && LAYOUT_DIR.as_bytes()[1] == b'0' + LAYOUT_VERSION as u8);
-/// Sub-directory of the layout directory holding the pinned links, `<wire>_xdp` and `<wire>_tc`.
+/// Sub-directory of the layout directory holding the pinned links, `<wire>_<mode>` (xdp, tc, netkit).
 pub const LINK_DIR: &str = "links";
 
 /// Per-port configuration indexed by slot (`PortConfig`; all-zero = no port).
@@ -54,6 +54,12 @@ pub const PROG_XDP_USER_RX: &str = "feth_xdp_user_rx";
 pub const PROG_TC_WIRE: &str = "feth_tc_wire";
 /// The TC variant for 5.10 and 5.11 (no `bpf_check_mtu`, no atomic fetch-and-add).
 pub const PROG_TC_510: &str = "feth_tc_510";
+/// netkit mode: the program each netkit pair runs as its primary's program, where the frames
+/// the crossover redirects to the wire end are handed to the user end; it refuses what the
+/// user end's MTU does not allow, as a veth does (pinned under this name, whichever variant).
+pub const PROG_NETKIT_RX: &str = "feth_netkit_rx";
+/// Its variant for 5.10 and 5.11, which have no netkit and no `bpf_check_mtu`: never attached.
+pub const PROG_NETKIT_RX_510: &str = "feth_netkit_rx_510";
 /// TCX egress program a running `capture` attaches to its port's user end (kernels with TCX):
 /// it sees the frames the user end's own veth refuses while `flap` holds the link down.
 pub const PROG_TC_USER_EGRESS: &str = "feth_tc_user_egress";

@@ -9,6 +9,10 @@ pub const NO_PEER: u32 = u32::MAX;
 pub enum Mode {
     Xdp = 1,
     Tc = 2,
+    /// The TC program on a netkit pair (6.7+): it runs when the user end transmits, and the
+    /// peer's netkit delivers into its user end. One hop, no veth. Chosen when the interface
+    /// is created (a netkit pair cannot become a veth pair), so never switched to or from.
+    Netkit = 3,
 }
 
 /// Datapath of a new pair when none is asked for (README: "Choosing a mode").
@@ -20,6 +24,7 @@ impl Mode {
         match self {
             Mode::Xdp => "xdp",
             Mode::Tc => "tc",
+            Mode::Netkit => "netkit",
         }
     }
 
@@ -27,12 +32,19 @@ impl Mode {
         match raw {
             1 => Some(Mode::Xdp),
             2 => Some(Mode::Tc),
+            3 => Some(Mode::Netkit),
             _ => None,
         }
     }
+
+    /// Whether the TC program crosses this mode's frames as skbs, which keep GSO/TSO and
+    /// checksum offload (TC and netkit; XDP loses CHECKSUM_PARTIAL).
+    pub const fn is_skb(self) -> bool {
+        !matches!(self, Mode::Xdp)
+    }
 }
 
-/// `xdp` or `tc`, as [`Mode::name`] spells them.
+/// `xdp`, `tc` or `netkit`, as [`Mode::name`] spells them.
 impl core::str::FromStr for Mode {
     type Err = ();
 
@@ -40,6 +52,7 @@ impl core::str::FromStr for Mode {
         match text {
             "xdp" => Ok(Mode::Xdp),
             "tc" => Ok(Mode::Tc),
+            "netkit" => Ok(Mode::Netkit),
             _ => Err(()),
         }
     }

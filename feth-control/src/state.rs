@@ -1,10 +1,10 @@
 //! The feth ports of one state directory as the kernel knows them, read without changing
 //! anything.
 //!
-//! A port *is* its wire end: a veth in the loader's namespace with ifindex
-//! `WIRE_IFINDEX_BASE + slot`. Its configuration is the record in the wire end's alias; its
-//! user end is found through the veth link (ifindex and link-netnsid), wherever it has been
-//! renamed or moved to. The pinned maps are a cache of the records (ARCHITECTURE.md, "State");
+//! A port *is* its wire end: a veth (or, in netkit mode, a netkit primary) in the loader's
+//! namespace with ifindex `WIRE_IFINDEX_BASE + slot`. Its configuration is the record in the
+//! wire end's alias; its user end is found through the pair's link (ifindex and
+//! link-netnsid), wherever it has been renamed or moved to. The pinned maps are a cache of the records (ARCHITECTURE.md, "State");
 //! `repair` makes them agree.
 use std::collections::HashMap;
 
@@ -38,16 +38,40 @@ impl Port {
         self.user.as_ref().map_or_else(|| format!("{}-user", self.wire.name), |u| u.name.clone())
     }
 
-    /// The data path this port uses: the recorded one, except that a remote port always uses
-    /// TC (a VXLAN device takes no XDP redirect; crate::port::remote).
+    /// The data path this port uses: netkit for a netkit pair whatever its record says (the
+    /// kind of pair is fixed when it is made), otherwise the recorded one, except that a
+    /// remote port always uses TC (a VXLAN device takes no XDP redirect;
+    /// crate::port::remote) and a veth pair cannot run netkit mode.
     pub fn mode(&self) -> Mode {
-        if self.record.remote.is_some() { Mode::Tc } else { self.record.mode }
+        match (self.wire.is_netkit, &self.record.remote, self.record.mode) {
+            (true, _, _) => Mode::Netkit,
+            (false, Some(_), _) | (false, None, Mode::Netkit) => Mode::Tc,
+            (false, None, mode) => mode,
+        }
+    }
+
+    /// Refuses `mode` for this port when its kind of pair cannot run it: a netkit pair runs
+    /// netkit mode only, a veth pair every mode but netkit.
+    pub fn check_mode(&self, mode: Mode) -> Result<()> {
+        if self.wire.is_netkit == (mode == Mode::Netkit) {
+            return Ok(());
+        }
+        let reason = if self.wire.is_netkit {
+            format!(
+                "it is a netkit pair, which runs netkit mode only, not {}; destroy it and create it again with --mode {}",
+                mode.name(),
+                mode.name()
+            )
+        } else {
+            "it is a veth pair; netkit mode is chosen when an interface is created (destroy it and bring it up again with --mode netkit)".to_owned()
+        };
+        Err(FethError::Refused { name: self.name(), reason })
     }
 
     /// Transmit checksum offload the user end should have: never in XDP mode, and not while
     /// TC mode corrupts what it sends (a frame must be checksummed before it is damaged).
     pub fn wants_tx_checksum(&self) -> bool {
-        self.record.hwcsum && self.mode() == Mode::Tc && !self.corrupts_in_tc()
+        self.record.hwcsum && self.mode().is_skb() && !self.corrupts_in_tc()
     }
 
     /// GRO on the wire end, off only while TC mode corrupts: GRO would merge checksummed
@@ -57,7 +81,7 @@ impl Port {
     }
 
     fn corrupts_in_tc(&self) -> bool {
-        self.mode() == Mode::Tc && self.record.impair.corrupt_ppm != 0
+        self.mode().is_skb() && self.record.impair.corrupt_ppm != 0
     }
 }
 
@@ -275,7 +299,7 @@ impl State {
 /// Every wire end in the loader's namespace, with its record and its user end.
 fn read_ports(rtnl: &Rtnl, links: &[LinkView]) -> Result<Vec<Port>> {
     let own: HashMap<u32, &LinkView> = links.iter().map(|l| (l.index, l)).collect();
-    let wires: Vec<&LinkView> = links.iter().filter(|l| l.is_veth && wire_slot_of(l.index).is_some()).collect();
+    let wires: Vec<&LinkView> = links.iter().filter(|l| l.is_pair_end() && wire_slot_of(l.index).is_some()).collect();
     let mut ids: Vec<i32> = wires.iter().filter_map(|w| w.link_netnsid).collect();
     ids.sort();
     ids.dedup();

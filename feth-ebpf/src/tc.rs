@@ -4,6 +4,12 @@
 //! and otherwise in two: to the egress of the peer's wire end, whose veth delivers it to the
 //! peer's user end. The skb keeps GSO/TSO and CHECKSUM_PARTIAL either way, so TCP runs with
 //! offloads on (feth's hwcsum mode).
+//!
+//! In netkit mode the same program runs at the transmit of the user end (a netkit peer
+//! program, where the kernel has already made the wire end, the netkit primary, the skb's
+//! device) and redirects to the egress of the peer's wire end, whose netkit hands the frame
+//! to the peer's user end: one hop, judged there by `feth_netkit_rx`. The return codes are the same (NETKIT_PASS is TC_ACT_OK,
+//! NETKIT_DROP TC_ACT_SHOT, NETKIT_REDIRECT TC_ACT_REDIRECT), except for a drop (`drop`).
 use aya_ebpf::{
     EbpfContext as _,
     bindings::{__sk_buff, BPF_CSUM_LEVEL_RESET, BPF_F_RECOMPUTE_CSUM, TC_ACT_OK, TC_ACT_SHOT},
@@ -70,7 +76,7 @@ fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
         if captured {
             capture::frame(ctx, &settings, port.slot, reason::NO_PEER, bytes);
         }
-        return Ok(TC_ACT_SHOT);
+        return Ok(drop(&port));
     }
     let mut crossed = reason::CROSSED;
     if port.impair != 0 {
@@ -78,7 +84,7 @@ fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
             if captured {
                 capture::frame(ctx, &settings, port.slot, why, bytes);
             }
-            return Ok(TC_ACT_SHOT);
+            return Ok(drop(&port));
         }
         if port.impair & feth_common::impair::CORRUPT != 0 && impair::chance(port.corrupt_ppm) && corrupt(ctx, skb) {
             impair::count_corrupted(port.slot, bytes);
@@ -98,7 +104,7 @@ fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
         if captured {
             capture::frame(ctx, &settings, port.slot, reason::REDIRECT_ERROR, bytes);
         }
-        return Ok(TC_ACT_SHOT);
+        return Ok(drop(&port));
     }
     if port.impair & feth_common::impair::DUPLICATE != 0
         && impair::chance(port.duplicate_ppm)
@@ -136,7 +142,7 @@ fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
         if captured {
             capture::frame(ctx, &settings, port.slot, reason::REDIRECT_ERROR, bytes);
         }
-        Ok(TC_ACT_SHOT)
+        Ok(drop(&port))
     }
 }
 
@@ -167,6 +173,21 @@ fn one_hop(ctx: &TcContext, port: &feth_common::PortConfig) -> bool {
     dest == port.peer_mac && unsafe { bpf_skb_change_type(ctx.as_ptr().cast(), 0) } == 0
 }
 
+/// What the program returns for a frame it drops (counted by its reason already). At a wire
+/// end's ingress that is TC_ACT_SHOT, which the sender never learns of, as a frame lost on a
+/// cable. At a netkit's transmit NETKIT_DROP would fail the sender's `send` with ENOBUFS (ping
+/// was seen sending again) and count in its `tx_dropped` (`tx_refused`), so a netkit port's
+/// frame is redirected to ifindex 0 instead: no device has it, and the kernel frees the
+/// frame without a word, as `bpf_redirect` to a device that is gone does.
+#[inline(always)]
+fn drop(port: &feth_common::PortConfig) -> i32 {
+    if port.mode == feth_common::Mode::Netkit as u32 {
+        // SAFETY: a helper call with no flags; it only sets the redirect target.
+        return unsafe { bpf_redirect(0, 0) } as i32;
+    }
+    TC_ACT_SHOT
+}
+
 /// Flips one random bit of the frame's last byte, past the headers of any frame that carries
 /// a payload, so the receiver's checksum sees it. Only frames whose checksum was computed
 /// before the crossover can be damaged honestly: a super-frame (GSO, or merged by the wire's
@@ -193,6 +214,36 @@ fn corrupt(ctx: &TcContext, skb: *const __sk_buff) -> bool {
     // SAFETY: the live skb; RESET only clears a verified mark.
     unsafe { bpf_csum_level(ctx.as_ptr().cast(), u64::from(BPF_CSUM_LEVEL_RESET)) };
     true
+}
+
+/// netkit mode's receiving side: the primary program of a netkit pair runs when the crossover
+/// redirects a frame to the wire end, with the user end already the skb's device. A netkit
+/// delivers whatever it is given, so this program judges as a receiving veth does
+/// (`is_skb_forwardable`): a frame longer than the user end's MTU, as it is now, plus an
+/// Ethernet header and a VLAN tag is refused, a GSO super-frame never. A refused frame was
+/// counted as handed over, so it shows in the receiver's `rx_refused`; the sender never
+/// learns of it (the redirect that brought it here does not report the verdict).
+#[classifier]
+pub fn feth_netkit_rx(ctx: TcContext) -> i32 {
+    let skb = ctx.as_ptr().cast::<__sk_buff>();
+    // SAFETY: the live __sk_buff of this invocation; len and gso_size are readable from TC.
+    let (len, gso) = unsafe { ((*skb).len, (*skb).gso_size) };
+    if gso != 0 {
+        return TC_ACT_OK;
+    }
+    let mut mtu = 0u32;
+    // SAFETY: the live skb; ifindex 0 is the skb's own device; a valid out-pointer.
+    if unsafe { bpf_check_mtu(ctx.as_ptr(), 0, &mut mtu, 0, 0) } < 0 {
+        return TC_ACT_OK;
+    }
+    if len > mtu + 18 { TC_ACT_SHOT } else { TC_ACT_OK }
+}
+
+/// `feth_netkit_rx` for 5.10 and 5.11 (no `bpf_check_mtu`): loaded so every kernel pins the
+/// same programs, never attached (netkit came in 6.7).
+#[classifier]
+pub fn feth_netkit_rx_510(_ctx: TcContext) -> i32 {
+    TC_ACT_OK
 }
 
 /// Attached by a running `capture` to its port's user end, at egress, which runs before the

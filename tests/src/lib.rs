@@ -37,6 +37,24 @@ pub fn kernel_at_least(major: u32, minor: u32) -> bool {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
 }
 
+/// Whether netkit mode runs here, asked of the loader once per test binary inside the calling
+/// test's world: a kernel without netkit must refuse it in one sentence and change nothing.
+pub fn netkit_here() -> bool {
+    static HERE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HERE.get_or_init(|| {
+        let _probe = loader::Ports::new(&["fethnkprobe"]);
+        let before = loader::show_state();
+        let out = loader::run(&["create", "fethnkprobe", "--mode", "netkit"]);
+        if out.status.success() {
+            return true;
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("netkit mode needs netkit devices") && err.lines().count() == 1, "{err}");
+        assert_eq!(loader::show_state(), before, "the refusal changed nothing");
+        false
+    })
+}
+
 /// Whether XDP mode crosses jumbo frames here (multi-buffer XDP redirect, Linux 6.3).
 pub fn xdp_jumbo() -> bool {
     kernel_at_least(6, 3)

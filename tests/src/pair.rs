@@ -144,7 +144,8 @@ pub fn port<'a>(show: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
     show.as_array().unwrap().iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{name} not in show"))
 }
 
-/// Runs each listed `fn name(mode: &str)` as two tests, `xdp::name` and `tc::name`,
+/// Runs each listed `fn name(mode: &str)` as three tests, `xdp::name`, `tc::name` and
+/// `netkit::name` (where the kernel has netkit; elsewhere its refusal is checked instead),
 /// each in a world of its own.
 #[macro_export]
 macro_rules! both_modes {
@@ -157,6 +158,14 @@ macro_rules! both_modes {
         }
         mod tc {
             $( #[test] fn $name() { let _w = $crate::world(); super::$name("tc") } )*
+        }
+        mod netkit {
+            $( #[test] fn $name() {
+                let _w = $crate::world();
+                if $crate::netkit_here() {
+                    super::$name("netkit")
+                }
+            } )*
         }
     };
 }

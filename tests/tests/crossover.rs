@@ -58,7 +58,7 @@ fn tcp_transfer_10mb_intact(mode: &str) {
 fn unpeer_drops_carrier_and_repeer_keeps_ifindex(mode: &str) {
     let p = up_pair(mode, &[]);
     let c = NetNs::new("c");
-    ok(&["create", "feth2", "--netns", &c.name]);
+    ok(&["create", "feth2", "--netns", &c.name, "--mode", mode]);
     let ifindex0 = p.a.link("feth0").unwrap().index;
     let ifindex2 = c.link("feth2").unwrap().index;
 

@@ -77,8 +77,12 @@ pub fn latency(ctx: &Context, seconds: u32, progress: &Progress) -> Result<Optio
     if feth_control::kernel::helper::find("sockperf").is_none() {
         return Ok(None);
     }
-    let setups = [Setup::PlainVeth, Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::Bridge];
-    let cases: Vec<(Setup, bool)> = [false, true].iter().flat_map(|&tcp| setups.map(|s| (s, tcp))).collect();
+    let mut setups = vec![Setup::PlainVeth, Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::Bridge];
+    if ctx.features.netkit {
+        setups.push(Setup::Feth(Mode::Netkit));
+    }
+    let cases: Vec<(Setup, bool)> =
+        [false, true].iter().flat_map(|&tcp| setups.iter().map(move |s| (*s, tcp))).collect();
     let mut runs: Vec<Vec<[f64; 3]>> = vec![Vec::new(); cases.len()];
     let section = progress.section("latency", ROUNDS * cases.len());
     for round in 1..=ROUNDS {

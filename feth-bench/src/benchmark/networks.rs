@@ -56,7 +56,7 @@ fn namespaces(row: Row) -> (String, String) {
 
 /// `feth-loader up` of two feth interfaces, each in its namespace, in `mode`.
 pub fn feth_pair(ctx: &Context, (a, ns_a): (&str, &str), (b, ns_b): (&str, &str), mode: Mode) -> Result<()> {
-    let spec = |name: &str, ns: &str| PortSpec { name: name.into(), netns: Some(ns.into()), mtu: None };
+    let spec = |name: &str, ns: &str| PortSpec { name: name.into(), netns: Some(ns.into()), mtu: None, mode: None };
     with_state(ctx, |state| {
         ops::up(state, &spec(a, ns_a), &spec(b, ns_b), PeerOptions { mode: Some(mode), hwcsum: None })
     })
@@ -141,7 +141,12 @@ impl Network {
             Row::FethXdp | Row::FethXdpImpaired | Row::FethTc => {
                 let mode = if row == Row::FethTc { Mode::Tc } else { Mode::Xdp };
                 let (a, b) = feth_names(row).expect("a feth row");
-                let spec = |name: &str, ns: &str| PortSpec { name: name.into(), netns: Some(ns.into()), mtu: None };
+                let spec = |name: &str, ns: &str| PortSpec {
+                    name: name.into(),
+                    netns: Some(ns.into()),
+                    mtu: None,
+                    mode: None,
+                };
                 with_state(ctx, |state| {
                     ops::up(
                         state,

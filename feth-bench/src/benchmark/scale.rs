@@ -56,7 +56,7 @@ pub fn scale(ctx: &Context, counts: &[usize], progress: &Progress) -> Result<Vec
         netns::ensure(NS)?;
         let before = kernel_memory_kib()?;
         let start = Instant::now();
-        let spec = |name: &str| PortSpec { name: name.into(), netns: Some(NS.into()), mtu: None };
+        let spec = |name: &str| PortSpec { name: name.into(), netns: Some(NS.into()), mtu: None, mode: None };
         // One `up` with every pair: one process, as `feth-loader up A B C D ...` does.
         let up = with_state(ctx, |state| {
             let pairs: Vec<(PortSpec, PortSpec)> = names(pairs).iter().map(|(a, b)| (spec(a), spec(b))).collect();

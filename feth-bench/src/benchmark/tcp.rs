@@ -120,6 +120,7 @@ impl Setup {
         match self {
             Setup::Feth(Mode::Xdp) => "feth crossover, XDP mode",
             Setup::Feth(Mode::Tc) => "feth crossover, TC mode",
+            Setup::Feth(Mode::Netkit) => "feth crossover, netkit mode",
             Setup::FethVxlan => "feth remote peers over VXLAN",
             Setup::PlainVeth => "plain veth",
             Setup::Bridge => "Linux bridge",
@@ -264,7 +265,10 @@ pub fn tcp_throughput(ctx: &Context, seconds: u32, progress: &Progress) -> Resul
     if feth_control::kernel::helper::find("iperf3").is_none() {
         return Ok(None);
     }
-    let runs = [Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::FethVxlan, Setup::PlainVeth];
+    let mut runs = vec![Setup::Feth(Mode::Xdp), Setup::Feth(Mode::Tc), Setup::FethVxlan, Setup::PlainVeth];
+    if ctx.features.netkit {
+        runs.push(Setup::Feth(Mode::Netkit));
+    }
     let section = progress.section("tcp", ROUNDS * runs.len());
     let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
     for round in 1..=ROUNDS {

@@ -65,7 +65,8 @@ pub fn bare_rate(
 ) -> Result<BareRate> {
     let (row, redirect) = match mode {
         Mode::Xdp => (Row::MinimalDevmap, "XDP devmap redirect"),
-        Mode::Tc => (Row::MinimalTc, "TC redirect"),
+        // A netkit port's frames are skbs redirected by the TC program, as in TC mode.
+        Mode::Tc | Mode::Netkit => (Row::MinimalTc, "TC redirect"),
     };
     let path = match receiver {
         Receiver::Xdp => format!("{redirect} into an XDP program"),

@@ -47,6 +47,12 @@ pub struct Target {
 pub fn target(ctx: &Context, name: &str) -> Result<Target> {
     read_state(ctx, |state| {
         let port = state.port(name)?;
+        if port.mode() == Mode::Netkit || state.peer_of(port).is_some_and(|p| p.mode() == Mode::Netkit) {
+            return Err(FethError::Refused {
+                name: name.to_owned(),
+                reason: "gen and sink send and count with XDP (live frames), which a netkit pair cannot transmit or run natively; use a pair in tc or xdp mode".into(),
+            });
+        }
         let user = port.user.as_ref().ok_or_else(|| FethError::Refused {
             name: name.to_owned(),
             reason: "its user end cannot be reached (its namespace has no name or process)".into(),

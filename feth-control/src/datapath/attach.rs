@@ -1,6 +1,7 @@
 //! Attaching and detaching the crossover's programs on wire ends (and tunnel ends): an XDP
-//! link or a TC program, each pinned as `links/<wire>_<mode>` in the layout directory, or for
-//! TC a `cls_bpf` filter on the device itself (the default path, which pins nothing).
+//! link, a TC program, or in netkit mode the TC program as the pair's peer program, each
+//! pinned as `links/<wire>_<mode>` in the layout directory, or for TC a `cls_bpf` filter on
+//! the device itself (the default path, which pins nothing).
 use aya::programs::{
     LinkOrder, SchedClassifier, TcAttachType, Xdp, XdpMode,
     links::FdLink,
@@ -9,15 +10,16 @@ use aya::programs::{
 use aya_obj::programs::XdpAttachType;
 use feth_common::{
     Mode,
-    names::{PROG_TC_510, PROG_TC_WIRE, PROG_XDP_USER_RX, PROG_XDP_WIRE},
+    names::{PROG_NETKIT_RX, PROG_TC_510, PROG_TC_WIRE, PROG_XDP_USER_RX, PROG_XDP_WIRE},
 };
 use futures::TryStreamExt as _;
 use rtnetlink::packet_route::tc::TcAttribute;
 
 use crate::{
-    datapath::pins::{link_pin_path, links_in, unpin_link},
+    datapath::pins::{link_pin_path, link_pin_paths, links_in, netkit_rx_pin_path, unpin_link},
     error::{Context as _, Result},
     kernel::{
+        bpf_syscall,
         bpffs::StateDir,
         context::{Context, TcPath},
         netns::Netns,
@@ -56,6 +58,7 @@ pub fn attach(ctx: &Context, wire: &str, wire_ifindex: u32, mode: Mode) -> Resul
     }
     let path = link_pin_path(dir, wire, mode);
     let link = match mode {
+        Mode::Netkit => return attach_netkit(dir, wire, wire_ifindex, &path),
         Mode::Xdp => {
             let mut prog = Xdp::from_pin(dir.pin_path(PROG_XDP_WIRE), XdpAttachType::Interface)
                 .context(format!("open pinned program {PROG_XDP_WIRE}"))?;
@@ -88,8 +91,48 @@ pub fn attach(ctx: &Context, wire: &str, wire_ifindex: u32, mode: Mode) -> Resul
     Ok(())
 }
 
+/// netkit mode: the TC program as the netkit peer program of the pair whose primary is the
+/// wire end (it runs when the user end transmits), through a BPF link aya does not make
+/// (kernel::bpf_syscall), pinned like the others.
+/// The primary program, `feth_netkit_rx`, judges what the crossover hands to the user end.
+fn attach_netkit(dir: &StateDir, wire: &str, wire_ifindex: u32, path: &std::path::Path) -> Result<()> {
+    use aya_obj::generated::bpf_attach_type::{BPF_NETKIT_PEER, BPF_NETKIT_PRIMARY};
+    let rx = netkit_rx_pin_path(dir, wire);
+    if !rx.exists() {
+        netkit_link(dir, PROG_NETKIT_RX, wire, wire_ifindex, BPF_NETKIT_PRIMARY as u32, &rx)?;
+    }
+    if !path.exists() {
+        netkit_link(dir, PROG_TC_WIRE, wire, wire_ifindex, BPF_NETKIT_PEER as u32, path)?;
+    }
+    Ok(())
+}
+
+/// Links the pinned program `name` to the netkit pair of `wire` as `attach_type` and pins the
+/// link at `path`.
+fn netkit_link(
+    dir: &StateDir,
+    name: &str,
+    wire: &str,
+    ifindex: u32,
+    attach_type: u32,
+    path: &std::path::Path,
+) -> Result<()> {
+    use std::os::fd::AsFd as _;
+    let prog = SchedClassifier::from_pin(dir.pin_path(name)).context(format!("open pinned program {name}"))?;
+    let fd = prog.fd().context(format!("{name}: its file descriptor"))?;
+    let link = bpf_syscall::link_create(fd.as_fd(), ifindex, attach_type)
+        .map_err(std::io::Error::from_raw_os_error)
+        .context(format!("{wire}: attach {name} to its netkit pair"))?;
+    bpf_syscall::pin(link.as_fd(), path)
+        .map_err(std::io::Error::from_raw_os_error)
+        .context(format!("{wire}: pin the link of {name}"))
+}
+
 /// Whether `mode`'s program is attached to the wire end (by either TC path).
 pub fn is_attached(dir: &StateDir, wire: &str, wire_ifindex: u32, mode: Mode) -> bool {
+    if mode == Mode::Netkit {
+        return link_pin_paths(dir, wire, mode).iter().all(|p| p.exists());
+    }
     link_pin_path(dir, wire, mode).exists() || mode == Mode::Tc && netlink_filter_attached(wire_ifindex)
 }
 
@@ -105,7 +148,7 @@ pub fn detach(ctx: &Context, wire: &str, wire_ifindex: u32, mode: Mode) -> Resul
         crate::kernel::ethtool::set(wire, crate::kernel::ethtool::Feature::Gro, true)?;
         return detached;
     }
-    unpin_link(&link_pin_path(dir, wire, mode))?;
+    unpin(dir, wire, mode)?;
     if mode == Mode::Tc && netlink_filter_attached(wire_ifindex) {
         // The filter carries the name of the variant that was loaded (datapath::load::variants).
         for name in [PROG_TC_WIRE, PROG_TC_510] {
@@ -120,7 +163,7 @@ pub fn detach(ctx: &Context, wire: &str, wire_ifindex: u32, mode: Mode) -> Resul
 
 /// Unpins a pinned link of a wire end that may be gone.
 pub fn unpin(dir: &StateDir, wire: &str, mode: Mode) -> Result<()> {
-    unpin_link(&link_pin_path(dir, wire, mode))
+    link_pin_paths(dir, wire, mode).iter().try_for_each(|path| unpin_link(path))
 }
 
 /// Wire ends and modes that have a pinned link.

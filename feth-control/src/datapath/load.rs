@@ -11,16 +11,13 @@ use aya_obj::programs::XdpAttachType;
 use feth_common::{
     Mode,
     names::{
-        MAP_CROSSOVER, MAP_PORTS, MAP_SHARED, MAP_STATS, MAPS, PROG_TC_510, PROG_TC_USER_EGRESS, PROG_TC_WIRE,
-        PROG_XDP_510, PROG_XDP_LINEAR, PROG_XDP_USER_RX, PROG_XDP_WIRE,
+        MAP_CROSSOVER, MAP_PORTS, MAP_SHARED, MAP_STATS, MAPS, PROG_NETKIT_RX, PROG_NETKIT_RX_510, PROG_TC_510,
+        PROG_TC_USER_EGRESS, PROG_TC_WIRE, PROG_XDP_510, PROG_XDP_LINEAR, PROG_XDP_USER_RX, PROG_XDP_WIRE,
     },
 };
 
 use crate::{
-    datapath::{
-        attach,
-        pins::{link_pin_path, remove_pin, unpin_link},
-    },
+    datapath::{attach, pins::remove_pin},
     error::{Context as _, FethError, Result},
     kernel::{bpffs::StateDir, context::Context, features::Features},
 };
@@ -52,7 +49,7 @@ pub fn pinned_capacity(dir: &StateDir) -> Option<u32> {
 }
 
 /// The names every program is pinned under.
-const PROGRAMS: [&str; 4] = [PROG_XDP_WIRE, PROG_TC_WIRE, PROG_TC_USER_EGRESS, PROG_XDP_USER_RX];
+const PROGRAMS: [&str; 5] = [PROG_XDP_WIRE, PROG_TC_WIRE, PROG_TC_USER_EGRESS, PROG_XDP_USER_RX, PROG_NETKIT_RX];
 
 /// Every pin a complete layout has, programs and maps.
 fn pins() -> impl Iterator<Item = &'static str> {
@@ -75,7 +72,7 @@ pub fn any_pinned(dir: &StateDir) -> bool {
 pub fn unpin_programs_and_links(ctx: &Context, wires: &[(String, u32)]) -> Result<()> {
     let dir = &ctx.state;
     for (wire, mode) in attach::attached_links(dir) {
-        unpin_link(&link_pin_path(dir, &wire, mode))?;
+        attach::unpin(dir, &wire, mode)?;
     }
     for (wire, ifindex) in wires {
         attach::detach(ctx, wire, *ifindex, Mode::Tc)?;
@@ -120,7 +117,7 @@ pub fn unload(dir: &StateDir) -> Result<()> {
 
 /// The variant of each program the kernel takes (feth-ebpf: each holds only what its kernels
 /// know), and the name it is pinned under whichever it is.
-pub fn variants(features: &Features) -> [(&'static str, &'static str); 4] {
+pub fn variants(features: &Features) -> [(&'static str, &'static str); 5] {
     let xdp = if features.xdp_frags {
         PROG_XDP_WIRE
     } else if features.atomic_fetch {
@@ -129,11 +126,13 @@ pub fn variants(features: &Features) -> [(&'static str, &'static str); 4] {
         PROG_XDP_510
     };
     let tc = if features.atomic_fetch { PROG_TC_WIRE } else { PROG_TC_510 };
+    let netkit_rx = if features.atomic_fetch { PROG_NETKIT_RX } else { PROG_NETKIT_RX_510 };
     [
         (xdp, PROG_XDP_WIRE),
         (tc, PROG_TC_WIRE),
         (PROG_TC_USER_EGRESS, PROG_TC_USER_EGRESS),
         (PROG_XDP_USER_RX, PROG_XDP_USER_RX),
+        (netkit_rx, PROG_NETKIT_RX),
     ]
 }
 

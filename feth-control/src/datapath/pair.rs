@@ -1,10 +1,14 @@
-//! One feth interface = one veth pair: the user end (named as asked, possibly in another
-//! namespace) and the hidden wire end `fwire<slot>` that stays in the loader's namespace.
+//! One feth interface = one veth pair (or, in netkit mode, one netkit pair): the user end
+//! (named as asked, possibly in another namespace) and the hidden wire end `fwire<slot>` that
+//! stays in the loader's namespace.
 use std::os::fd::AsRawFd as _;
 
+use feth_common::Mode;
 use rtnetlink::{
-    LinkMessageBuilder, LinkUnspec, LinkVeth,
-    packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkXdp},
+    LinkMessageBuilder, LinkNetkit, LinkUnspec, LinkVeth,
+    packet_route::link::{
+        InfoData, InfoKind, InfoNetkit, InfoVeth, LinkAttribute, LinkMessage, LinkXdp, NetkitMode, NetkitPolicy,
+    },
 };
 
 use crate::{
@@ -29,10 +33,12 @@ pub fn queues() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
-/// Creates the veth pair in one netlink request (the user end is born in its namespace with
-/// its MAC and MTU), then writes the record on the wire end. A wire end without a record is a
-/// creation cut short, which the repair finishes. Returns the wire end.
-pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: &Netns, mtu: u32, mac: [u8; 6]) -> Result<LinkView> {
+/// Creates the veth pair (a netkit pair for netkit mode) in one netlink request (the user end is
+/// born in its namespace with its MAC and MTU), then writes the record on the wire end. A wire
+/// end without a record is a creation cut short, which the repair finishes. Returns the wire
+/// end.
+pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: &Netns, mtu: u32, mac: [u8; 6], mode: Mode) -> Result<LinkView> {
+    let netkit = mode == Mode::Netkit;
     let wire = wire_name(slot);
     let ns_file = match ns.path() {
         Some(path) => Some(
@@ -51,23 +57,53 @@ pub fn create(rtnl: &Rtnl, slot: u32, name: &str, ns: &Netns, mtu: u32, mac: [u8
     if let Some(f) = &ns_file {
         user = user.setns_by_fd(f.as_raw_fd());
     }
-    let msg = LinkVeth::new(&wire, name)
-        .index(feth_common::WIRE_IFINDEX_BASE + slot)
-        .mtu(WIRE_MTU)
-        .append_extra_attribute(LinkAttribute::NumTxQueues(q))
-        .append_extra_attribute(LinkAttribute::NumRxQueues(q))
-        .set_info_data(InfoData::Veth(InfoVeth::Peer(user.build())))
-        .build();
-    rtnl.add(msg, &format!("{name}: create veth pair ({wire})"))?;
+    let (msg, kind) = if netkit {
+        (wire_end(netkit_pair(&wire, user.build()), slot, q).build(), "netkit")
+    } else {
+        (wire_end(veth_pair(&wire, user.build()), slot, q).build(), "veth")
+    };
+    rtnl.add(msg, &format!("{name}: create {kind} pair ({wire})"))?;
     let mut view = rtnl.require(&wire)?;
     crate::fault::point("create:veth-made");
     configure_wire(&wire)?;
     // (Setting the alias raises no link notification; the feature change above does, so
     // `monitor` sees the new interface.)
-    let record = Record::default();
+    let record = Record { mode, ..Record::default() };
     rtnl.set_alias(view.index, record.encode(), &format!("{wire}: record the configuration"))?;
     view.alias = Some(record.encode());
     Ok(view)
+}
+
+/// The wire end's own attributes: its ifindex in the wire range, an MTU that never limits,
+/// one queue per CPU.
+fn wire_end<T>(pair: LinkMessageBuilder<T>, slot: u32, queues: u32) -> LinkMessageBuilder<T> {
+    pair.index(feth_common::WIRE_IFINDEX_BASE + slot)
+        .mtu(WIRE_MTU)
+        .append_extra_attribute(LinkAttribute::NumTxQueues(queues))
+        .append_extra_attribute(LinkAttribute::NumRxQueues(queues))
+}
+
+fn veth_pair(wire: &str, user: LinkMessage) -> LinkMessageBuilder<LinkVeth> {
+    LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+        .name(wire.to_owned())
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(user)))
+}
+
+/// A netkit pair in L2 mode (Ethernet frames, MAC addresses, ARP) whose primary is the wire
+/// end. The primary passes what it is given to the user end (what the crossover redirects to
+/// it); the user end drops what it sends until the crossover program is attached, rather
+/// than passing it to the wire end in the loader's namespace (counted as its `tx_dropped`,
+/// feth's `tx_refused`).
+fn netkit_pair(wire: &str, user: LinkMessage) -> LinkMessageBuilder<LinkNetkit> {
+    let info = vec![
+        InfoNetkit::Mode(NetkitMode::L2),
+        InfoNetkit::Policy(NetkitPolicy::Pass),
+        InfoNetkit::PeerPolicy(NetkitPolicy::Drop),
+        InfoNetkit::Peer(user),
+    ];
+    LinkMessageBuilder::<LinkNetkit>::new_with_info_kind(InfoKind::Netkit)
+        .name(wire.to_owned())
+        .set_info_data(InfoData::Netkit(info))
 }
 
 /// A wire end carries only crossed frames: no IPv6 of its own (no link-local address, no

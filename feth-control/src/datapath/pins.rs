@@ -18,19 +18,42 @@ pub fn link_pin_path(dir: &StateDir, wire: &str, mode: Mode) -> PathBuf {
     dir.link_dir().join(format!("{wire}_{}", mode.name()))
 }
 
-/// `(wire, mode)` of every link pinned in `dir`.
+/// netkit mode's second link of a wire end: `feth_netkit_rx` as the pair's primary program.
+pub fn netkit_rx_pin_path(dir: &StateDir, wire: &str) -> PathBuf {
+    dir.link_dir().join(format!("{wire}_{NETKIT_RX}"))
+}
+
+/// The suffix of [`netkit_rx_pin_path`].
+const NETKIT_RX: &str = "netkitrx";
+
+/// Every link `mode` pins for a wire end: one, or in netkit mode two (its peer and primary
+/// programs).
+pub fn link_pin_paths(dir: &StateDir, wire: &str, mode: Mode) -> Vec<PathBuf> {
+    let mut paths = vec![link_pin_path(dir, wire, mode)];
+    if mode == Mode::Netkit {
+        paths.push(netkit_rx_pin_path(dir, wire));
+    }
+    paths
+}
+
+/// `(wire, mode)` of every link pinned in `dir` (a netkit pair's two links once).
 pub fn links_in(dir: &Path) -> Vec<(String, Mode)> {
     let names: Vec<String> = fs::read_dir(dir)
         .map(|dir| dir.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
         .unwrap_or_default();
     names
         .into_iter()
-        .filter_map(|n| match n.rsplit_once('_')? {
-            (wire, "xdp") => Some((wire.to_owned(), Mode::Xdp)),
-            (wire, "tc") => Some((wire.to_owned(), Mode::Tc)),
-            _ => None,
+        .filter_map(|n| {
+            let (wire, mode) = n.rsplit_once('_')?;
+            let mode = if mode == NETKIT_RX { Mode::Netkit } else { mode.parse().ok()? };
+            Some((wire.to_owned(), mode))
         })
-        .collect()
+        .fold(Vec::new(), |mut links, link| {
+            if !links.contains(&link) {
+                links.push(link);
+            }
+            links
+        })
 }
 
 /// Detaches a pinned link and removes its pin. The detach is explicit (BPF_LINK_DETACH, 5.9+):

@@ -3,9 +3,9 @@
 //! where it cannot touch anything); what only shows in behaviour, a bug fix or a data-path
 //! capability, is read from the kernel's version. The minimum kernel of each feature is in
 //! docs/kernels.md.
-use std::os::fd::{FromRawFd as _, OwnedFd};
-
 use aya::util::KernelVersion;
+
+use crate::kernel::bpf_syscall::{BPF_LINK_CREATE, BPF_PROG_LOAD, LinkCreate, ProgLoad, bpf};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Features {
@@ -38,6 +38,9 @@ pub struct Features {
     /// (`feth_common::port::hop`). Before, the hop would bypass the counters `rx` reads, so
     /// TC mode keeps the two hops through the veth. By version: only traffic shows it.
     pub one_hop: bool,
+    /// netkit devices and their BPF links (6.7, where the kernel is built with them): netkit
+    /// mode. Probed.
+    pub netkit: bool,
 }
 
 /// The running kernel's release (`uname -r`), for sentences that name what a feature needs.
@@ -60,6 +63,7 @@ impl Features {
         veth_napi: true,
         live_frames: true,
         one_hop: true,
+        netkit: true,
     };
     /// The oldest kernel feth runs on (5.10): the strictest checks.
     pub const NONE: Features = Features {
@@ -71,6 +75,7 @@ impl Features {
         veth_napi: false,
         live_frames: false,
         one_hop: false,
+        netkit: false,
     };
 
     /// The running kernel's features, probed now (`kernel::context::Context` keeps them for
@@ -86,75 +91,45 @@ impl Features {
             veth_napi: at_least(5, 13),
             live_frames: at_least(5, 18),
             one_hop: at_least(6, 7),
+            netkit: probe_netkit().unwrap_or(false),
         }
     }
 }
 
-const BPF_PROG_LOAD: libc::c_long = 5;
-const BPF_LINK_CREATE: libc::c_long = 28;
-const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
-/// `enum bpf_attach_type`'s BPF_TCX_INGRESS (6.6).
-const BPF_TCX_INGRESS: u32 = 46;
-
-/// The BPF_PROG_LOAD part of `union bpf_attr` the probe fills (the kernel zero-extends it).
-#[repr(C)]
-struct ProgLoad {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-}
-
-/// The BPF_LINK_CREATE part of `union bpf_attr`, up to its TCX fields.
-#[repr(C)]
-struct LinkCreate {
-    prog_fd: u32,
-    target_ifindex: u32,
-    attach_type: u32,
-    flags: u32,
-    relative_fd: u32,
-    _pad: u32,
-    expected_revision: u64,
-}
-
-/// `bpf(2)` with `attr`; a new file descriptor, or the errno.
-fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> Result<OwnedFd, i32> {
-    // SAFETY: attr is a valid prefix of union bpf_attr for cmd, alive for the call.
-    let fd = unsafe {
-        libc::syscall(libc::SYS_bpf, cmd, std::ptr::from_mut(attr), std::mem::size_of::<T>() as libc::c_uint)
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
-    }
-    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
+/// `enum bpf_attach_type`'s BPF_TCX_INGRESS (6.6) and BPF_NETKIT_PEER (6.7).
+const BPF_TCX_INGRESS: u32 = aya_obj::generated::bpf_attach_type::BPF_TCX_INGRESS as u32;
+const BPF_NETKIT_PEER: u32 = aya_obj::generated::bpf_attach_type::BPF_NETKIT_PEER as u32;
 
 /// TCX, asked of the kernel: a do-nothing TC program linked for TCX ingress of ifindex 0. No
 /// device has that index, so nothing is attached anywhere: a kernel that knows TCX looks for
 /// the device and says ENODEV, one that does not refuses the attach type with EINVAL. `None`
 /// when the program cannot be loaded (no CAP_BPF) or the answer is neither.
 fn probe_tcx() -> Option<bool> {
+    probe_attach(BPF_TCX_INGRESS)
+}
+
+/// netkit, asked the same way: a kernel built with netkit looks for the netkit device
+/// ifindex 0 and says ENODEV; one without it (before 6.7, or built without CONFIG_NETKIT, as
+/// this machine's 6.18 is) says EINVAL.
+fn probe_netkit() -> Option<bool> {
+    probe_attach(BPF_NETKIT_PEER)
+}
+
+/// Links a do-nothing TC program for `attach_type` on ifindex 0: ENODEV means the kernel knows
+/// the attach type, EINVAL that it does not.
+fn probe_attach(attach_type: u32) -> Option<bool> {
     use std::os::fd::AsRawFd as _;
     // r0 = 0 (TC_ACT_OK); exit.
     let insns: [u64; 2] = [0xb7, 0x95];
     let license = c"GPL";
     let mut load = ProgLoad {
-        prog_type: BPF_PROG_TYPE_SCHED_CLS,
+        prog_type: crate::kernel::bpf_syscall::BPF_PROG_TYPE_SCHED_CLS,
         insn_cnt: insns.len() as u32,
         insns: insns.as_ptr() as u64,
         license: license.as_ptr() as u64,
     };
     let prog = bpf(BPF_PROG_LOAD, &mut load).ok()?;
-    let mut link = LinkCreate {
-        prog_fd: prog.as_raw_fd() as u32,
-        target_ifindex: 0,
-        attach_type: BPF_TCX_INGRESS,
-        flags: 0,
-        relative_fd: 0,
-        _pad: 0,
-        expected_revision: 0,
-    };
+    let mut link = LinkCreate::new(prog.as_raw_fd() as u32, 0, attach_type);
     match bpf(BPF_LINK_CREATE, &mut link) {
         Err(libc::ENODEV) => Some(true),
         Err(libc::EINVAL) => Some(false),

@@ -29,8 +29,10 @@ pub struct LinkView {
     pub carrier: bool,
     pub oper_up: bool,
     pub is_veth: bool,
+    /// A netkit device (feth's netkit mode: wire end and user end are a netkit pair).
+    pub is_netkit: bool,
     pub is_vxlan: bool,
-    /// ifindex of a veth's other end (in its own namespace).
+    /// ifindex of a veth's (or netkit's) other end (in its own namespace).
     pub link: Option<u32>,
     /// Namespace of the other end, as an id relative to this link's namespace; `None` when
     /// both ends share a namespace.
@@ -47,6 +49,13 @@ pub struct LinkView {
     /// What the kernel says this interface received.
     pub rx_packets: u64,
     pub rx_bytes: u64,
+}
+
+impl LinkView {
+    /// One end of a pair feth can make a port of: a veth, or a netkit (netkit mode).
+    pub fn is_pair_end(&self) -> bool {
+        self.is_veth || self.is_netkit
+    }
 }
 
 impl From<&LinkMessage> for LinkView {
@@ -77,6 +86,7 @@ impl From<&LinkMessage> for LinkView {
                 LinkAttribute::Group(g) => view.group = *g,
                 LinkAttribute::LinkInfo(infos) => {
                     view.is_veth = infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Veth)));
+                    view.is_netkit = infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Netkit)));
                     view.is_vxlan = infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Vxlan)));
                 }
                 LinkAttribute::Xdp(xdp) => {

@@ -52,7 +52,7 @@ struct Seen {
 /// The current name of the user end of wire end `link`, read from the kernel (the user end may
 /// have been renamed or moved since the monitor started).
 fn interface_of(ctx: &Context, link: &LinkView) -> Option<String> {
-    if !link.is_veth {
+    if !link.is_pair_end() {
         return None;
     }
     let slot = feth_common::wire_slot_of(link.index)?;

@@ -96,19 +96,23 @@ impl From<&Impairment> for ImpairReport {
 /// Why feth changes each setting (ARCHITECTURE.md, "Datapaths"), judged from what the user
 /// end reports now.
 fn changes(mode: Mode, hwcsum: bool, corrupting: bool, tx_checksum: bool) -> Vec<String> {
-    let mut v = vec!["gro on: a veth needs NAPI to receive XDP-redirected frames".to_owned()];
+    let gro = match mode {
+        Mode::Netkit => "gro on: as on every feth user end (a netkit has no NAPI of its own; it changes nothing)",
+        _ => "gro on: a veth needs NAPI to receive XDP-redirected frames",
+    };
+    let mut v = vec![gro.to_owned()];
     match (mode, hwcsum, tx_checksum) {
         (_, _, true) => {}
         (Mode::Xdp, _, false) => v.push(
             "tx-checksumming off: XDP_REDIRECT loses CHECKSUM_PARTIAL, so the stack must checksum TCP/UDP itself (GSO is off too)"
                 .to_owned(),
         ),
-        (Mode::Tc, false, false) => v.push("tx-checksumming off: hwcsum off was asked".to_owned()),
-        (Mode::Tc, true, false) if corrupting => v.push(
+        (Mode::Tc | Mode::Netkit, false, false) => v.push("tx-checksumming off: hwcsum off was asked".to_owned()),
+        (Mode::Tc | Mode::Netkit, true, false) if corrupting => v.push(
             "tx-checksumming off: impair --corrupt damages frames whose checksum is computed first (GSO is off too)"
                 .to_owned(),
         ),
-        (Mode::Tc, true, false) => {}
+        (Mode::Tc | Mode::Netkit, true, false) => {}
     }
     if mode == Mode::Tc && corrupting {
         v.push("wire end's gro off: merged frames would carry an unverified checksum past --corrupt".to_owned());
@@ -128,7 +132,10 @@ pub fn port_report(state: &State, port: &Port) -> Result<PortReport> {
     let remote = remote_report(state, port)?;
     let peered = state.is_linked(port);
     // From the data path, or without its pins, what the records and the peer say it holds.
-    let hops = if port.mode() == Mode::Tc && state.peer_of(port).is_some() {
+    // A netkit pair always delivers in one hop: the peer's netkit hands the frame over.
+    let hops = if port.mode() == Mode::Netkit && state.peer_of(port).is_some() {
+        Some(1)
+    } else if port.mode() == Mode::Tc && state.peer_of(port).is_some() {
         let config = state.crossover.as_ref().map_or_else(|| Ok(state.config_of(port)), |c| c.port(port.slot))?;
         Some(if config.hop & feth_common::port::hop::ONE != 0 { 1 } else { 2 })
     } else {

@@ -27,6 +27,9 @@ pub struct PortSpec {
     pub name: String,
     pub netns: Option<String>,
     pub mtu: Option<u32>,
+    /// The mode a new port starts in (netkit makes a netkit pair instead of a veth pair);
+    /// `None` for the default. An existing port must be able to run it.
+    pub mode: Option<Mode>,
 }
 
 /// Checks a creation without doing it. `Ok(true)` when the port already exists as asked.
@@ -34,9 +37,15 @@ pub fn check_create(state: &State, spec: &PortSpec) -> Result<bool> {
     names::validate(&spec.name)?;
     if let Some(mtu) = spec.mtu {
         mtu::check(&spec.name, mtu)?;
+        if let Some(mode) = spec.mode {
+            mtu::check_xdp(&spec.name, mode, mtu, &state.ctx.features)?;
+        }
     }
     let wanted = Netns::from_arg(spec.netns.as_deref())?;
     if let Some(existing) = state.find(&spec.name)? {
+        if let Some(mode) = spec.mode {
+            existing.check_mode(mode)?;
+        }
         if spec.netns.is_some() && !existing.netns.same_as(&wanted) {
             return Err(FethError::WrongNetns {
                 name: spec.name.clone(),
@@ -45,6 +54,13 @@ pub fn check_create(state: &State, spec: &PortSpec) -> Result<bool> {
             });
         }
         return Ok(true);
+    }
+    if spec.mode == Some(Mode::Netkit) && !state.ctx.features.netkit {
+        return Err(FethError::KernelFeature(format!(
+            "{}: netkit mode needs netkit devices (Linux 6.7 or later, built with CONFIG_NETKIT); this kernel ({}) has none, so use --mode tc or xdp",
+            spec.name,
+            crate::kernel::features::release()
+        )));
     }
     if pair::link_in(&spec.name, &wanted)?.is_some() {
         return Err(FethError::NameTaken(spec.name.clone()));
@@ -67,14 +83,22 @@ pub fn create(state: &mut State, spec: &PortSpec, slot: u32, taken: &HashSet<Vec
     }
     let mac = names::mac_address(&spec.name, slot, |m| taken.contains(&m[..]));
     let mtu = spec.mtu.unwrap_or(mtu::DEFAULT);
-    let made = pair::create(&state.rtnl, slot, &spec.name, &ns, mtu, mac).and_then(|wire| {
+    let mode = spec.mode.unwrap_or(DEFAULT_MODE);
+    let made = pair::create(&state.rtnl, slot, &spec.name, &ns, mtu, mac, mode).and_then(|wire| {
         let user = pair::link_in(&spec.name, &ns)?;
-        state.add_port(Port { slot, wire, record: Record::default(), recorded: Recorded::Current, netns: ns, user });
+        state.add_port(Port {
+            slot,
+            wire,
+            record: Record { mode, ..Record::default() },
+            recorded: Recorded::Current,
+            netns: ns,
+            user,
+        });
         repair::converge(state, &mut Run::ports(&[slot]))
     });
     if let Err(e) = made {
         if let Some(p) = state.by_slot(slot) {
-            let _ = state.rtnl.del(p.wire.index, &format!("{}: delete veth pair", spec.name));
+            let _ = state.rtnl.del(p.wire.index, &format!("{}: delete the pair", spec.name));
         }
         state.remove_ports(&[slot]);
         let _ = repair::unload_if_empty(state, &mut Run::all(true));
@@ -150,8 +174,9 @@ pub fn destroy_many(state: &mut State, names: &[&str]) -> Result<()> {
     fault::point("destroy:deleted");
     for p in &doomed {
         // The wire ends are gone (and any netlink filter with them): only pins are left.
-        attach::unpin(&state.ctx.state, &p.wire.name, Mode::Xdp)?;
-        attach::unpin(&state.ctx.state, &p.wire.name, Mode::Tc)?;
+        for mode in [Mode::Xdp, Mode::Tc, Mode::Netkit] {
+            attach::unpin(&state.ctx.state, &p.wire.name, mode)?;
+        }
         if let Some(crossover) = state.crossover.as_mut() {
             crossover.remove_port(p.slot)?;
         }
@@ -180,6 +205,16 @@ pub fn up(state: &mut State, a: &PortSpec, b: &PortSpec, opts: PeerOptions) -> R
     up_many(state, &[(a.clone(), b.clone())], opts)
 }
 
+/// The mode a pair comes up in: the asked one, else the one its first existing port has, else
+/// the default.
+fn pair_mode(state: &State, a: &PortSpec, b: &PortSpec, opts: PeerOptions) -> Result<Mode> {
+    let existing = match state.find(&a.name)? {
+        Some(p) => Some(p),
+        None => state.find(&b.name)?,
+    };
+    Ok(opts.mode.unwrap_or(existing.map_or(DEFAULT_MODE, Port::mode)))
+}
+
 /// `up` of many pairs in one command: every pair checked first, every missing port created in
 /// one batch, then each pair peered and set up.
 pub fn up_many(state: &mut State, pairs: &[(PortSpec, PortSpec)], opts: PeerOptions) -> Result<()> {
@@ -196,15 +231,23 @@ pub fn up_many(state: &mut State, pairs: &[(PortSpec, PortSpec)], opts: PeerOpti
             check_create(state, spec)?;
             peering::check_free_for(state, &spec.name, &other.name)?;
         }
-        let mode = opts.mode.unwrap_or(state.find(&a.name)?.map_or(DEFAULT_MODE, Port::mode));
+        let mode = pair_mode(state, a, b, opts)?;
         opts.check(&a.name, mode)?;
+        for spec in [a, b] {
+            check_create(state, &PortSpec { mode: Some(mode), ..spec.clone() })?;
+        }
         for spec in [a, b] {
             if let Some(mtu) = spec.mtu {
                 mtu::check_xdp(&spec.name, mode, mtu, &state.ctx.features)?;
             }
         }
     }
-    let specs: Vec<PortSpec> = pairs.iter().flat_map(|(a, b)| [a.clone(), b.clone()]).collect();
+    // New ports are made for the pair's mode (a netkit pair for netkit mode).
+    let mut specs: Vec<PortSpec> = Vec::new();
+    for (a, b) in pairs {
+        let mode = pair_mode(state, a, b, opts)?;
+        specs.extend([a, b].map(|s| PortSpec { mode: Some(mode), ..s.clone() }));
+    }
     let made = create_many(state, &specs)?;
     let result = (|| {
         for spec in &specs {

@@ -28,7 +28,7 @@ impl PeerOptions {
         if let Err(why) = record::hwcsum_fits(self.hwcsum, self.mode.unwrap_or(current)) {
             return Err(FethError::Refused {
                 name: name.to_owned(),
-                reason: format!("hwcsum on needs --mode tc: {why}"),
+                reason: format!("hwcsum on needs --mode tc or netkit: {why}"),
             });
         }
         Ok(())
@@ -78,6 +78,7 @@ pub fn peer(state: &mut State, a: &str, b: &str, opts: PeerOptions) -> Result<()
     // asked.
     let mode = opts.mode.unwrap_or(pa.mode());
     for p in [&pa, &pb] {
+        p.check_mode(mode)?;
         if let Some(user) = &p.user {
             mtu::check_xdp(&user.name, mode, user.mtu, &state.ctx.features)?;
         }

@@ -6,7 +6,7 @@
 //! through the veth link, so renames and namespace moves need no update.
 //!
 //! Format (at most 255 bytes, `IFALIASZ - 1`):
-//! `feth/2 peer=<slot>|- mode=xdp|tc csum=0|1 media=<current>/<word>,<word>,...` (hex words),
+//! `feth/2 peer=<slot>|- mode=xdp|tc|netkit csum=0|1 media=<current>/<word>,<word>,...` (hex words),
 //! then ` imp=...` when the port is impaired (`Impairment::encode`) and ` rem=...` when its
 //! peer is remote (`Remote::encode`).
 use feth_common::{
@@ -108,7 +108,7 @@ fn parse_fields(text: &str) -> Option<Record> {
         let (key, value) = field.split_once('=')?;
         match key {
             "peer" => record.peer = if value == "-" { None } else { Some(value.parse().ok()?) },
-            "mode" => record.mode = [Mode::Xdp, Mode::Tc].into_iter().find(|m| m.name() == value)?,
+            "mode" => record.mode = value.parse().ok()?,
             "csum" => record.hwcsum = value == "1",
             "media" => {
                 let (current, list) = value.split_once('/')?;

@@ -203,10 +203,11 @@ pub fn detach_stale_links(state: &State, run: &Run) -> Vec<Change> {
     let mut changes = Vec::new();
     let user_rx = attach::user_rx_id(&state.ctx.state);
     for port in run.touched(state) {
-        let left = if port.mode() == Mode::Xdp { Mode::Tc } else { Mode::Xdp };
-        if attach::is_attached(&state.ctx.state, &port.wire.name, port.wire.index, left) {
-            let (name, wire, wire_index) = (port.name(), port.wire.name.clone(), port.wire.index);
-            changes.push(Change::Detach { name, wire, wire_index, mode: left });
+        for left in [Mode::Xdp, Mode::Tc, Mode::Netkit].into_iter().filter(|m| *m != port.mode()) {
+            if attach::is_attached(&state.ctx.state, &port.wire.name, port.wire.index, left) {
+                let (name, wire, wire_index) = (port.name(), port.wire.name.clone(), port.wire.index);
+                changes.push(Change::Detach { name, wire, wire_index, mode: left });
+            }
         }
         let ours = port.user.as_ref().and_then(|u| u.xdp_prog_id).filter(|id| Some(*id) == user_rx);
         if ours.is_some() && !wants_user_rx(state, port) {

@@ -182,10 +182,16 @@ impl Peer {
         let p = self;
         let mode = match p.mode.as_deref() {
             None => DEFAULT_MODE,
-            Some(text) => text.parse().map_err(|()| format!("mode {text:?}: xdp or tc"))?,
+            Some(text) => text.parse().map_err(|()| format!("mode {text:?}: xdp, tc or netkit"))?,
         };
+        if mode == Mode::Netkit && !features.netkit {
+            return Err(format!(
+                "mode \"netkit\" needs netkit devices (Linux 6.7 or later, built with CONFIG_NETKIT); this kernel ({}) has none",
+                crate::kernel::features::release()
+            ));
+        }
         if let Err(why) = crate::port::record::hwcsum_fits(p.hwcsum, mode) {
-            return Err(format!("{}: hwcsum needs mode tc: {why}", p.a));
+            return Err(format!("{}: hwcsum needs mode tc or netkit: {why}", p.a));
         }
         if p.a == p.b {
             return Err(format!("{}: an interface cannot be peered with itself", p.a));
@@ -241,7 +247,7 @@ pub fn export(state: &State) -> Result<String> {
                 a: name,
                 b: peer.name(),
                 mode: Some(port.mode().name().to_owned()),
-                hwcsum: (port.mode() == Mode::Tc).then_some(port.record.hwcsum),
+                hwcsum: port.mode().is_skb().then_some(port.record.hwcsum),
             });
         }
     }

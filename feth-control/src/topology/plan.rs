@@ -36,7 +36,11 @@ impl std::fmt::Display for Change {
                 if let Some(ns) = &s.netns {
                     write!(f, " --netns {ns}")?;
                 }
-                write!(f, " --mtu {}", s.mtu.unwrap_or(mtu::DEFAULT))
+                write!(f, " --mtu {}", s.mtu.unwrap_or(mtu::DEFAULT))?;
+                match s.mode {
+                    Some(mode) => write!(f, " --mode {}", mode.name()),
+                    None => Ok(()),
+                }
             }
             Change::Mtu(n, mtu) => write!(f, "set {n} mtu {mtu}"),
             Change::Media(n, m) => write!(
@@ -125,6 +129,12 @@ impl Topology {
             if w.name > *peer {
                 continue;
             }
+            // A port that exists must be able to run the mode (a netkit pair runs netkit only).
+            for name in [&w.name, peer] {
+                if let Some(p) = state.find(name)? {
+                    p.check_mode(*mode)?;
+                }
+            }
             let now =
                 state.find(&w.name)?.and_then(|p| state.peer_of(p).map(|q| (q.name(), p.mode(), p.record.hwcsum)));
             let same = now.is_some_and(|(p, m, h)| p == *peer && m == *mode && hwcsum.is_none_or(|want| want == h));
@@ -152,6 +162,7 @@ impl Wanted {
                 name: w.name.clone(),
                 netns: w.netns.clone(),
                 mtu: Some(w.mtu),
+                mode: w.peer.as_ref().map(|(_, mode, _)| *mode).filter(|m| *m == Mode::Netkit),
             })));
         };
         if let Some(ns) = &w.netns

@@ -11,13 +11,21 @@ pub struct Args {
     /// MTU of the user ends (72..=16370).
     #[arg(long)]
     mtu: Option<u32>,
+    /// Datapath the new interfaces start in (default tc); netkit makes netkit pairs.
+    #[arg(long, value_enum)]
+    mode: Option<super::options::ModeArg>,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let specs: Vec<ops::PortSpec> = args
         .names
         .iter()
-        .map(|name| ops::PortSpec { name: name.clone(), netns: args.netns.clone(), mtu: args.mtu })
+        .map(|name| ops::PortSpec {
+            name: name.clone(),
+            netns: args.netns.clone(),
+            mtu: args.mtu,
+            mode: args.mode.map(Into::into),
+        })
         .collect();
     with_state(ctx, |state| ops::create_many(state, &specs))?;
     Ok(())

@@ -8,6 +8,19 @@ pub enum ModeArg {
     Xdp,
     /// TC redirect (cls_bpf on the wire ends): keeps GSO/TSO and checksum offload; best for TCP.
     Tc,
+    /// The TC program on netkit pairs (Linux 6.7+ built with netkit): one hop, no veth; keeps
+    /// offloads. Chosen when the interfaces are created.
+    Netkit,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Xdp => Mode::Xdp,
+            ModeArg::Tc => Mode::Tc,
+            ModeArg::Netkit => Mode::Netkit,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -21,7 +34,7 @@ pub struct Crossing {
     /// Datapath of the pair (default for a new pair: tc).
     #[arg(long, value_enum)]
     mode: Option<ModeArg>,
-    /// feth's hardware-checksum mode: transmit checksum offload on the user ends (tc only).
+    /// feth's hardware-checksum mode: transmit checksum offload on the user ends (tc, netkit).
     #[arg(long, value_enum)]
     hwcsum: Option<OnOff>,
 }
@@ -35,12 +48,6 @@ impl Crossing {
 
 impl From<Crossing> for PeerOptions {
     fn from(c: Crossing) -> Self {
-        PeerOptions {
-            mode: c.mode.map(|m| match m {
-                ModeArg::Xdp => Mode::Xdp,
-                ModeArg::Tc => Mode::Tc,
-            }),
-            hwcsum: c.hwcsum.map(|h| matches!(h, OnOff::On)),
-        }
+        PeerOptions { mode: c.mode.map(Mode::from), hwcsum: c.hwcsum.map(|h| matches!(h, OnOff::On)) }
     }
 }

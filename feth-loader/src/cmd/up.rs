@@ -29,6 +29,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         name: name.clone(),
         netns: netns.clone(),
         mtu: args.mtu,
+        mode: None,
     };
     let pairs: Vec<(ops::PortSpec, ops::PortSpec)> =
         args.names.chunks(2).map(|p| (spec(&p[0], &args.netns_a), spec(&p[1], &args.netns_b))).collect();
