@@ -14,7 +14,7 @@ use feth_tests::{
 
 both_modes!(reading_never_writes_and_lost_pins_are_rebuilt, bpffs_remount_loses_nothing, killed_commands_converge,);
 
-const PINS: [&str; 8] = [
+const PINS: [&str; 9] = [
     "FETH_PORTS",
     "FETH_CROSSOVER",
     "FETH_STATS",
@@ -23,6 +23,7 @@ const PINS: [&str; 8] = [
     "feth_tc_wire",
     "feth_tc_user_egress",
     "feth_xdp_user_rx",
+    "feth_netkit_rx",
 ];
 use feth_tests::{LAYOUT, LAYOUT_NAME};
 
