@@ -153,7 +153,7 @@ fn down_of_last_interface_leaves_nothing(mode: &str) {
     .lines()
     .map(|l| l.trim().parse().expect("a program id"))
     .collect();
-    assert_eq!(ids.len(), 4, "the four programs are pinned");
+    assert_eq!(ids.len(), 5, "the five programs are pinned");
     ok(&["down", "feth0", "feth1"]);
     assert!(!feth_tests::world::exists("/sys/fs/bpf/feth"), "pin directory removed");
     let world_net = feth_tests::world::current_net();
