@@ -4,8 +4,8 @@
 //! A port *is* its wire end: a veth (or, in netkit mode, a netkit primary) in the loader's
 //! namespace with ifindex `WIRE_IFINDEX_BASE + slot`. Its configuration is the record in the
 //! wire end's alias; its user end is found through the pair's link (ifindex and
-//! link-netnsid), wherever it has been renamed or moved to. The pinned maps are a cache of the records (ARCHITECTURE.md, "State");
-//! `repair` makes them agree.
+//! link-netnsid), wherever it has been renamed or moved to. The pinned maps are a cache of
+//! the records (ARCHITECTURE.md, "State"); `repair` makes them agree.
 use std::collections::HashMap;
 
 use feth_common::{Mode, PortConfig, wire_slot_of};

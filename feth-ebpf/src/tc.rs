@@ -8,8 +8,9 @@
 //! In netkit mode the same program runs at the transmit of the user end (a netkit peer
 //! program, where the kernel has already made the wire end, the netkit primary, the skb's
 //! device) and redirects to the egress of the peer's wire end, whose netkit hands the frame
-//! to the peer's user end: one hop, judged there by `feth_netkit_rx`. The return codes are the same (NETKIT_PASS is TC_ACT_OK,
-//! NETKIT_DROP TC_ACT_SHOT, NETKIT_REDIRECT TC_ACT_REDIRECT), except for a drop (`drop`).
+//! to the peer's user end: one hop, judged there by `feth_netkit_rx`. The return codes are
+//! the same (NETKIT_PASS is TC_ACT_OK, NETKIT_DROP TC_ACT_SHOT, NETKIT_REDIRECT
+//! TC_ACT_REDIRECT), except for a drop (`drop`).
 use aya_ebpf::{
     EbpfContext as _,
     bindings::{__sk_buff, BPF_CSUM_LEVEL_RESET, BPF_F_RECOMPUTE_CSUM, TC_ACT_OK, TC_ACT_SHOT},

@@ -424,7 +424,7 @@ fn monitor(p: &Pair) -> (Started, std::io::Lines<BufReader<std::process::ChildSt
         if rx.recv_timeout(Duration::from_millis(100)).is_ok() {
             break;
         }
-        assert!(start.elapsed() < WAIT, "ip monitor printed no alias within {WAIT:?}");
+        assert!(start.elapsed() < feth_tests::scaled(WAIT), "ip monitor printed no alias within {WAIT:?} (scaled)");
     }
     let (seen, lines) = ready.join().expect("reader");
     assert!(seen, "ip monitor saw the alias change");

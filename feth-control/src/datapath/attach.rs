@@ -121,11 +121,8 @@ fn netkit_link(
     let prog = SchedClassifier::from_pin(dir.pin_path(name)).context(format!("open pinned program {name}"))?;
     let fd = prog.fd().context(format!("{name}: its file descriptor"))?;
     let link = bpf_syscall::link_create(fd.as_fd(), ifindex, attach_type)
-        .map_err(std::io::Error::from_raw_os_error)
         .context(format!("{wire}: attach {name} to its netkit pair"))?;
-    bpf_syscall::pin(link.as_fd(), path)
-        .map_err(std::io::Error::from_raw_os_error)
-        .context(format!("{wire}: pin the link of {name}"))
+    bpf_syscall::obj_pin(link.as_fd(), path).context(format!("{wire}: pin the link of {name}"))
 }
 
 /// Whether `mode`'s program is attached to the wire end (by either TC path).

@@ -1,7 +1,9 @@
 //! Paths and removal of pins in the layout directory: links by wire end and mode, and
 //! opening a pin read-only (what a reader the state directory's group lets in may do).
 use std::{
+    collections::HashSet,
     fs,
+    os::fd::AsFd as _,
     path::{Path, PathBuf},
 };
 
@@ -10,7 +12,7 @@ use feth_common::Mode;
 
 use crate::{
     error::{Context as _, Result},
-    kernel::bpffs::StateDir,
+    kernel::{bpf_syscall, bpffs::StateDir},
 };
 
 pub fn link_pin_path(dir: &StateDir, wire: &str, mode: Mode) -> PathBuf {
@@ -36,24 +38,23 @@ pub fn link_pin_paths(dir: &StateDir, wire: &str, mode: Mode) -> Vec<PathBuf> {
     paths
 }
 
-/// `(wire, mode)` of every link pinned in `dir` (a netkit pair's two links once).
+/// `(wire, mode)` of every link pinned in `dir`: a netkit pair's two links once (its second
+/// alone, as a netkit link, when a command was cut short between them).
 pub fn links_in(dir: &Path) -> Vec<(String, Mode)> {
-    let names: Vec<String> = fs::read_dir(dir)
+    let names: HashSet<String> = fs::read_dir(dir)
         .map(|dir| dir.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
         .unwrap_or_default();
     names
-        .into_iter()
+        .iter()
         .filter_map(|n| {
             let (wire, mode) = n.rsplit_once('_')?;
-            let mode = if mode == NETKIT_RX { Mode::Netkit } else { mode.parse().ok()? };
-            Some((wire.to_owned(), mode))
-        })
-        .fold(Vec::new(), |mut links, link| {
-            if !links.contains(&link) {
-                links.push(link);
+            if mode == NETKIT_RX {
+                let main = format!("{wire}_{}", Mode::Netkit.name());
+                return (!names.contains(&main)).then(|| (wire.to_owned(), Mode::Netkit));
             }
-            links
+            Some((wire.to_owned(), mode.parse().ok()?))
         })
+        .collect()
 }
 
 /// Detaches a pinned link and removes its pin. The detach is explicit (BPF_LINK_DETACH, 5.9+):
@@ -69,26 +70,9 @@ pub fn unpin_link(path: &Path) -> Result<()> {
     let link = PinnedLink::from_pin(path).context(format!("open pinned link {}", path.display()))?;
     // A link whose device is gone has nothing to detach; a kernel without BPF_LINK_DETACH for
     // this link type falls back on the release when the pin goes.
-    let _ = open_pin(path, 0).and_then(|fd| link_detach(&fd));
+    let _ = bpf_syscall::obj_get(path, 0).and_then(|fd| bpf_syscall::link_detach(fd.as_fd()));
     link.unpin().context(format!("unpin link {}", path.display()))?;
     Ok(())
-}
-
-/// BPF_LINK_DETACH: the program leaves its hook now; the link object lives on while held.
-fn link_detach(link: &std::os::fd::OwnedFd) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd as _;
-    /// The BPF_LINK_DETACH part of `union bpf_attr`.
-    #[repr(C)]
-    struct LinkDetach {
-        link_fd: u32,
-    }
-    const BPF_LINK_DETACH: libc::c_long = 34;
-    let mut attr = LinkDetach { link_fd: link.as_raw_fd() as u32 };
-    // SAFETY: attr is a valid bpf_attr prefix for BPF_LINK_DETACH.
-    let rc = unsafe {
-        libc::syscall(libc::SYS_bpf, BPF_LINK_DETACH, &raw mut attr, std::mem::size_of::<LinkDetach>() as libc::c_uint)
-    };
-    if rc < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
 }
 
 pub fn remove_pin(path: &Path) -> Result<()> {
@@ -102,29 +86,5 @@ pub fn remove_pin(path: &Path) -> Result<()> {
 /// (aya opens pins read-write only).
 pub fn open_pin_read_only(path: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
     const BPF_F_RDONLY: u32 = 1 << 3;
-    open_pin(path, BPF_F_RDONLY)
-}
-
-/// BPF_OBJ_GET with `file_flags`, as an fd of our own (aya keeps the fds it opens private).
-fn open_pin(path: &Path, file_flags: u32) -> std::io::Result<std::os::fd::OwnedFd> {
-    use std::os::{fd::FromRawFd as _, unix::ffi::OsStrExt as _};
-    /// The BPF_OBJ_* part of `union bpf_attr`.
-    #[repr(C)]
-    struct ObjGet {
-        pathname: u64,
-        bpf_fd: u32,
-        file_flags: u32,
-    }
-    const BPF_OBJ_GET: libc::c_long = 7;
-    let path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
-    let mut attr = ObjGet { pathname: path.as_ptr() as u64, bpf_fd: 0, file_flags };
-    // SAFETY: attr is a valid bpf_attr prefix for BPF_OBJ_GET; path outlives the call.
-    let fd = unsafe {
-        libc::syscall(libc::SYS_bpf, BPF_OBJ_GET, &raw mut attr, std::mem::size_of::<ObjGet>() as libc::c_uint)
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: BPF_OBJ_GET returned a new file descriptor that nothing else owns.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+    bpf_syscall::obj_get(path, BPF_F_RDONLY)
 }

@@ -5,7 +5,7 @@
 //! docs/kernels.md.
 use aya::util::KernelVersion;
 
-use crate::kernel::bpf_syscall::{BPF_LINK_CREATE, BPF_PROG_LOAD, LinkCreate, ProgLoad, bpf};
+use crate::kernel::bpf_syscall;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Features {
@@ -118,21 +118,11 @@ fn probe_netkit() -> Option<bool> {
 /// Links a do-nothing TC program for `attach_type` on ifindex 0: ENODEV means the kernel knows
 /// the attach type, EINVAL that it does not.
 fn probe_attach(attach_type: u32) -> Option<bool> {
-    use std::os::fd::AsRawFd as _;
-    // r0 = 0 (TC_ACT_OK); exit.
-    let insns: [u64; 2] = [0xb7, 0x95];
-    let license = c"GPL";
-    let mut load = ProgLoad {
-        prog_type: crate::kernel::bpf_syscall::BPF_PROG_TYPE_SCHED_CLS,
-        insn_cnt: insns.len() as u32,
-        insns: insns.as_ptr() as u64,
-        license: license.as_ptr() as u64,
-    };
-    let prog = bpf(BPF_PROG_LOAD, &mut load).ok()?;
-    let mut link = LinkCreate::new(prog.as_raw_fd() as u32, 0, attach_type);
-    match bpf(BPF_LINK_CREATE, &mut link) {
-        Err(libc::ENODEV) => Some(true),
-        Err(libc::EINVAL) => Some(false),
+    use std::os::fd::AsFd as _;
+    let prog = bpf_syscall::load_probe_program().ok()?;
+    match bpf_syscall::link_create(prog.as_fd(), 0, attach_type).map_err(|e| e.raw_os_error()) {
+        Err(Some(libc::ENODEV)) => Some(true),
+        Err(Some(libc::EINVAL)) => Some(false),
         _ => None,
     }
 }

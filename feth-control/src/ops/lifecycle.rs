@@ -219,34 +219,24 @@ fn pair_mode(state: &State, a: &PortSpec, b: &PortSpec, opts: PeerOptions) -> Re
 /// one batch, then each pair peered and set up.
 pub fn up_many(state: &mut State, pairs: &[(PortSpec, PortSpec)], opts: PeerOptions) -> Result<()> {
     let mut named: Vec<&str> = Vec::new();
+    // New ports are made for their pair's mode (a netkit pair for netkit mode).
+    let mut specs: Vec<PortSpec> = Vec::new();
     for (a, b) in pairs {
         if a.name == b.name {
             return Err(FethError::SelfPeer(a.name.clone()));
         }
+        let mode = pair_mode(state, a, b, opts)?;
         for (spec, other) in [(a, b), (b, a)] {
             if named.contains(&spec.name.as_str()) {
                 return Err(FethError::Refused { name: spec.name.clone(), reason: "named in two pairs".into() });
             }
             named.push(&spec.name);
-            check_create(state, spec)?;
+            let spec = PortSpec { mode: Some(mode), ..spec.clone() };
+            check_create(state, &spec)?;
             peering::check_free_for(state, &spec.name, &other.name)?;
+            specs.push(spec);
         }
-        let mode = pair_mode(state, a, b, opts)?;
         opts.check(&a.name, mode)?;
-        for spec in [a, b] {
-            check_create(state, &PortSpec { mode: Some(mode), ..spec.clone() })?;
-        }
-        for spec in [a, b] {
-            if let Some(mtu) = spec.mtu {
-                mtu::check_xdp(&spec.name, mode, mtu, &state.ctx.features)?;
-            }
-        }
-    }
-    // New ports are made for the pair's mode (a netkit pair for netkit mode).
-    let mut specs: Vec<PortSpec> = Vec::new();
-    for (a, b) in pairs {
-        let mode = pair_mode(state, a, b, opts)?;
-        specs.extend([a, b].map(|s| PortSpec { mode: Some(mode), ..s.clone() }));
     }
     let made = create_many(state, &specs)?;
     let result = (|| {
