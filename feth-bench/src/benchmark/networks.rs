@@ -141,27 +141,13 @@ impl Network {
             Row::FethXdp | Row::FethXdpImpaired | Row::FethTc => {
                 let mode = if row == Row::FethTc { Mode::Tc } else { Mode::Xdp };
                 let (a, b) = feth_names(row).expect("a feth row");
-                let spec = |name: &str, ns: &str| PortSpec {
-                    name: name.into(),
-                    netns: Some(ns.into()),
-                    mtu: None,
-                    mode: None,
-                };
-                with_state(ctx, |state| {
-                    ops::up(
-                        state,
-                        &spec(a, &gen_ns),
-                        &spec(b, &sink_ns),
-                        PeerOptions { mode: Some(mode), hwcsum: None },
-                    )?;
-                    if row == Row::FethXdpImpaired {
-                        // 2^32-1 frames per CPU never pass in a run: the check is taken on every
-                        // frame (a per-CPU count each time) and nothing is dropped.
-                        let never = Impairment { loss_every: u32::MAX, ..Impairment::default() };
-                        ops::set_impair(state, a, never)?;
-                    }
-                    Ok(())
-                })?;
+                feth_pair(ctx, (a, &gen_ns), (b, &sink_ns), mode)?;
+                if row == Row::FethXdpImpaired {
+                    // 2^32-1 frames per CPU never pass in a run: the check is taken on every
+                    // frame (a per-CPU count each time) and nothing is dropped.
+                    let never = Impairment { loss_every: u32::MAX, ..Impairment::default() };
+                    with_state(ctx, |state| ops::set_impair(state, a, never))?;
+                }
                 (a, b)
             }
             Row::PlainVeth => {
