@@ -23,9 +23,10 @@ const GEN: &str = "feth_bench_gen";
 /// The generator that also varies addresses and ports (`gen` with flow ranges).
 const GEN_FLOWS: &str = "feth_bench_gen_flows";
 const SINK: &str = "feth_bench_sink";
-const REDIRECT: &str = "feth_bench_redirect";
-const TC_REDIRECT: &str = "feth_bench_tc_redirect";
-const TC_REDIRECT_PEER: &str = "feth_bench_tc_redirect_peer";
+/// The bare crossings feth is measured against (their run time: benchmark::cost).
+pub const REDIRECT: &str = "feth_bench_redirect";
+pub const TC_REDIRECT: &str = "feth_bench_tc_redirect";
+pub const TC_REDIRECT_PEER: &str = "feth_bench_tc_redirect_peer";
 const TC_SINK: &str = "feth_bench_tc_sink";
 /// Frames the kernel sends per batch of a live-frames run.
 const BATCH: u32 = 64;
@@ -116,6 +117,12 @@ impl BenchObject {
             redirect.attach(ifindex(from)?, XdpMode::Driver).context(format!("{from}: attach minimal crossover"))?;
         self.links.push((REDIRECT, id));
         Ok(())
+    }
+
+    /// What the kernel says of one of the object's programs now (its run time among it).
+    pub fn program_info(&self, name: &str) -> Result<aya::programs::ProgramInfo> {
+        let prog = self.ebpf.program(name).ok_or_else(|| FethError::KernelFeature(format!("{name} missing")))?;
+        prog.info().context(format!("read {name}'s run time"))
     }
 
     pub fn detach_all(&mut self) {

@@ -16,6 +16,7 @@ use feth_control::{
 
 use crate::{
     benchmark::{
+        cost,
         networks::{self, Network, Networks},
         progress::Progress,
         rates::{Accounting, RateOptions, Row, Sample},
@@ -26,10 +27,11 @@ use crate::{
 /// Builds every network, then measures rows in turn (every row and size once per round) for
 /// `rounds` rounds, and more until every ratio is pinned or the time cap has passed.
 pub fn packet_rates(ctx: &Context, opts: &RateOptions, progress: &Progress) -> Result<Vec<Sample>> {
-    let per_round = Row::ALL.len() * opts.sizes.len();
+    let per_round = opts.rows.len() * opts.sizes.len();
     let section = progress.section("packet rate", per_round * opts.rounds);
     let mut objects = BenchObject::load()?;
     let topologies = Networks::build(ctx, &mut objects)?;
+    let timing = if opts.program_cost { Some(cost::enable()?) } else { None };
     let started = Instant::now();
     let measured = (|| {
         let mut samples = Vec::new();
@@ -40,7 +42,7 @@ pub fn packet_rates(ctx: &Context, opts: &RateOptions, progress: &Progress) -> R
             if round >= opts.rounds {
                 section.extend(per_round);
             }
-            for row in Row::ALL {
+            for &row in &opts.rows {
                 for &size in &opts.sizes {
                     section.measuring(&format!("round {} {} {size}B", round + 1, row.label()));
                     let sample = measure(ctx, &objects, topologies.get(row), size, round, opts)?;
@@ -51,6 +53,7 @@ pub fn packet_rates(ctx: &Context, opts: &RateOptions, progress: &Progress) -> R
         }
         Ok(samples)
     })();
+    drop(timing);
     // Torn down whether or not the measurement worked.
     topologies.teardown(ctx, &mut objects)?;
     measured
@@ -130,9 +133,14 @@ pub fn measure(
 ) -> Result<Sample> {
     let data = frame(&topo.sink_mac, size);
     let before = feth_counters(ctx, topo.row)?;
+    let cost_before = if opts.program_cost { cost::reading(ctx, objects, topo.row)? } else { None };
     let sink_start = sink_count_at_rest(objects)?;
     let (pps, generated) = generate_for_window(objects, topo, &data, opts)?;
     let received = sink_count_at_rest(objects)? - sink_start;
+    let program_ns = match cost_before {
+        Some(b) => cost::reading(ctx, objects, topo.row)?.and_then(|a| a.per_run_since(b)),
+        None => None,
+    };
     let accounting = match (before, feth_counters(ctx, topo.row)?) {
         (Some((a0, b0)), Some((a1, b1))) => Some(account(generated, received, (&a0, &b0), (&a1, &b1))),
         _ => None,
@@ -144,6 +152,7 @@ pub fn measure(
         mpps: pps / 1e6,
         gbps: pps * size as f64 * 8.0 / 1e9,
         accounting,
+        program_ns,
     })
 }
 

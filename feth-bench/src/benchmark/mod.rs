@@ -1,4 +1,5 @@
 //! One benchmark run from start to end, and its report: JSON or Markdown tables for the README.
+pub mod cost;
 pub mod latency;
 pub mod measure;
 pub mod networks;
@@ -22,7 +23,7 @@ use self::{
     progress::Progress,
     rates::{RATIOS, RateOptions, Row, Sample},
     scale::ScaleResult,
-    stats::{RateSummary, RatioSummary, Spread},
+    stats::{CostSummary, RateSummary, RatioSummary, Spread},
     tcp::TcpResult,
 };
 
@@ -43,6 +44,8 @@ pub struct Report {
     pub sizes: Vec<usize>,
     pub packet_rates: Vec<RateSummary>,
     pub ratios: Vec<RatioSummary>,
+    /// With `--program-cost`.
+    pub program_costs: Vec<CostSummary>,
     pub samples: Vec<Sample>,
     pub tcp: Option<Vec<TcpResult>>,
     pub latency: Option<Vec<LatencyResult>>,
@@ -104,6 +107,7 @@ pub fn run(ctx: &Context, opts: &Options, progress: &Progress) -> Result<Report>
         sizes: r.sizes.clone(),
         packet_rates: stats::rates(&samples, &r.sizes),
         ratios: stats::ratios(&samples, &r.sizes),
+        program_costs: stats::costs(&samples, &r.sizes),
         samples,
         tcp,
         latency,
@@ -168,6 +172,7 @@ impl Report {
         );
         self.rate_table(&mut out);
         self.ratio_table(&mut out);
+        self.cost_table(&mut out);
         self.other_tables(&mut out);
         out
     }
@@ -203,6 +208,32 @@ impl Report {
                 match self.ratios.iter().find(|x| x.row == row && x.baseline == baseline && x.frame_size == s) {
                     Some(x) => {
                         let _ = write!(out, " {} |", interval(&x.ratio));
+                    }
+                    None => {
+                        let _ = write!(out, " - |");
+                    }
+                }
+            }
+            let _ = writeln!(out);
+        }
+    }
+
+    /// The crossing programs' run time per frame, where `--program-cost` measured it.
+    fn cost_table(&self, out: &mut String) {
+        if self.program_costs.is_empty() {
+            return;
+        }
+        let _ = writeln!(out);
+        header(out, "crossing program, ns per frame (bpf_stats): median (min-max)", &self.sizes, &[]);
+        for row in Row::ALL {
+            if !self.program_costs.iter().any(|c| c.row == row) {
+                continue;
+            }
+            let _ = write!(out, "| {} |", row.label());
+            for &s in &self.sizes {
+                match self.program_costs.iter().find(|c| c.row == row && c.frame_size == s) {
+                    Some(c) => {
+                        let _ = write!(out, " {} |", spread(&c.ns));
                     }
                     None => {
                         let _ = write!(out, " - |");

@@ -42,6 +42,24 @@ impl Row {
         }
     }
 
+    /// The row's name on the command line (`--rows`) and in the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Row::FethXdp => "feth_xdp",
+            Row::FethXdpImpaired => "feth_xdp_impaired",
+            Row::FethTc => "feth_tc",
+            Row::PlainVeth => "plain_veth",
+            Row::MinimalDevmap => "minimal_devmap",
+            Row::MinimalTc => "minimal_tc",
+            Row::MinimalPeer => "minimal_peer",
+            Row::Bridge => "bridge",
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<Row> {
+        Row::ALL.into_iter().find(|r| r.name() == name)
+    }
+
     pub fn is_feth(self) -> bool {
         matches!(self, Row::FethXdp | Row::FethXdpImpaired | Row::FethTc)
     }
@@ -93,6 +111,9 @@ pub struct Sample {
     pub gbps: f64,
     /// feth rows only.
     pub accounting: Option<Accounting>,
+    /// With `--program-cost`: nanoseconds per run of the program that crossed the row's
+    /// frames (rows with one: benchmark::cost).
+    pub program_ns: Option<f64>,
 }
 
 impl Sample {
@@ -117,6 +138,10 @@ pub struct RateOptions {
     pub rounds: usize,
     pub max_seconds: f64,
     pub cpus: Vec<usize>,
+    /// The rows measured, in table order (`--rows`; default all).
+    pub rows: Vec<Row>,
+    /// Time the crossing programs (benchmark::cost).
+    pub program_cost: bool,
 }
 
 /// How close the 95% interval of every ratio must come to its median (+/-3%) before the

@@ -97,6 +97,27 @@ pub fn rates(samples: &[Sample], sizes: &[usize]) -> Vec<RateSummary> {
     out
 }
 
+#[derive(Clone, Debug, Serialize)]
+pub struct CostSummary {
+    pub row: Row,
+    pub frame_size: usize,
+    /// Nanoseconds per run of the row's crossing program, over the rounds.
+    pub ns: Spread,
+}
+
+/// The crossing programs' run time per frame (`--program-cost`), for the rows that have one.
+pub fn costs(samples: &[Sample], sizes: &[usize]) -> Vec<CostSummary> {
+    let mut out = Vec::new();
+    for row in Row::ALL {
+        for &size in sizes {
+            if let Some(ns) = Spread::of(of_row(samples, row, size).filter_map(|s| s.program_ns).collect()) {
+                out.push(CostSummary { row, frame_size: size, ns });
+            }
+        }
+    }
+    out
+}
+
 pub fn ratios(samples: &[Sample], sizes: &[usize]) -> Vec<RatioSummary> {
     let mut out = Vec::new();
     for (row, baseline) in RATIOS {
@@ -148,7 +169,15 @@ mod tests {
 
     #[test]
     fn ratios_pair_slices_of_one_round() {
-        let sample = |row, round, mpps| Sample { row, frame_size: 64, round, mpps, gbps: 0.0, accounting: None };
+        let sample = |row, round, mpps| Sample {
+            row,
+            frame_size: 64,
+            round,
+            mpps,
+            gbps: 0.0,
+            accounting: None,
+            program_ns: None,
+        };
         // The machine halves its speed in round 1: each round's ratio is still 0.9.
         let samples = vec![
             sample(Row::FethXdp, 0, 9.0),

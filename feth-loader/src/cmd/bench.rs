@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use feth_control::kernel::context::Context;
 
-use feth_bench::{Options, RateOptions, benchmark::progress::Progress};
+use feth_bench::{Options, RateOptions, Row, benchmark::progress::Progress};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,6 +26,16 @@ pub struct Args {
     /// CPUs that run a generator thread each (default: every CPU).
     #[arg(long, value_delimiter = ',')]
     cpus: Option<Vec<usize>>,
+    /// Rows of the packet-rate table to measure (default: all; a ratio needs both its rows):
+    /// feth_xdp, feth_xdp_impaired, feth_tc, plain_veth, minimal_devmap, minimal_tc,
+    /// minimal_peer, bridge.
+    #[arg(long, value_delimiter = ',', value_parser = row)]
+    rows: Option<Vec<Row>>,
+    /// Also time the program that crosses each row's frames (the kernel's BPF statistics,
+    /// on while the packet-rate table is measured): what feth's control plane costs per frame
+    /// next to the bare redirects. Every BPF program then pays two clock reads per run.
+    #[arg(long)]
+    program_cost: bool,
     /// Seconds of each iperf3 run; 0 skips the TCP table.
     #[arg(long, default_value_t = 5)]
     tcp_seconds: u32,
@@ -43,6 +53,13 @@ pub struct Args {
     plot: Option<PathBuf>,
 }
 
+fn row(name: &str) -> Result<Row, String> {
+    Row::by_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Row::ALL.iter().map(|r| r.name()).collect();
+        format!("no row {name}; the rows are {}", names.join(", "))
+    })
+}
+
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     feth_control::kernel::privilege::require(&feth_control::kernel::privilege::CHANGE)?;
     feth_control::kernel::privilege::require_root("bench")?;
@@ -54,6 +71,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             rounds: args.rounds,
             max_seconds: args.max_seconds,
             cpus: args.cpus.unwrap_or(all),
+            // In table order, each once, however they were given.
+            rows: Row::ALL.into_iter().filter(|r| args.rows.as_ref().is_none_or(|given| given.contains(r))).collect(),
+            program_cost: args.program_cost,
         },
         tcp_seconds: args.tcp_seconds,
         latency_seconds: args.latency_seconds,
