@@ -49,6 +49,9 @@ pub enum FethError {
     Invalid(String),
     #[error("the kernel lacks a feature feth needs: {0}")]
     KernelFeature(String),
+    /// A change failed midway (`apply`), and undoing the changes made before it failed too.
+    #[error("{cause}; undoing what was changed before it failed too ({undo}): run `feth-loader repair`")]
+    NotRolledBack { cause: Box<FethError>, undo: Box<FethError> },
     /// A program feth runs (the benchmark's iperf3 and sockperf) did not do its part.
     #[error("{program}: {reason}")]
     Helper { program: &'static str, reason: String },
@@ -98,9 +101,11 @@ impl FethError {
             FethError::Netlink { cause, .. } if permission(errno(cause)) => Class::NotPermitted,
             FethError::Io { cause, .. } if permission(cause.raw_os_error()) => Class::NotPermitted,
             FethError::Bpf { errno, .. } if permission(*errno) => Class::NotPermitted,
-            FethError::Netlink { .. } | FethError::Io { .. } | FethError::Bpf { .. } | FethError::Helper { .. } => {
-                Class::Failed
-            }
+            FethError::Netlink { .. }
+            | FethError::Io { .. }
+            | FethError::Bpf { .. }
+            | FethError::Helper { .. }
+            | FethError::NotRolledBack { .. } => Class::Failed,
             _ => Class::Refused,
         }
     }

@@ -45,6 +45,20 @@ impl NetNs {
         ns
     }
 
+    /// A unique name (as `new` gives) for a namespace a command under test is to create: not
+    /// made here, deleted on drop if it exists by then.
+    pub fn unmade(tag: &str) -> NetNs {
+        let made = NetNs::new(tag);
+        let name = made.name.clone();
+        drop(made);
+        NetNs { name, owned: true }
+    }
+
+    /// Whether the namespace exists (by its name).
+    pub fn exists(&self) -> bool {
+        std::path::Path::new(NETNS_DIR).join(&self.name).exists()
+    }
+
     /// A handle on a namespace someone else owns (not deleted on drop).
     pub fn existing(name: &str) -> NetNs {
         NetNs { name: name.to_owned(), owned: false }

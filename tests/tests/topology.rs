@@ -131,6 +131,78 @@ fn a_file_with_an_error_is_refused_as_a_whole() {
     assert_eq!(show_state(), before);
 }
 
+/// The README's example on a machine without its underlay: refused before the first change
+/// (no namespace and no interface made), as is a name another interface holds.
+#[test]
+fn a_file_the_machine_refuses_changes_nothing() {
+    let _w = world();
+    let _ports = Ports::new(&["feth0", "feth1", "feth2"]);
+    let (left, right) = (NetNs::unmade("l"), NetNs::unmade("r"));
+    let text = format!(
+        "[interface.feth0]\nnetns = \"{}\"\nmtu = 9000\nimpair = {{ loss = \"1%\" }}\n\n\
+         [interface.feth1]\nnetns = \"{}\"\nmtu = 9000\n\n\
+         [[peer]]\na = \"feth0\"\nb = \"feth1\"\nmode = \"tc\"\n\n\
+         [interface.feth2]\nremote = {{ addr = \"198.18.9.2\", vni = 100, dev = \"ul9\" }}\n",
+        left.name, right.name
+    );
+    let file = TopologyFile::new("no-underlay", &text);
+    let err = fails(&["apply", file.path()]);
+    assert!(err.contains("feth2: underlay interface ul9 does not exist"), "{err}");
+    assert!(show_json().as_array().unwrap().is_empty(), "no interface was made");
+    assert!(!left.exists() && !right.exists(), "no namespace was made");
+    // feth1's name is held by another interface in the namespace the file names.
+    let a = NetNs::new("a");
+    let made = std::process::Command::new("ip")
+        .args(["-n", &a.name, "link", "add", "feth1", "type", "veth", "peer", "name", "other1"])
+        .status();
+    assert!(made.is_ok_and(|s| s.success()), "create a veth named feth1");
+    let taken = TopologyFile::new(
+        "taken",
+        &format!("[interface.feth0]\nnetns = \"{}\"\n\n[interface.feth1]\nnetns = \"{}\"\n", a.name, a.name),
+    );
+    let err = fails(&["apply", taken.path()]);
+    assert!(err.contains("feth1: an interface with this name already exists"), "{err}");
+    assert!(show_json().as_array().unwrap().is_empty(), "feth0 was not made either");
+}
+
+/// A change that fails midway (a VNI another port holds, which only the peering finds out)
+/// has the changes before it undone: ports made are destroyed, namespaces made are deleted,
+/// ports changed are put back as they were.
+#[test]
+fn an_apply_that_fails_midway_is_rolled_back() {
+    let _w = world();
+    let _ports = Ports::new(&["feth0", "feth1", "feth2", "feth5", "feth6"]);
+    let net = feth_tests::world::current_net();
+    let made = std::process::Command::new("ip")
+        .args(["-n", &net.name, "link", "add", "ul0", "type", "veth", "peer", "name", "ul1"])
+        .status();
+    assert!(made.is_ok_and(|s| s.success()), "create the underlay");
+    net.addr("ul0", "198.18.9.1".parse().unwrap(), 24);
+    net.set_up("ul0");
+    let a = NetNs::new("a");
+    ok(&["create", "feth5", "feth6", "--netns", &a.name]);
+    ok(&["peer", "feth5", "--remote", "198.18.9.2", "--vni", "100", "--dev", "ul0"]);
+    ok(&["impair", "feth6", "--loss", "5%"]);
+    let before = show_state();
+    let fresh = NetNs::unmade("n");
+    let text = format!(
+        "[interface.feth0]\nnetns = \"{fresh}\"\nmtu = 3000\n\n[interface.feth1]\nnetns = \"{fresh}\"\n\n\
+         [[peer]]\na = \"feth0\"\nb = \"feth1\"\nmode = \"tc\"\n\n\
+         [interface.feth6]\nnetns = \"{a}\"\nmtu = 2000\n\n\
+         [interface.feth2]\nnetns = \"{a}\"\nremote = {{ addr = \"198.18.9.2\", vni = 100, dev = \"ul0\" }}\n",
+        fresh = fresh.name,
+        a = a.name
+    );
+    let file = TopologyFile::new("midway", &text);
+    let plan = ok(&["apply", file.path(), "--dry-run"]);
+    let last = plan.lines().last().unwrap_or_default();
+    assert!(last.starts_with("would peer feth2 --remote"), "the failing change comes last: {plan}");
+    let err = fails(&["apply", file.path()]);
+    assert!(err.contains("VNI 100") && err.contains("feth5"), "{err}");
+    assert_eq!(show_state(), before, "every change was undone");
+    assert!(!fresh.exists(), "the namespace the apply made is gone");
+}
+
 #[test]
 fn remote_peers_in_a_file() {
     let _w = world();

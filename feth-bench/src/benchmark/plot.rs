@@ -141,6 +141,7 @@ mod tests {
             sizes,
             packet_rates,
             ratios: Vec::new(),
+            program_costs: Vec::new(),
             samples: Vec::new(),
             tcp: None,
             latency: None,

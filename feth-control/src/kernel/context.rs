@@ -62,6 +62,15 @@ impl Context {
     /// Creates the named namespace unless it exists (true when it did), or says why not when
     /// the context refuses missing namespaces.
     pub fn ensure_netns(&self, name: &str) -> Result<bool> {
+        if !self.check_netns(name)? {
+            return Ok(false);
+        }
+        netns::ensure(name)
+    }
+
+    /// Whether `ensure_netns` would create the named namespace (false: it exists), or why it
+    /// would refuse; changes nothing.
+    pub fn check_netns(&self, name: &str) -> Result<bool> {
         netns::check_name(name)?;
         if netns::exists(name) {
             return Ok(false);
@@ -71,7 +80,7 @@ impl Context {
                 "network namespace {name} does not exist (and --no-create-netns was given)"
             )));
         }
-        netns::ensure(name)
+        Ok(true)
     }
 }
 

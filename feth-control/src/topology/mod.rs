@@ -23,6 +23,7 @@
 //! remote = { addr = "198.18.9.2", vni = 100, dev = "ul0" }   # a peer on another host
 //! ```
 pub mod apply;
+pub mod check;
 pub mod file;
 pub mod plan;
 
