@@ -146,6 +146,8 @@ fn a_file_the_machine_refuses_changes_nothing() {
         left.name, right.name
     );
     let file = TopologyFile::new("no-underlay", &text);
+    let err = fails(&["apply", file.path(), "--dry-run"]);
+    assert!(err.contains("feth2: underlay interface ul9 does not exist"), "a dry run sees it too: {err}");
     let err = fails(&["apply", file.path()]);
     assert!(err.contains("feth2: underlay interface ul9 does not exist"), "{err}");
     assert!(show_json().as_array().unwrap().is_empty(), "no interface was made");

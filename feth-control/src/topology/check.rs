@@ -36,6 +36,7 @@ pub fn new_namespaces(changes: &[Change]) -> Vec<String> {
             _ => None,
         })
         .collect();
+    names.sort();
     names.dedup();
     names
 }

@@ -24,7 +24,9 @@ pub fn apply(args: ApplyArgs, ctx: &Context) -> anyhow::Result<()> {
     let wanted = topology::Topology::parse(&args.file.display().to_string(), &text, &ctx.features)?;
     let run = |state: &feth_control::State| wanted.plan(state, args.prune);
     let changes = if args.dry_run {
-        read_state(ctx, run)?
+        // Checked against the machine as the apply would be: a dry run that passes is not
+        // refused for an underlay or a name it could have seen.
+        read_state(ctx, |state| run(state).and_then(|c| topology::check::check(state, &c).map(|()| c)))?
     } else {
         with_state(ctx, |state| {
             let changes = run(state)?;
