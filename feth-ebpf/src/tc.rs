@@ -77,15 +77,15 @@ fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
         if captured {
             capture::frame(ctx, &settings, port.slot, reason::NO_PEER, bytes);
         }
-        return Ok(drop(&port));
+        return Ok(drop(port));
     }
     let mut crossed = reason::CROSSED;
     if port.impair != 0 {
-        if let Some(why) = impair::drops::<V5_12>(&port, bytes) {
+        if let Some(why) = impair::drops::<V5_12>(port, bytes) {
             if captured {
                 capture::frame(ctx, &settings, port.slot, why, bytes);
             }
-            return Ok(drop(&port));
+            return Ok(drop(port));
         }
         if port.impair & feth_common::impair::CORRUPT != 0 && impair::chance(port.corrupt_ppm) && corrupt(ctx, skb) {
             impair::count_corrupted(port.slot, bytes);
@@ -105,7 +105,7 @@ fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
         if captured {
             capture::frame(ctx, &settings, port.slot, reason::REDIRECT_ERROR, bytes);
         }
-        return Ok(drop(&port));
+        return Ok(drop(port));
     }
     if port.impair & feth_common::impair::DUPLICATE != 0
         && impair::chance(port.duplicate_ppm)
@@ -122,7 +122,7 @@ fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
     // when the frame arrives) to its veth; the one hop is taken only by frames that judgement
     // would pass (one_hop). Either way what the receiver did not get is not in its rx
     // counters, so it shows as `rx_refused` (crossed minus received).
-    let action = if one_hop(ctx, &port) {
+    let action = if one_hop(ctx, port) {
         // SAFETY: a helper call with the peer wire end's ifindex; it only sets the target
         // (the kernel takes that device's veth peer).
         unsafe { bpf_redirect_peer(port.peer_ifindex, 0) }
@@ -143,7 +143,7 @@ fn try_crossover<const V5_12: bool>(ctx: &TcContext) -> Result<i32, ()> {
         if captured {
             capture::frame(ctx, &settings, port.slot, reason::REDIRECT_ERROR, bytes);
         }
-        Ok(drop(&port))
+        Ok(drop(port))
     }
 }
 

@@ -88,7 +88,7 @@ fn try_crossover<const FRAGS: bool, const FETCH: bool>(ctx: &XdpContext) -> Resu
     }
     let mut crossed = reason::CROSSED;
     if port.impair != 0 {
-        if let Some(why) = impair::drops::<FETCH>(&port, len) {
+        if let Some(why) = impair::drops::<FETCH>(port, len) {
             if captured {
                 capture::frame(ctx, &settings, port.slot, why, len);
             }

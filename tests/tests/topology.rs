@@ -131,6 +131,20 @@ fn a_file_with_an_error_is_refused_as_a_whole() {
     assert_eq!(show_state(), before);
 }
 
+/// An underlay `ul0` (198.18.9.1/24) in the current world's loader namespace, so that a
+/// remote address 198.18.9.2 has a route (no host answers there: files only configure
+/// peerings); removed with the world.
+fn underlay() -> NetNs {
+    let net = feth_tests::world::current_net();
+    let made = std::process::Command::new("ip")
+        .args(["-n", &net.name, "link", "add", "ul0", "type", "veth", "peer", "name", "ul1"])
+        .status();
+    assert!(made.is_ok_and(|s| s.success()), "create the underlay");
+    net.addr("ul0", "198.18.9.1".parse().unwrap(), 24);
+    net.set_up("ul0");
+    net
+}
+
 /// The README's example on a machine without its underlay: refused before the first change
 /// (no namespace and no interface made), as is a name another interface holds.
 #[test]
@@ -174,13 +188,7 @@ fn a_file_the_machine_refuses_changes_nothing() {
 fn an_apply_that_fails_midway_is_rolled_back() {
     let _w = world();
     let _ports = Ports::new(&["feth0", "feth1", "feth2", "feth5", "feth6"]);
-    let net = feth_tests::world::current_net();
-    let made = std::process::Command::new("ip")
-        .args(["-n", &net.name, "link", "add", "ul0", "type", "veth", "peer", "name", "ul1"])
-        .status();
-    assert!(made.is_ok_and(|s| s.success()), "create the underlay");
-    net.addr("ul0", "198.18.9.1".parse().unwrap(), 24);
-    net.set_up("ul0");
+    underlay();
     let a = NetNs::new("a");
     ok(&["create", "feth5", "feth6", "--netns", &a.name]);
     ok(&["peer", "feth5", "--remote", "198.18.9.2", "--vni", "100", "--dev", "ul0"]);
@@ -210,15 +218,7 @@ fn remote_peers_in_a_file() {
     let _w = world();
     let _ports = Ports::new(&["feth0", "feth1"]);
     let a = NetNs::new("a");
-    // An underlay in the loader's namespace, so that the remote address has a route (no host
-    // answers there: the file only configures the peering).
-    let net = feth_tests::world::current_net();
-    let made = std::process::Command::new("ip")
-        .args(["-n", &net.name, "link", "add", "ul0", "type", "veth", "peer", "name", "ul1"])
-        .status();
-    assert!(made.is_ok_and(|s| s.success()), "create the underlay");
-    net.addr("ul0", "198.18.9.1".parse().unwrap(), 24);
-    net.set_up("ul0");
+    let net = underlay();
     let text = format!(
         "[interface.feth0]\nnetns = \"{}\"\nremote = {{ addr = \"198.18.9.2\", vni = 100, dev = \"ul0\" }}\n",
         a.name
