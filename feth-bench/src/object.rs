@@ -119,7 +119,7 @@ impl BenchObject {
         Ok(())
     }
 
-    /// What the kernel says of one of the object's programs now (its run time among it).
+    /// The kernel's information on one of the object's programs now, its run time included.
     pub fn program_info(&self, name: &str) -> Result<aya::programs::ProgramInfo> {
         let prog = self.ebpf.program(name).ok_or_else(|| FethError::KernelFeature(format!("{name} missing")))?;
         prog.info().context(format!("read {name}'s run time"))

@@ -416,16 +416,15 @@ fn monitor(p: &Pair) -> (Started, std::io::Lines<BufReader<std::process::ChildSt
     });
     // Set again (to a new value, so the kernel has a change to report) until one comes back:
     // the first may go by before `ip` has subscribed.
-    let start = Instant::now();
-    for n in 0.. {
+    let mut n = 0;
+    let answered = wait_until(WAIT, || {
+        n += 1;
         let script = format!("ip -n {} link set dev feth0 alias feth-monitor-ready-{n}", p.a.name);
         assert!(feth_tests::world::sh(&script), "{script}");
         // The reader answers once it has seen a line, or once `ip` has ended without.
-        if rx.recv_timeout(Duration::from_millis(100)).is_ok() {
-            break;
-        }
-        assert!(start.elapsed() < feth_tests::scaled(WAIT), "ip monitor printed no alias within {WAIT:?} (scaled)");
-    }
+        rx.recv_timeout(Duration::from_millis(100)).is_ok()
+    });
+    assert!(answered, "ip monitor printed no alias within {WAIT:?} (scaled)");
     let (seen, lines) = ready.join().expect("reader");
     assert!(seen, "ip monitor saw the alias change");
     (mon, lines)

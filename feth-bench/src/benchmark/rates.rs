@@ -3,7 +3,7 @@ use serde::Serialize;
 
 /// The rows of the packet-rate table, in print order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(into = "&'static str")]
 pub enum Row {
     FethXdp,
     /// XDP mode with an impairment that never fires in a run (`--loss-every` 2^32-1): the
@@ -69,6 +69,13 @@ impl Row {
     /// at XDP.
     pub fn sinks_at_tc(self) -> bool {
         matches!(self, Row::FethTc | Row::MinimalTc | Row::MinimalPeer)
+    }
+}
+
+/// The JSON names the row as `--rows` does.
+impl From<Row> for &'static str {
+    fn from(row: Row) -> &'static str {
+        row.name()
     }
 }
 
